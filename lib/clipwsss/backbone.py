@@ -1,0 +1,412 @@
+"""Dense CLIP backbone on top of open_clip: loading, any-size preprocessing, and one forward
+that returns everything CLIP-ES needs (GradCAM activation, attention maps, image embedding).
+
+Paper: CLIP-ES Section 4.1 ("The feature map used to generate CAM is the one before the last
+self-attention layer"; "We replace the class token with the average of remaining tokens").
+Supplementary A / Table S1 (RN50, cls-token vs avg-token).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+# CLIP normalisation (the official code and open_clip's OPENAI_DATASET_MEAN/STD).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+PRETRAINED_ENV = "CLIPWSSS_PRETRAINED"
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"  # tiny test models, registered below
+Pooling = Literal["avg", "cls"]
+
+
+class WeightsNotFoundError(RuntimeError):
+    """Raised when CLIP weights cannot be loaded; the message says how to provide them."""
+
+
+@dataclass(frozen=True)
+class ClipModel:
+    """A loaded CLIP with what the pipeline needs to know about it.
+
+    Attributes:
+        model: the open_clip ``CLIP`` module (eval mode, frozen).
+        tokenizer: open_clip tokenizer for this model.
+        name: model name (e.g. ``"ViT-B-16"``).
+        pretrained: where the weights came from (tag, path, or ``None`` for random init).
+        patch_size: input stride of the dense grid (16 for ViT-B/16, 32 for RN50).
+        mean: per-channel normalisation mean.
+        std: per-channel normalisation std.
+    """
+
+    model: nn.Module
+    tokenizer: object
+    name: str
+    pretrained: str | None
+    patch_size: int
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+
+    @property
+    def is_vit(self) -> bool:
+        return hasattr(self.model.visual, "transformer")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def _weights_help(model_name: str, pretrained: str | None, cause: BaseException | None) -> str:
+    return (
+        f"Could not load CLIP weights for {model_name!r} (pretrained={pretrained!r})"
+        + (f": {type(cause).__name__}: {cause}" if cause else "")
+        + ".\nProvide them in one of these ways:\n"
+        "  1. with network access, pretrained='openai' (open_clip downloads and caches them);\n"
+        "  2. a local checkpoint file: the OpenAI 'ViT-B-16.pt' linked from the CLIP-ES README,\n"
+        "     or an open_clip checkpoint, via --pretrained /path/to/file.pt or the environment\n"
+        f"     variable {PRETRAINED_ENV}=/path/to/file.pt;\n"
+        "  3. an open_clip model folder via model name 'local-dir:/path/to/folder'.\n"
+        "Random weights are never substituted."
+    )
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    """OpenAI's released ``*.pt`` files are TorchScript archives (they contain constants.pkl)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(name.endswith("constants.pkl") for name in zf.namelist())
+
+
+def _patch_size(visual: nn.Module) -> int:
+    if hasattr(visual, "conv1") and hasattr(visual, "transformer"):
+        return int(visual.conv1.kernel_size[0])
+    return 32  # ModifiedResNet: stem /4, then layer2-4 each /2
+
+
+def load_clip(
+    model_name: str = "ViT-B-16",
+    pretrained: str | os.PathLike | None = "openai",
+    *,
+    device: str | torch.device = "cpu",
+) -> ClipModel:
+    """Load a frozen CLIP through open_clip, in fp32.
+
+    Args:
+        model_name: an open_clip model name ("ViT-B-16", "RN50", ...) or
+            ``"local-dir:/path"`` (an open_clip folder with ``open_clip_config.json``).
+        pretrained: ``"openai"`` (or another open_clip tag), a local checkpoint file (an
+            OpenAI TorchScript ``*.pt``, loaded with QuickGELU, or an open_clip state dict),
+            or ``None`` for random initialisation (tests and benchmarks only). The value
+            ``"env"`` reads the path from ``$CLIPWSSS_PRETRAINED``.
+        device: where to put the model.
+
+    Returns:
+        The loaded model with its tokenizer and geometry.
+
+    Raises:
+        WeightsNotFoundError: if weights were asked for and could not be loaded.
+    """
+    import open_clip
+
+    open_clip.add_model_config(MODEL_CONFIG_DIR)
+    if pretrained == "env":
+        pretrained = os.environ.get(PRETRAINED_ENV)
+        if not pretrained:
+            raise WeightsNotFoundError(_weights_help(model_name, "env", None))
+    source = None if pretrained is None else str(pretrained)
+    try:
+        if model_name.startswith("local-dir:"):
+            model = open_clip.create_model(model_name)
+            source = model_name
+        elif source is None:
+            model = open_clip.create_model(model_name, pretrained=None)
+        elif Path(source).suffix in {".pt", ".pth", ".bin", ".safetensors"} or os.sep in source:
+            path = Path(source).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"checkpoint file not found: {path}")
+            if _is_torchscript_archive(path):
+                model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
+            else:
+                model = open_clip.create_model(model_name, pretrained=str(path))
+        else:
+            model = open_clip.create_model(
+                model_name, pretrained=source, force_quick_gelu=(source == "openai")
+            )
+    except WeightsNotFoundError:
+        raise
+    except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
+        raise WeightsNotFoundError(_weights_help(model_name, source, err)) from err
+    model = model.float().eval().requires_grad_(False).to(device)
+    tokenizer = open_clip.get_tokenizer(model_name)
+    return ClipModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=model_name,
+        pretrained=source,
+        patch_size=_patch_size(model.visual),
+    )
+
+
+def preprocess(
+    image: np.ndarray, *, patch_size: int, mean: tuple = CLIP_MEAN, std: tuple = CLIP_STD
+) -> Tensor:
+    """Resize like the official CLIP-ES code and normalise.
+
+    Bicubic resize of each side up to the next multiple of ``patch_size`` (no crop, single
+    scale), then CLIP normalisation. ``generate_cams_voc12.py`` does the same with PIL.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+
+    Returns:
+        (3, H', W') float tensor, H' = ceil(H / p) * p, W' = ceil(W / p) * p.
+
+    Raises:
+        ValueError: for a non-RGB array or an image smaller than one patch.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"expected an (H, W, 3) uint8 RGB image, got shape {image.shape} dtype {image.dtype};"
+            " use clipwsss.data.load_image to convert grayscale/RGBA/16-bit files"
+        )
+    h, w = image.shape[:2]
+    if h < patch_size or w < patch_size:
+        raise ValueError(f"image of {w}x{h} pixels is smaller than one {patch_size}px patch")
+    new_h, new_w = math.ceil(h / patch_size) * patch_size, math.ceil(w / patch_size) * patch_size
+    pil = Image.fromarray(image)
+    if (new_h, new_w) != (h, w):
+        pil = pil.resize((new_w, new_h), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(pil, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    m = torch.tensor(mean).view(3, 1, 1)
+    s = torch.tensor(std).view(3, 1, 1)
+    return (x - m) / s
+
+
+def interpolate_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Resize a ViT positional table to a new patch grid (bilinear, as the official code).
+
+    Args:
+        pos_embed: (1 + g*g, D) learned table; row 0 is the class position (kept as is).
+        grid: target (h, w) patch grid.
+
+    Returns:
+        (1 + h*w, D). The identity when ``grid`` is the native (g, g).
+    """
+    cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
+    g = int(round(math.sqrt(patch_pos.shape[0])))
+    if g * g != patch_pos.shape[0]:
+        raise ValueError(f"positional table of {patch_pos.shape[0]} patches is not square")
+    if (g, g) == tuple(grid):
+        return pos_embed
+    table = patch_pos.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    table = F.interpolate(table, size=grid, mode="bilinear", align_corners=False)
+    return torch.cat([cls_pos, table.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)])
+
+
+@dataclass(frozen=True)
+class DenseOutput:
+    """What one forward of the image tower gives the CAM, CAA and pooling stages.
+
+    Attributes:
+        activation: (B, T, D) GradCAM target, a leaf that requires grad. ViT: the output of
+            the last block's ``ln_1`` (T = 1 + h*w, class token first). RN50: the output of
+            ``layer4`` as tokens (T = h*w).
+        attn: (B, L, T, T) head-averaged attention of every block (ViT), or ``None`` (RN50).
+        image_embedding: (B, E) unnormalised image embedding, differentiable w.r.t.
+            ``activation``.
+        grid: (h, w) patch grid.
+        n_prefix_tokens: tokens before the patch tokens in ``activation`` (1 for ViT, 0 RN).
+        last_block_input: (B, T, D) residual stream entering the last ViT block (lets the
+            official per-class loop re-run that block), or ``None`` (RN50).
+    """
+
+    activation: Tensor
+    attn: Tensor | None
+    image_embedding: Tensor
+    grid: tuple[int, int]
+    n_prefix_tokens: int
+    last_block_input: Tensor | None = None
+
+    @property
+    def patch_activation(self) -> Tensor:
+        """(B, h*w, D) activation of the patch tokens (class token dropped)."""
+        return self.activation[:, self.n_prefix_tokens :]
+
+
+def block_with_attn(block: nn.Module, x: Tensor, normed: Tensor | None = None):
+    """One open_clip ``ResidualAttentionBlock`` that also returns head-averaged attention.
+
+    Shapes:
+        x: (B, T, D) residual stream in; returns (B, T, D) out and (B, T, T) attention.
+    """
+    a = block.ln_1(x) if normed is None else normed
+    out, attn = block.attn(a, a, a, need_weights=True, average_attn_weights=True)
+    x = x + block.ls_1(out)
+    x = x + block.ls_2(block.mlp(block.ln_2(x)))
+    return x, attn
+
+
+def block_fused(block: nn.Module, x: Tensor, normed: Tensor) -> Tensor:
+    """One block from its LayerNorm'd input, through the fused attention kernel (no map).
+
+    Used for the differentiable last block: its backward is cheaper than the explicit path.
+
+    Shapes:
+        x, normed: (B, T, D) residual stream and ``ln_1(x)``; returns (B, T, D).
+    """
+    x = x + block.ls_1(block.attn(normed, normed, normed, need_weights=False)[0])
+    return x + block.ls_2(block.mlp(block.ln_2(x)))
+
+
+def attention_map(block: nn.Module, normed: Tensor) -> Tensor:
+    """Head-averaged softmax(QK^T / sqrt(d)) of one block, without computing values.
+
+    Shapes:
+        normed: (B, T, D) ``ln_1`` output; returns (B, T, T).
+    """
+    attn = block.attn
+    d, heads = normed.shape[-1], attn.num_heads
+    w_q, w_k, _ = attn.in_proj_weight.split(d)
+    b_q, b_k, _ = attn.in_proj_bias.split(d)
+    q = F.linear(normed, w_q, b_q).unflatten(-1, (heads, d // heads)).transpose(1, 2)
+    k = F.linear(normed, w_k, b_k).unflatten(-1, (heads, d // heads)).transpose(1, 2)
+    weights = (q @ k.transpose(-1, -2) * (d // heads) ** -0.5).softmax(dim=-1)
+    return weights.mean(dim=1)
+
+
+def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
+    """CLIP-ES pooling: ``ln_post`` on all tokens, then patch mean (avg) or class token."""
+    tokens = visual.ln_post(tokens)
+    pooled = tokens[:, 1:].mean(dim=1) if pooling == "avg" else tokens[:, 0]
+    return pooled @ visual.proj
+
+
+def vit_dense_forward(visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg") -> DenseOutput:
+    """Run an open_clip ``VisionTransformer`` at any input size.
+
+    Blocks 1..L-1 run without gradient; the last block runs from its LayerNorm'd input, which
+    is returned as the GradCAM activation (official target ``resblocks[-1].ln_1``).
+
+    Args:
+        visual: ``model.visual`` of an open_clip ViT.
+        pixels: (B, 3, H, W) normalised images, H and W multiples of the patch size.
+        pooling: "avg" (mean of patch tokens after ``ln_post``, CLIP-ES default) or "cls".
+
+    Returns:
+        DenseOutput with L attention maps.
+    """
+    if pooling not in ("avg", "cls"):
+        raise ValueError(f"pooling must be 'avg' or 'cls', got {pooling!r}")
+    if getattr(visual, "attn_pool", None) is not None:
+        raise NotImplementedError("ViTs with attentional pooling are not supported")
+    patch = visual.conv1.kernel_size[0]
+    grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
+    blocks = visual.transformer.resblocks
+    attns = []
+    with torch.no_grad():
+        x = visual.conv1(pixels).flatten(2).transpose(1, 2)  # (B, h*w, D)
+        cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1) + interpolate_pos_embed(visual.positional_embedding, grid)
+        x = visual.ln_pre(x)
+        for block in blocks[:-1]:
+            x, attn = block_with_attn(block, x)
+            attns.append(attn)
+        activation = blocks[-1].ln_1(x)
+        attns.append(attention_map(blocks[-1], activation))
+    activation = activation.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = block_fused(blocks[-1], x, activation)
+        embedding = pool_tokens(visual, out, pooling)
+    return DenseOutput(
+        activation=activation,
+        attn=torch.stack(attns, dim=1),
+        image_embedding=embedding,
+        grid=grid,
+        n_prefix_tokens=1,
+        last_block_input=x,
+    )
+
+
+def _attnpool_any_size(pool: nn.Module, x: Tensor) -> Tensor:
+    """open_clip ``AttentionPool2d`` with its positional table interpolated to the grid.
+
+    Shapes:
+        x: (B, C, h, w) -> (B, E).
+    """
+    b, c, h, w = x.shape
+    x = x.flatten(2).permute(2, 0, 1)  # (h*w, B, C)
+    x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)
+    x = x + interpolate_pos_embed(pool.positional_embedding, (h, w))[:, None, :].to(x.dtype)
+    out, _ = F.multi_head_attention_forward(
+        query=x[:1], key=x, value=x,
+        embed_dim_to_check=c, num_heads=pool.num_heads,
+        q_proj_weight=pool.q_proj.weight, k_proj_weight=pool.k_proj.weight,
+        v_proj_weight=pool.v_proj.weight, in_proj_weight=None,
+        in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+        bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+        out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
+        use_separate_proj_weight=True, training=False, need_weights=False,
+    )  # fmt: skip
+    return out[0]
+
+
+def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
+    """Run an open_clip ``ModifiedResNet`` (RN50, ...) at any input size.
+
+    Standard GradCAM target: the output of the last stage (``layer4``), as in Table S1.
+
+    Args:
+        visual: ``model.visual`` of an open_clip ResNet.
+        pixels: (B, 3, H, W) normalised images.
+
+    Returns:
+        DenseOutput with ``attn=None`` and T = h*w tokens of width 2048 (RN50).
+    """
+    with torch.no_grad():
+        x = visual.stem(pixels)
+        x = visual.layer3(visual.layer2(visual.layer1(x)))
+        feat = visual.layer4(x)
+    b, c, h, w = feat.shape
+    activation = feat.flatten(2).transpose(1, 2).detach().requires_grad_(True)  # (B, h*w, C)
+    with torch.enable_grad():
+        fmap = activation.transpose(1, 2).reshape(b, c, h, w)
+        embedding = _attnpool_any_size(visual.attnpool, fmap)
+    return DenseOutput(
+        activation=activation, attn=None, image_embedding=embedding, grid=(h, w), n_prefix_tokens=0
+    )
+
+
+def dense_forward(clip: ClipModel, pixels: Tensor, *, pooling: Pooling = "avg") -> DenseOutput:
+    """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W)."""
+    pixels = pixels.to(clip.device)
+    if clip.is_vit:
+        return vit_dense_forward(clip.model.visual, pixels, pooling=pooling)
+    return resnet_dense_forward(clip.model.visual, pixels)
+
+
+@torch.no_grad()
+def vit_forward_floor(visual: nn.Module, pixels: Tensor) -> Tensor:
+    """Plain no-grad forward of the image tower at any size (no attention maps kept).
+
+    The benchmark's floor: what any method must at least spend on one image.
+
+    Shapes:
+        pixels: (B, 3, H, W) -> (B, E) class-token embedding.
+    """
+    patch = visual.conv1.kernel_size[0]
+    grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
+    x = visual.conv1(pixels).flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    x = torch.cat([cls, x], dim=1) + interpolate_pos_embed(visual.positional_embedding, grid)
+    x = visual.transformer(visual.ln_pre(x))
+    return visual.ln_post(x[:, 0]) @ visual.proj

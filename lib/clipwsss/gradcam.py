@@ -1,0 +1,192 @@
+"""Softmax-GradCAM over [image classes + background words] (CLIP-ES Eq. 1-4, Section 3.1).
+
+All K target classes come from one forward of the last block and one batched backward
+(``torch.autograd.grad(..., is_grads_batched=True)``); the official code runs one
+forward/backward of the last block per class (``gradcam_per_class_loop`` reproduces that, for
+tests and the benchmark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .backbone import DenseOutput, block_fused, pool_tokens
+
+TextSet = Literal["image", "dataset"]
+
+
+@dataclass(frozen=True)
+class TextSetup:
+    """The text embeddings that compete in the softmax and which rows are the targets.
+
+    Attributes:
+        features: (R, E) L2-normalised rows: foreground rows first, then background words.
+        targets: (K,) row index of each target class, in label order.
+        n_foreground: number of foreground rows (the rest are background words).
+    """
+
+    features: Tensor
+    targets: Tensor
+    n_foreground: int
+
+
+def build_text_setup(
+    class_features: Tensor,
+    background_features: Tensor,
+    labels: Sequence[int],
+    *,
+    text_set: TextSet = "image",
+) -> TextSetup:
+    """Arrange the text rows as the official code does.
+
+    Args:
+        class_features: (C, E) one normalised embedding per dataset class.
+        background_features: (M, E) background words; (0, E) for "dataset classes only".
+        labels: the image's 0-based class ids (K >= 1), in label order.
+        text_set: "image" (official: only the image's K classes, then the background words)
+            or "dataset" (all C classes, then the background words; Table 6).
+
+    Raises:
+        ValueError: empty label set; IndexError: a label outside [0, C).
+    """
+    if len(labels) == 0:
+        raise ValueError("empty label set: GradCAM needs at least one image-level label")
+    n_classes = class_features.shape[0]
+    bad = [c for c in labels if not 0 <= int(c) < n_classes]
+    if bad:
+        raise IndexError(f"class ids {bad} outside [0, {n_classes})")
+    label_idx = torch.as_tensor([int(c) for c in labels], device=class_features.device)
+    if text_set == "image":
+        fg = class_features[label_idx]
+        targets = torch.arange(len(labels), device=fg.device)
+    elif text_set == "dataset":
+        fg, targets = class_features, label_idx
+    else:
+        raise ValueError(f"text_set must be 'image' or 'dataset', got {text_set!r}")
+    features = torch.cat([fg, background_features.to(fg)], dim=0)
+    return TextSetup(features=features, targets=targets, n_foreground=fg.shape[0])
+
+
+def target_scores(
+    image_embedding: Tensor, text: TextSetup, *, logit_scale: float, softmax: bool = True
+) -> Tensor:
+    """Eq. 3: softmax over all text rows of the scaled cosine logits, read at the targets.
+
+    Shapes:
+        image_embedding: (1, E) unnormalised; returns (K,). With ``softmax=False`` the raw
+        logits Y^c of the targets (plain GradCAM, Eq. 1).
+    """
+    logits = logit_scale * F.normalize(image_embedding, dim=-1) @ text.features.T  # (1, R)
+    scores = logits.softmax(dim=-1) if softmax else logits
+    return scores[0, text.targets]
+
+
+def minmax_per_class(cams: Tensor, eps: float = 1e-7) -> Tensor:
+    """(x - min) / (max(x - min) + eps) per class, as ``scale_cam_image`` does.
+
+    Shapes:
+        cams: (K, ...) -> same shape, values in [0, 1).
+    """
+    flat = cams.flatten(1)
+    flat = flat - flat.min(dim=1, keepdim=True).values
+    flat = flat / (flat.max(dim=1, keepdim=True).values + eps)
+    return flat.view_as(cams)
+
+
+def gradcam_from_grads(activation: Tensor, grads: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Eq. 1-2: channel weights = spatial mean of the gradient; CAM = ReLU(sum_k w_k A_k).
+
+    Shapes:
+        activation: (N, D) patch tokens; grads: (K, N, D); returns (K, h, w), min-max scaled.
+    """
+    weights = grads.mean(dim=1)  # Eq. 1: w_k^c = 1/Z sum_ij dY/dA_ij^k   (K, D)
+    cams = F.relu(weights @ activation.T)  # Eq. 2: ReLU(sum_k w_k^c A^k)   (K, N)
+    return minmax_per_class(cams.view(-1, *grid))
+
+
+def softmax_gradcam(
+    dense: DenseOutput,
+    text: TextSetup,
+    *,
+    logit_scale: float,
+    softmax: bool = True,
+    retain_graph: bool = False,
+    return_scores: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Softmax-GradCAM for all target classes of one image at once (Eq. 1-4).
+
+    Args:
+        dense: output of ``dense_forward`` for one image (B = 1).
+        text: rows from ``build_text_setup``.
+        logit_scale: the softmax temperature, ``model.logit_scale.exp()`` (about 100).
+        softmax: False gives plain logit GradCAM (the "w/o softmax" ablation).
+        retain_graph: keep the graph for another call on the same ``dense`` (CAM fusion).
+        return_scores: also return the (K,) target scores (for sharpness, Eq. 5).
+
+    Returns:
+        (K, h, w) CAMs at patch resolution, each min-max scaled to [0, 1); with
+        ``return_scores`` also the (K,) scores.
+    """
+    if dense.activation.shape[0] != 1:
+        raise ValueError("softmax_gradcam takes one image (B = 1)")
+    scores = target_scores(dense.image_embedding, text, logit_scale=logit_scale, softmax=softmax)
+    k = scores.shape[0]
+    eye = torch.eye(k, dtype=scores.dtype, device=scores.device)
+    # One batched backward: row i of `eye` selects d s_i / d A (Eq. 4 via autograd).
+    (grads,) = torch.autograd.grad(
+        scores, dense.activation, grad_outputs=eye, is_grads_batched=True,
+        retain_graph=retain_graph,
+    )  # fmt: skip
+    p = dense.n_prefix_tokens
+    cams = gradcam_from_grads(dense.activation[0, p:].detach(), grads[:, 0, p:], dense.grid)
+    return (cams, scores.detach()) if return_scores else cams
+
+
+def gradcam_per_class_loop(
+    visual: torch.nn.Module,
+    dense: DenseOutput,
+    text: TextSetup,
+    *,
+    logit_scale: float,
+    softmax: bool = True,
+    pooling: str = "avg",
+) -> Tensor:
+    """The official schedule: one forward and backward of the last ViT block per class.
+
+    Reference for tests and the benchmark; results equal ``softmax_gradcam``.
+
+    Returns:
+        (K, h, w) CAMs at patch resolution.
+    """
+    if dense.last_block_input is None:
+        raise ValueError("the per-class loop needs a ViT dense output")
+    last = visual.transformer.resblocks[-1]
+    cams = []
+    for k in range(text.targets.shape[0]):
+        with torch.no_grad():
+            act = last.ln_1(dense.last_block_input)
+        act = act.detach().requires_grad_(True)
+        with torch.enable_grad():
+            out = block_fused(last, dense.last_block_input, act)
+            emb = pool_tokens(visual, out, pooling)
+            score = target_scores(emb, text, logit_scale=logit_scale, softmax=softmax)[k]
+            (grad,) = torch.autograd.grad(score, act)
+        cams.append(gradcam_from_grads(act[0, 1:].detach(), grad[:, 1:], dense.grid))
+    return torch.cat(cams)
+
+
+def upsample_cams(cams: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize of CAMs to the original image size (H, W), as cv2.resize does.
+
+    Shapes:
+        cams: (K, h, w) -> (K, H, W).
+    """
+    if cams.shape[0] == 0:
+        return cams.new_zeros(0, *size)
+    return F.interpolate(cams[None], size=size, mode="bilinear", align_corners=False)[0]

@@ -1,0 +1,31 @@
+"""Sharpness of a prompt (CLIP-ES Eq. 5, Section 3.2.1, Fig. 3, Table S1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def sharpness(scores: Sequence[Tensor]) -> float:
+    """Eq. 5: sum_i var(s_i1..s_ik) / sum_i mean(s_i1..s_ik) over n images.
+
+    ``s_ij`` is the softmax score of the j-th target class of image i. The variance is the
+    population variance (ddof = 0): an image with one class contributes 0 to the numerator.
+    The paper does not say which; a lower value means the prompt spreads the score over all
+    of an image's classes instead of making one prominent.
+
+    Args:
+        scores: one (k_i,) tensor per image, k_i >= 1.
+
+    Returns:
+        The sharpness, a float >= 0.
+    """
+    if len(scores) == 0:
+        raise ValueError("sharpness needs at least one image")
+    variances = torch.stack([s.double().var(unbiased=False) for s in scores])
+    means = torch.stack([s.double().mean() for s in scores])
+    if (means.sum() <= 0).item():
+        raise ValueError("the mean scores sum to zero; sharpness is undefined")
+    return float(variances.sum() / means.sum())
