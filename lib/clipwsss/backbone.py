@@ -8,6 +8,7 @@ Supplementary A / Table S1 (RN50, cls-token vs avg-token).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import zipfile
@@ -87,6 +88,23 @@ def _is_torchscript_archive(path: Path) -> bool:
         return any(name.endswith("constants.pkl") for name in zf.namelist())
 
 
+def _local_tokenizer_kwargs(model_name: str) -> dict:
+    """For ``local-dir:`` folders, resolve a relative ``bpe_path`` against the folder.
+
+    open_clip reads ``text_cfg.tokenizer_kwargs`` verbatim, so a relative vocabulary path
+    would be taken relative to the working directory.
+    """
+    if not model_name.startswith("local-dir:"):
+        return {}
+    folder = Path(model_name[len("local-dir:") :]).expanduser()
+    config = json.loads((folder / "open_clip_config.json").read_text())
+    kwargs = config.get("model_cfg", {}).get("text_cfg", {}).get("tokenizer_kwargs") or {}
+    bpe = kwargs.get("bpe_path")
+    if bpe and not Path(bpe).is_absolute():
+        return {"bpe_path": str(folder / bpe)}
+    return {}
+
+
 def _patch_size(visual: nn.Module) -> int:
     if hasattr(visual, "conv1") and hasattr(visual, "transformer"):
         return int(visual.conv1.kernel_size[0])
@@ -147,7 +165,7 @@ def load_clip(
     except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
         raise WeightsNotFoundError(_weights_help(model_name, source, err)) from err
     model = model.float().eval().requires_grad_(False).to(device)
-    tokenizer = open_clip.get_tokenizer(model_name)
+    tokenizer = open_clip.get_tokenizer(model_name, **_local_tokenizer_kwargs(model_name))
     return ClipModel(
         model=model,
         tokenizer=tokenizer,
@@ -291,7 +309,9 @@ def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
     return pooled @ visual.proj
 
 
-def vit_dense_forward(visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg") -> DenseOutput:
+def vit_dense_forward(
+    visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg"
+) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
     Blocks 1..L-1 run without gradient; the last block runs from its LayerNorm'd input, which

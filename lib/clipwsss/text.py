@@ -114,7 +114,9 @@ class ClassVocabulary:
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(f"unknown class name {name!r}; known classes: {list(self.names)}")
+            raise KeyError(
+                f"unknown class name {name!r}; known classes: {list(self.names)}"
+            ) from None
 
     def without_synonyms(self) -> ClassVocabulary:
         """The same classes named by their plain names only (Table 8's "w/o synonyms")."""
@@ -136,15 +138,16 @@ def make_vocabulary(
     """Build a vocabulary for your own classes (open-vocabulary use, no code edits).
 
     Args:
-        classes: a list of names, or a mapping name -> synonyms (a list, a comma-separated
-            string, or None for the name alone). The name is always the first synonym
-            unless the synonyms list is given explicitly.
+        classes: a list of names, a comma-separated string of names, or a mapping
+            name -> synonyms (a list, a comma-separated string, or None for the name alone).
         background: background words (e.g. ``VOC_BACKGROUND``); empty for none.
         sentences: optional sentence-level text per class; default: synonyms joined by ",".
 
     Returns:
         The vocabulary.
     """
+    if isinstance(classes, str):  # "cat,dog": one comma-separated string of names
+        classes = [w.strip() for w in classes.split(",") if w.strip()]
     if isinstance(classes, Mapping):
         items = list(classes.items())
     else:
@@ -165,7 +168,7 @@ def make_vocabulary(
     unknown = set(sentences) - set(names)
     if unknown:
         raise KeyError(f"sentences given for unknown classes {sorted(unknown)}")
-    sent = tuple(sentences.get(n, ",".join(s)) for n, s in zip(names, syns))
+    sent = tuple(sentences.get(n, ",".join(s)) for n, s in zip(names, syns, strict=True))
     return ClassVocabulary(tuple(names), tuple(syns), sent, tuple(background))
 
 

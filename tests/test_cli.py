@@ -1,0 +1,218 @@
+"""End-to-end tests of the ``clipwsss`` command line (tiny random CLIP, CPU, offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import clipwsss.backbone
+import clipwsss.runner
+from clipwsss.backbone import WeightsNotFoundError
+from clipwsss.cli import main
+from clipwsss.data import VOC_CLASSES, load_label_png, write_split, write_voc_sample
+
+CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
+H, W = 64, 80
+TINY = [
+    "--model",
+    "clipwsss-tiny-vit",
+    "--pretrained",
+    "none",
+    "--allow-random-weights",
+    "--caa-layers",
+    "2",
+    "--quiet",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two shared cores: torch's thread pool would spin against other workers."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture()
+def voc(tmp_path) -> Path:
+    """A VOC2012 folder with 4 images of 64x80 (cat; cat and dog in odd ones)."""
+    root = tmp_path / "VOC2012"
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        image = rng.integers(0, 60, (H, W, 3), dtype=np.uint8)
+        label = np.zeros((H, W), np.uint8)
+        image[8:40, 10:40], label[8:40, 10:40] = (200, 60, 60), CAT + 1
+        if i % 2:
+            image[30:60, 45:75], label[30:60, 45:75] = (60, 200, 60), DOG + 1
+        write_voc_sample(root, f"img_{i}", image, label)
+    write_split(root, "train", [f"img_{i}" for i in range(4)])
+    return root
+
+
+def _data(root: Path) -> list[str]:
+    return ["--dataset", "voc12", "--root", str(root), "--split", "train"]
+
+
+def test_cams_masks_eval_end_to_end(voc, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["cams", *_data(voc), "--out", str(out / "cams"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "RANDOM weights" in err
+    for i in range(4):
+        record = np.load(out / "cams" / f"img_{i}.npy", allow_pickle=True).item()
+        keys = [CAT, DOG] if i % 2 else [CAT]
+        assert record["keys"].tolist() == keys
+        for key in ("attn_highres", "highres"):
+            assert record[key].dtype == np.float16 and record[key].shape == (len(keys), H, W)
+
+    masks = ["masks", "--cams", str(out / "cams"), *_data(voc), "--out", str(out / "masks")]
+    assert main([*masks, "--workers", "0", "--overlays", "--quiet"]) == 0
+    assert "4 written" in capsys.readouterr().out
+    for i in range(4):
+        with Image.open(out / "masks" / f"img_{i}.png") as img:
+            assert img.mode == "P" and img.size == (W, H)
+        allowed = {0, 255, CAT + 1} | ({DOG + 1} if i % 2 else set())
+        assert set(np.unique(load_label_png(out / "masks" / f"img_{i}.png"))) <= allowed
+        assert (out / "masks" / "overlays" / f"img_{i}.jpg").is_file()
+
+    js = out / "cams_metrics.json"
+    argv = [
+        "eval",
+        "--pred",
+        str(out / "cams"),
+        *_data(voc),
+        "--choose-exponent-on-gt",
+        "--json",
+        str(js),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "chosen on ground truth" in text and "leaks labels" in text and "k fixed" in text
+    payload = json.loads(js.read_text())
+    assert payload["kind"] == "cams" and payload["split"] == "train"
+    assert payload["chosen_on_gt"]["exponents"] == [1, 2]
+    assert 0 <= payload["miou"] <= 1 and payload["pred_run"]["model"] == "clipwsss-tiny-vit"
+
+    assert main(["eval", "--pred", str(out / "masks"), *_data(voc), "--quiet"]) == 0
+    assert "ignored:" in capsys.readouterr().out
+
+
+def test_random_weights_need_explicit_consent(voc, tmp_path, capsys):
+    argv = [
+        "cams",
+        *_data(voc),
+        "--out",
+        str(tmp_path / "c"),
+        "--model",
+        "clipwsss-tiny-vit",
+        "--pretrained",
+        "none",
+    ]
+    assert main(argv) == 2
+    assert "--allow-random-weights" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_missing_weights_is_a_clean_error(voc, tmp_path, capsys, monkeypatch):
+    argv = ["cams", *_data(voc), "--out", str(tmp_path / "c"), "--model", "clipwsss-tiny-vit"]
+    assert main([*argv, "--pretrained", str(tmp_path / "missing.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "Could not load CLIP weights" in err and "missing.pt" in err
+    assert "Traceback" not in err
+
+    def no_weights(*args, **kwargs):
+        raise WeightsNotFoundError("Could not load CLIP weights for 'ViT-B-16': offline")
+
+    monkeypatch.setattr(clipwsss.backbone, "load_clip", no_weights)
+    assert main(argv) == 2
+    assert "clipwsss cams: error: Could not load CLIP weights for 'ViT-B-16': offline" in (
+        capsys.readouterr().err
+    )
+
+
+def test_bad_image_exit_status_and_skip(voc, tmp_path, capsys):
+    (voc / "JPEGImages" / "img_1.jpg").write_bytes(b"not a jpeg")
+    argv = ["cams", *_data(voc), *TINY]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert "img_1.jpg" in err and "--skip-bad-images" in err and "Traceback" not in err
+    assert main([*argv, "--out", str(tmp_path / "b"), "--skip-bad-images"]) == 0
+    assert "1 failed" in capsys.readouterr().out
+    assert (tmp_path / "b" / "failed.txt").read_text().startswith("img_1\tCorruptImageError")
+    assert len(list((tmp_path / "b").glob("*.npy"))) == 3
+
+
+def test_shard_and_limit_flags(voc, tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, "--shard", "1/2"]) == 0
+    assert sorted(p.stem for p in out.glob("*.npy")) == ["img_1", "img_3"]
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, "--limit", "1"]) == 0
+    assert "1 written, 0 already there" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["cams", *_data(voc), "--out", str(out), *TINY, "--shard", "2/2"])
+    assert exc.value.code == 2
+    assert "0 <= i < n" in capsys.readouterr().err
+
+
+def test_custom_dataset(tmp_path, capsys):
+    images = tmp_path / "my_data" / "images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(
+            images / f"{name}.png"
+        )
+    (tmp_path / "labels.txt").write_text("a kitty\nb kitty, puppy\nc\n")
+    (tmp_path / "classes.yaml").write_text(
+        "classes:\n  kitty: [kitty, cat]\n  puppy: [puppy]\nbackground: [grass, sky]\n"
+    )
+    data = [
+        "--dataset",
+        "custom",
+        "--root",
+        str(images),
+        "--labels",
+        str(tmp_path / "labels.txt"),
+        "--classes",
+        str(tmp_path / "classes.yaml"),
+    ]
+    out = tmp_path / "cams"
+    assert main(["cams", *data, "--out", str(out), *TINY]) == 0
+    captured = capsys.readouterr()
+    assert "1 unlabelled" in captured.out and "no image-level label" in captured.err
+    assert (out / "unlabelled.txt").read_text() == "c\n"
+    record = np.load(out / "b.npy", allow_pickle=True).item()
+    assert record["keys"].tolist() == [0, 1] and record["highres"].shape == (2, 48, 64)
+    run = json.loads((out / "run.json").read_text())
+    assert run["classes"] == ["kitty", "puppy"] and run["background"] == ["grass", "sky"]
+
+    (tmp_path / "labels.txt").write_text("a kitty\nb zebra\n")
+    assert main(["cams", *data, "--out", str(tmp_path / "x"), *TINY]) == 1
+    assert "zebra" in capsys.readouterr().err
+    assert main(["cams", *data[:-2], "--out", str(tmp_path / "x"), *TINY]) == 2
+    assert "needs --classes" in capsys.readouterr().err
+
+
+def test_refine_none_and_eval_note(voc, tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, "--refine", "none"]) == 0
+    record = np.load(out / "img_1.npy", allow_pickle=True).item()
+    np.testing.assert_array_equal(record["attn_highres"], record["highres"])
+    assert main(["eval", "--pred", str(out), *_data(voc), "--quiet"]) == 0
+    assert "--refine none" in capsys.readouterr().out
+
+
+def test_interrupt_exits_130(voc, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(clipwsss.runner, "generate_cams", interrupted)
+    assert main(["cams", *_data(voc), "--out", str(tmp_path / "c"), *TINY]) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
