@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test lint bench clean
+.PHONY: setup demo demo-photos test lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -17,8 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Until the offline toy world ships, the demo is the photo demo (needs CLIP weights).
-demo: demo-photos
+# Offline: CLIP-ES on the toy world with the shipped micro-CLIP (CPU, about a minute).
+demo: setup
+	$(PY) scripts/demo.py --out results/demo
+
+# Real photos bundled with scikit-image, real CLIP weights (PRETRAINED=/path/ViT-B-16.pt).
 
 demo-photos: setup
 	$(PY) scripts/demo_photos.py --out results/demo $(if $(PRETRAINED),--pretrained $(PRETRAINED),)
@@ -31,6 +34,11 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_cams.py
+	$(PY) benchmarks/bench_pipeline.py
+
+# Retrain the micro-CLIP (CPU: see README for the time; a GPU is used when present).
+toy-clip: setup
+	$(PY) scripts/train_toy_clip.py --out lib/clipwsss/assets/toy_clip --steps 800 --batch-size 96 --eval-every 100 --pool-scenes 12000
 
 clean:
 	rm -rf $(VENV) .pytest_cache

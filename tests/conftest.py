@@ -6,6 +6,8 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One thread: on 2 shared cores, 2 torch threads make the tiny-model tests 10-20x slower.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

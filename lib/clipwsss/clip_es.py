@@ -38,7 +38,9 @@ class ClipEsConfig:
     template: str = CLIP_ES_TEMPLATE  # Section 3.2.1, lowest sharpness on VOC train
     pooling: Pooling = "avg"  # Table S1: avg-token (default) or cls-token
     softmax: bool = True  # Section 3.1 / Table 6: False gives plain logit GradCAM
-    use_background: bool = True  # Table 6: False = dataset classes only
+    # Table 6: False = no background words. With text_set="image" and one label the softmax
+    # then has a single entry (score 1, zero gradient): pair it with text_set="dataset".
+    use_background: bool = True
     text_set: TextSet = "image"  # official: the image's classes; "dataset": all classes
     fusion: Fusion = "sentence"  # Table S2: sentence (default), feature or cam level
     refine: Refinement = "caa"  # Table 2: CAA, vanilla MHSA, or none
@@ -55,7 +57,7 @@ class ImageCams:
 
     Attributes:
         keys: (K,) 0-based class ids, in label order.
-        cams: (K, h, w) initial Softmax-GradCAM at patch resolution, in [0, 1).
+        cams: (K, h, w) initial Softmax-GradCAM at patch resolution, in [0, 1].
         refined: (K, h, w) after CAA/MHSA, or None (no refinement, or a ResNet).
         scores: (K,) softmax (or logit) score of each target class (Eq. 3; sharpness).
         grid: (h, w) patch grid.

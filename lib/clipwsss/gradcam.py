@@ -53,10 +53,12 @@ def build_text_setup(
             or "dataset" (all C classes, then the background words; Table 6).
 
     Raises:
-        ValueError: empty label set; IndexError: a label outside [0, C).
+        ValueError: empty or repeated labels; IndexError: a label outside [0, C).
     """
     if len(labels) == 0:
         raise ValueError("empty label set: GradCAM needs at least one image-level label")
+    if len({int(c) for c in labels}) != len(labels):  # a repeated row would split the softmax
+        raise ValueError(f"duplicate class ids in {list(labels)}")
     n_classes = class_features.shape[0]
     bad = [c for c in labels if not 0 <= int(c) < n_classes]
     if bad:
@@ -91,7 +93,8 @@ def minmax_per_class(cams: Tensor, eps: float = 1e-7) -> Tensor:
     """(x - min) / (max(x - min) + eps) per class, as ``scale_cam_image`` does.
 
     Shapes:
-        cams: (K, ...) -> same shape, values in [0, 1).
+        cams: (K, ...) -> same shape, values in [0, 1] (1.0 only when a CAM's range is
+        large enough for the eps to vanish in float32).
     """
     flat = cams.flatten(1)
     flat = flat - flat.min(dim=1, keepdim=True).values
@@ -130,7 +133,7 @@ def softmax_gradcam(
         return_scores: also return the (K,) target scores (for sharpness, Eq. 5).
 
     Returns:
-        (K, h, w) CAMs at patch resolution, each min-max scaled to [0, 1); with
+        (K, h, w) CAMs at patch resolution, each min-max scaled to [0, 1]; with
         ``return_scores`` also the (K,) scores.
     """
     if dense.activation.shape[0] != 1:

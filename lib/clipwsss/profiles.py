@@ -15,6 +15,7 @@ from .clip_es import ClipEsConfig
 from .text import ClassVocabulary, coco_vocabulary, voc_vocabulary
 
 TOY_MODEL_DIR = Path(__file__).parent / "assets" / "toy_clip"
+TOY_IMAGE_SIZE = 96  # toy images: a 12 x 12 grid of the micro-CLIP's 8 px patches
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""Figures people look at: image | initial CAM | refined CAM | pseudo-mask | ground truth.
+
+Runner layer (reads the files a run wrote); matplotlib with the Agg backend when saving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .camfiles import load_cams
+from .data import SegmentationDataset, colorize, load_image, load_label_png
+
+
+def _heat(image: np.ndarray, cams: np.ndarray) -> np.ndarray:
+    """Max over classes of the CAMs, as a jet heat map over the image. cams: (K, H, W)."""
+    import matplotlib
+
+    heat = cams.max(axis=0) if len(cams) else np.zeros(image.shape[:2])
+    rgb = matplotlib.colormaps["jet"](np.clip(heat, 0, 1))[..., :3]
+    return (0.5 * image / 255.0 + 0.5 * rgb).clip(0, 1)
+
+
+def stage_figure(
+    dataset: SegmentationDataset,
+    run_dir: str | Path,
+    image_ids: Sequence[str],
+    *,
+    title: str = "",
+):
+    """One row per image: image, initial CAM, refined CAM, pseudo-mask, ground truth.
+
+    Args:
+        dataset: the split the run covered.
+        run_dir: a folder holding ``cams/`` and ``masks/`` from ``stages.run_stages``.
+        image_ids: which images to show.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    run = Path(run_dir)
+    cols = ["image", "initial CAM", "refined CAM (CAA)", "pseudo-mask (255 white)", "ground truth"]
+    fig, axes = plt.subplots(len(image_ids), 5, figsize=(12, 2.5 * len(image_ids)), squeeze=False)
+    for row, image_id in enumerate(image_ids):
+        sample = dataset.sample(image_id)
+        image = load_image(sample.image_path)
+        cams = load_cams(run / "cams" / f"{image_id}.npy")
+        names = ", ".join(dataset.class_names[k] for k in cams.keys)
+        mask = load_label_png(run / "masks" / f"{image_id}.png")
+        panels = [
+            image / 255.0,
+            _heat(image, cams.get("highres").astype(np.float32)),
+            _heat(image, cams.get("attn_highres").astype(np.float32)),
+            colorize(mask),
+            colorize(load_label_png(sample.gt_path)) if sample.gt_path else np.zeros_like(image),
+        ]
+        for col, panel in enumerate(panels):
+            ax = axes[row, col]
+            ax.imshow(panel)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(cols[col], fontsize=9)
+        axes[row, 0].set_ylabel(f"{image_id}\n{names}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
