@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test lint bench toy-clip clean
+.PHONY: setup demo demo-photos test toy run notebooks lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -26,8 +26,24 @@ demo: setup
 demo-photos: setup
 	$(PY) scripts/demo_photos.py --out results/demo $(if $(PRETRAINED),--pretrained $(PRETRAINED),)
 
+# Unit tests, then the committed notebooks re-executed by nbval (only `# NBVAL_CHECK_OUTPUT`
+# cells are compared: rounded toy metrics).
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout 600 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests notebooks $(NBVAL)
+
+# Every notebook on the toy profile through papermill: executed copies + metrics JSON.
+toy: setup
+	$(PY) scripts/run_notebooks.py --profile toy --out results/toy
+
+# One notebook on a real profile: make run NB=06_caa_vs_mhsa PROFILE=voc12 DATA=/data/VOC2012
+run: setup
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --nb $(NB) --data $(DATA)
+
+# Re-execute the committed notebooks in place (their stored outputs are what nbval checks).
+notebooks: setup
+	$(PY) scripts/execute_notebooks.py
 
 lint: setup
 	$(PY) -m ruff check lib tests scripts benchmarks

@@ -239,3 +239,19 @@ def test_generate_voc_layout(tmp_path):
     assert desc["classes"] == TOY_CLASSES and desc["synonyms"] == TOY_SYNONYMS
     assert desc["backgrounds"] == TOY_BACKGROUNDS
     assert sum(summary["class_counts"]["train"].values()) >= 6
+
+
+def test_toy_split_reads_through_the_voc_loader(tmp_path):
+    """The toy world goes through exactly the loader real VOC uses (XML and PNG labels agree)."""
+    from clipwsss.data import VOCDataset, load_image, load_label_png
+    from clipwsss.toy import TOY_CLASSES, generate_toy_voc
+
+    generate_toy_voc(tmp_path, n_train=3, n_val=4, seed=1, image_size=96)
+    xml = VOCDataset(tmp_path, "val", class_names=TOY_CLASSES, label_source="xml")
+    png = VOCDataset(tmp_path, "val", class_names=TOY_CLASSES, label_source="png")
+    assert len(xml) == 4 and len(VOCDataset(tmp_path, "train", class_names=TOY_CLASSES)) == 3
+    for image_id in xml.ids:
+        a, b = xml.sample(image_id), png.sample(image_id)
+        assert sorted(a.labels) == sorted(b.labels) and a.labels
+        assert load_image(a.image_path).shape == (96, 96, 3)
+        assert load_label_png(a.gt_path).shape == (96, 96)

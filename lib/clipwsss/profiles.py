@@ -56,8 +56,17 @@ class Profile:
         return list(self.vocabulary().names)
 
 
+def default_data_dir() -> Path:
+    """``$CLIPWSSS_DATA``; else ``data/`` at the repository root when running from a checkout
+    (so notebooks, which run in ``notebooks/``, and scripts share one folder); else ./data."""
+    if os.environ.get("CLIPWSSS_DATA"):
+        return Path(os.environ["CLIPWSSS_DATA"])
+    repo = Path(__file__).resolve().parents[2]
+    return repo / "data" if (repo / "pyproject.toml").is_file() else Path("data")
+
+
 def _profiles() -> dict[str, Profile]:
-    data = Path(os.environ.get("CLIPWSSS_DATA", "data"))
+    data = default_data_dir()
     return {
         "toy": Profile(
             name="toy",

@@ -70,18 +70,26 @@ def run_stages(
                    bg_exponent=bg_exponent, **kw)  # fmt: skip
     refine = es.config.refine
     rows: dict[str, tuple[SegScores, str]] = {}
-    initial = evaluate(dataset, out / "cams", cam_key="highres", bg_exponent=bg_exponent, **kw)
-    rows["initial CAM"] = (initial.scores, f"bg = (1 - max)^{bg_exponent:g}")
+    gt_rows: dict[str, tuple[SegScores, str]] = {}
+    cam_runs = [("initial CAM", "highres")]
     if refine != "none":
-        refined = evaluate(dataset, out / "cams", cam_key="attn_highres", bg_exponent=bg_exponent,
-                           **kw)  # fmt: skip
-        rows[f"+ {refine.upper()}"] = (refined.scores, f"bg = (1 - max)^{bg_exponent:g}")
+        cam_runs.append((f"+ {refine.upper()}", "attn_highres"))
+    for name, key in cam_runs:
+        res = evaluate(dataset, out / "cams", cam_key=key, bg_exponent=bg_exponent,
+                       choose_exponent_on_gt=True, **kw)  # fmt: skip
+        rows[name] = (res.scores, f"bg = (1 - max)^{bg_exponent:g}")
+        choice = res.chosen_on_gt
+        gt_rows[f"{name}, k chosen on GT"] = (
+            choice.scores, f"k = {choice.best:g} of {list(choice.exponents)}: leaks labels, "
+            "as the official eval_cam.py")  # fmt: skip
     crf = evaluate(dataset, out / "crf", **kw)
     rows[f"+ {refine.upper() if refine != 'none' else 'no refinement'} + dCRF"] = (
         crf.scores, "CRF labels, nothing ignored (official --eval_only)")  # fmt: skip
     masks = evaluate(dataset, out / "masks", **kw)
+    ignored = 100 * (masks.ignored_fraction or 0)
     rows[f"pseudo-mask (conf >= {threshold:g})"] = (
-        masks.scores, f"{100 * (masks.ignored_fraction or 0):.1f}% of pixels ignored (255)")  # fmt: skip
+        masks.scores, f"{ignored:.1f}% of pixels ignored (255)")  # fmt: skip
+    rows.update(gt_rows)
     for name, scores in baseline_scores(dataset, patch_size=es.clip.patch_size,
                                         limit=limit).items():  # fmt: skip
         rows[name] = (scores, "baseline (uses GT)")

@@ -1,0 +1,210 @@
+"""What the notebooks share: resolving a profile into model + data, scoring CAMs in memory,
+writing metrics, provenance, and running notebooks through papermill with checked names.
+
+Runner layer: notebooks call these so that they only configure, run, plot and tabulate.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .backbone import ClipModel, load_clip
+from .cgl import cams_to_label
+from .clip_es import ClipES
+from .data import SegmentationDataset, build_dataset, load_image, load_label_png
+from .metrics import ConfusionMatrix, SegScores
+from .profiles import TOY_IMAGE_SIZE, Profile, get_profile
+from .text import ClassVocabulary
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A profile resolved into a model, a vocabulary and a data split."""
+
+    profile: Profile
+    clip: ClipModel
+    vocab: ClassVocabulary
+    dataset: SegmentationDataset
+    ids: tuple[str, ...]  # the images the notebook scores (after ``limit``)
+
+    def clip_es(self, **overrides) -> ClipES:
+        """A ClipES with the profile's config, a few fields replaced (an ablation)."""
+        from dataclasses import replace
+
+        return ClipES(self.clip, self.vocab, replace(self.profile.clip_es, **overrides))
+
+
+def setup(
+    profile: str = "toy",
+    *,
+    data_root: str = "",
+    split: str = "",
+    limit: int = 0,
+    seed: int = 0,
+    n_toy_images: int = 60,
+    device: str = "auto",
+) -> Setup:
+    """Resolve a profile; on ``toy``, generate the split first if it is missing.
+
+    Args:
+        profile: "toy", "voc12" or "coco14".
+        data_root: data folder ('' = the profile's default).
+        split: split to score ('' = the profile's default: toy val, VOC/COCO train).
+        limit: score only the first ``limit`` images (0 = all).
+        seed: toy data seed (and torch seed).
+        n_toy_images: size of the generated toy split.
+        device: "auto" (CUDA when present), "cpu" or "cuda".
+    """
+    torch.manual_seed(seed)
+    prof = get_profile(profile, **({"data_root": data_root} if data_root else {}))
+    split = split or prof.split
+    root = Path(prof.data_root)
+    if prof.name == "toy":
+        root = root / f"seed{seed}_n{n_toy_images}" if not data_root else root
+        if not (root / "ImageSets" / "Segmentation" / f"{split}.txt").is_file():
+            from .toy import generate_toy_voc
+
+            n_train, n_val = (n_toy_images, 0) if split == "train" else (0, n_toy_images)
+            generate_toy_voc(root, n_train=n_train, n_val=n_val, seed=seed,
+                             image_size=TOY_IMAGE_SIZE)  # fmt: skip
+    kw = {"class_names": prof.class_names()} if prof.name == "toy" else {}
+    dataset = build_dataset(prof.dataset, root, split, **kw)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    clip = load_clip(prof.model, prof.pretrained, device=device)
+    ids = tuple(dataset.ids[:limit] if limit else dataset.ids)
+    return Setup(prof, clip, prof.vocabulary(), dataset, ids)
+
+
+@dataclass(frozen=True)
+class CamScores:
+    """Scores of one CLIP-ES configuration on a split (CAMs kept in memory, no files)."""
+
+    initial: SegScores
+    refined: SegScores | None
+    scores: tuple[np.ndarray, ...]  # per image, the (K,) target scores (sharpness)
+    seconds: float
+
+
+def score_cams(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    *,
+    exponent: float = 1.0,
+) -> CamScores:
+    """mIoU of the initial and refined CAMs of ``es`` over ``ids`` (bg = (1 - max)^k).
+
+    Images without labels are skipped (nothing to localise). Shapes follow the GT.
+    """
+    n = dataset.n_classes
+    initial, refined = ConfusionMatrix(n), ConfusionMatrix(n)
+    target_scores, t0 = [], time.perf_counter()
+    for image_id in ids:
+        sample = dataset.sample(image_id)
+        if not sample.labels:
+            continue
+        image = load_image(sample.image_path)
+        gt = load_label_png(sample.gt_path)
+        out = es(image, sample.labels)
+        target_scores.append(out.scores.cpu().numpy())
+        size = gt.shape
+        initial.update(cams_to_label(es.upsample(out.cams, size), out.keys, exponent=exponent), gt)
+        if out.refined is not None:
+            up = es.upsample(out.refined, size)
+            refined.update(cams_to_label(up, out.keys, exponent=exponent), gt)
+    has_refined = es.config.refine != "none" and es.clip.is_vit
+    return CamScores(
+        initial=initial.scores(),
+        refined=refined.scores() if has_refined else None,
+        scores=tuple(target_scores),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
+                 profile: str) -> Path | None:  # fmt: skip
+    """Write ``<results_dir>/<notebook>.json`` ({"profile", "metrics"}); '' writes nothing.
+
+    Metric keys that match ``clipwsss.paper`` keys (e.g. "t2_caa") are compared with the
+    paper by the claim ledger; values are percentages for mIoU/IoU, as in the papers.
+    """
+    if not results_dir:
+        return None
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{notebook}.json"
+    clean = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
+             for k, v in metrics.items()}  # fmt: skip
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"profile": profile, "notebook": notebook, "metrics": clean},
+                              indent=2, sort_keys=True) + "\n")  # fmt: skip
+    tmp.replace(path)
+    return path
+
+
+def provenance(profile: str, seed: int, t0: float) -> dict[str, str]:
+    """Versions, hardware and wall time for the last cell of a notebook."""
+    import open_clip
+
+    from . import __version__
+
+    return {
+        "clipwsss": __version__,
+        "torch": torch.__version__,
+        "open_clip": open_clip.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "profile": profile,
+        "seed": str(seed),
+        "wall time": f"{time.time() - t0:.1f} s",
+    }
+
+
+def notebook_parameters(path: str | Path) -> dict[str, Any]:
+    """The parameters papermill sees in a notebook's ``parameters`` cell (name -> info)."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def run_notebook(
+    path: str | Path,
+    out_path: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel: str = "python3",
+    cell_timeout: int = 1800,
+) -> Path:
+    """Execute a notebook with papermill, refusing parameter names the notebook lacks.
+
+    papermill itself only warns about unknown names; a typo would silently run the
+    defaults. Failures raise (papermill's PapermillExecutionError names the cell).
+    """
+    import papermill
+
+    parameters = dict(parameters or {})
+    known = notebook_parameters(path)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(f"{Path(path).name} has no parameter(s) {unknown}; known: {sorted(known)}")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(path), str(out_path), parameters=parameters, kernel_name=kernel,
+        cwd=str(Path(path).resolve().parent), execution_timeout=cell_timeout,
+        progress_bar=False,
+    )  # fmt: skip
+    return out_path
