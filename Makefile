@@ -39,7 +39,7 @@ toy: setup
 
 # One notebook on a real profile: make run NB=06_caa_vs_mhsa PROFILE=voc12 DATA=/data/VOC2012
 run: setup
-	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --nb $(NB) --data $(DATA)
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --nb $(NB) $(if $(DATA),--data $(DATA),)
 
 # Re-execute the committed notebooks in place (their stored outputs are what nbval checks).
 notebooks: setup
