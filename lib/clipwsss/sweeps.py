@@ -1,0 +1,638 @@
+"""Sweeps and ablations of CLIP-ES on a split, in memory: prompts, refinement, lambda, mu.
+
+Runner layer for notebooks 04, 06, 07 and 08: loops over images, keeps CAMs in memory (no
+files) and returns pandas tables. Each image is encoded once; every variant of a sweep (all
+lambdas, all mus, MHSA and CAA, single- and multi-scale) is scored from that one pass.
+
+* Prompt sweep (Section 3.2.1, Eq. 5, Fig. 3): sharpness and initial-CAM mIoU per prompt.
+* Refinement (Section 3.3, Eq. 6-7, Table 2): initial / + MHSA / + CAA, with and without
+  dense CRF, single-scale and a multi-scale variant. [our reading] The paper does not say
+  how its multi-scale CAMs (Table 2, * rows) are made: :func:`multiscale_cams` averages the
+  initial CAMs over rescaled copies of the image on the scale-1 patch grid, min-max
+  normalises them again, and refines them with the scale-1 attention.
+* Lambda (supplementary C, Fig. S2) and mu (supplementary D, Table S3): box threshold of
+  CAA; confidence histogram of the CRF posteriors and pseudo-mask quality per threshold.
+
+Scores: labels are argmax over ``[(1 - max cam)^k, cams]``; "k = 1" is the fixed power, and
+"k on GT" the best power chosen on the ground truth among the official candidates (1..10
+for initial CAMs, {1, 2} for refined ones), which leaks labels, as the official eval.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from .backbone import dense_forward, preprocess
+from .caa import attention_affinity, box_masks, refine_cams
+from .cgl import background_score, confidence_official, confidence_paper, posterior_to_label
+from .cgl import pseudo_mask as apply_confidence
+from .clip_es import ClipES
+from .crf import crf_posterior
+from .data import SegmentationDataset, load_image, load_label_png
+from .gradcam import build_text_setup, minmax_per_class, softmax_gradcam
+from .metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
+from .sharpness import sharpness
+from .text import (
+    CLIP_ES_TEMPLATE,
+    background_text_features,
+    class_text_features,
+    imagenet_templates,
+)
+
+INITIAL_EXPONENTS = tuple(range(1, 11))  # eval_cam.py: k in 1..10 for "highres" CAMs
+REFINED_EXPONENTS = (1, 2)  # eval_cam.py: k in {1, 2} for "attn_highres" CAMs
+CONF_BINS = (0.0, 0.5, 0.8, 0.95, 1.0)  # Table S3: [0.5, 0.8), [0.8, 0.95), [0.95, 1]
+
+# --------------------------------------------------------------------------- accumulators
+
+
+class CamScorer:
+    """Split confusion matrices of CAM labels for several background powers k at once."""
+
+    def __init__(self, n_classes: int, exponents: Sequence[float] = (1,)) -> None:
+        self.exponents = tuple(dict.fromkeys((1, *exponents)))
+        self.hists = {k: np.zeros((n_classes, n_classes), np.int64) for k in self.exponents}
+
+    def update(self, cams: Tensor, keys: Tensor, gt: np.ndarray) -> None:
+        """Add one image. Shapes: cams (K, H, W) at GT size; keys (K,); gt (H, W).
+
+        Labels equal ``cams_to_label`` for each k (background wins ties), computed from one
+        arg-max over the classes.
+        """
+        if cams.shape[0] == 0:
+            labels = {k: np.zeros(gt.shape, np.int64) for k in self.hists}
+        else:
+            top, idx = cams.max(dim=0).values, cams.argmax(dim=0)
+            fg = (torch.as_tensor(keys).reshape(-1)[idx] + 1).numpy()
+            labels = {k: np.where((background_score(cams, exponent=k) >= top).numpy(), 0, fg)
+                      for k in self.hists}  # fmt: skip
+        for k, hist in self.hists.items():
+            hist += confusion_matrix(labels[k], gt, len(hist))
+
+    def miou(self) -> float:
+        """mIoU with k = 1, in [0, 1]."""
+        return mean_iou(self.hists[1])
+
+    def best(self) -> tuple[float, float]:
+        """(k, mIoU) with k chosen on the ground truth (an oracle, as ``eval_cam.py``)."""
+        return best_background_exponent(self.hists)
+
+
+class MaskScorer:
+    """Confusion matrix of pseudo masks whose 255 pixels are left out, and their share."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.cm = ConfusionMatrix(n_classes)
+        self.ignored = 0
+        self.counted = 0
+
+    def update(self, mask: np.ndarray | Tensor, gt: np.ndarray) -> None:
+        """Add one mask (255 = ignored). Shapes: mask, gt (H, W)."""
+        mask = np.asarray(mask)
+        valid = gt < self.cm.n_classes
+        self.ignored += int((valid & (mask == 255)).sum())
+        self.counted += int(valid.sum())
+        self.cm.update(np.where(mask == 255, 0, mask), np.where(mask == 255, 255, gt))
+
+    def ignored_fraction(self) -> float:
+        """Share of GT-labelled pixels set to 255, in [0, 1]."""
+        return self.ignored / self.counted if self.counted else float("nan")
+
+
+# --------------------------------------------------------------------------- prompts (Eq. 5)
+
+
+def sample_prompts(
+    n: int, *, seed: int = 0, include: Sequence[str] = (CLIP_ES_TEMPLATE,)
+) -> list[str]:
+    """``include`` plus ImageNet templates drawn without replacement (Fig. 3: 20 prompts).
+
+    Args:
+        n: total number of prompts (at least ``len(include)``).
+        seed: seed of the draw.
+        include: prompts always in the list, first.
+    """
+    pool = [t for t in imagenet_templates() if t not in include]
+    k = n - len(include)
+    if not 0 <= k <= len(pool):
+        raise ValueError(f"n={n} prompts: need {len(include)} <= n <= {len(include) + len(pool)}")
+    return [*include, *random.Random(seed).sample(pool, k)]
+
+
+def prompt_sweep(
+    make_es: Callable[..., ClipES],
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    prompts: Sequence[str],
+) -> pd.DataFrame:
+    """Sharpness (Eq. 5) and initial-CAM mIoU of each prompt (Fig. 3).
+
+    The image tower does not depend on the prompt: each image is encoded once and only the
+    Softmax-GradCAM backward runs once per prompt (CAMs equal ``ClipES``'s; CAM-level
+    synonym fusion falls back to one ``ClipES`` per prompt).
+
+    Args:
+        make_es: builds a ClipES from config overrides, e.g. ``Setup.clip_es``.
+        dataset: images with labels and GT.
+        ids: the images scored.
+        prompts: templates with one ``{}``.
+
+    Returns:
+        One row per prompt: prompt, sharpness, mIoU (%) with k = 1, mIoU (%) k on GT.
+    """
+    ess = [make_es(template=p, refine="none") for p in prompts]
+    scorers = [CamScorer(dataset.n_classes, INITIAL_EXPONENTS) for _ in prompts]
+    scores: list[list[Tensor]] = [[] for _ in prompts]
+    for gt, labels, per_prompt in _cams_per_prompt(ess, dataset, ids):
+        keys = torch.as_tensor(labels)
+        for j, (cams, s) in enumerate(per_prompt):
+            scores[j].append(s)
+            scorers[j].update(ClipES.upsample(cams, gt.shape), keys, gt)
+    return pd.DataFrame(
+        {
+            "prompt": list(prompts),
+            "sharpness": [sharpness(s) for s in scores],
+            "mIoU": [100 * sc.miou() for sc in scorers],
+            "mIoU, k on GT": [100 * sc.best()[1] for sc in scorers],
+        }
+    )
+
+
+def _text_features(es: ClipES) -> tuple[Tensor, Tensor]:
+    """(C, E) class and (M, E) background embeddings of ``es``, as ``ClipES`` builds them."""
+    cfg = es.config
+    vocab = es.vocab if cfg.use_background else es.vocab.with_background(())
+    fusion = "sentence" if cfg.fusion == "cam" else cfg.fusion
+    return (
+        class_text_features(es.clip, vocab, template=cfg.template, fusion=fusion),
+        background_text_features(es.clip, vocab, template=cfg.template),
+    )
+
+
+def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: Sequence[str]):
+    """Per labelled image: (gt, labels, [(cams, scores) of each ClipES])."""
+    features = [_text_features(es) for es in ess]
+    for image_id in ids:
+        sample = dataset.sample(image_id)
+        if not sample.labels:
+            continue
+        image, labels = load_image(sample.image_path), list(sample.labels)
+        gt = load_label_png(sample.gt_path)
+        if any(es.config.fusion == "cam" for es in ess):
+            out = [es(image, labels) for es in ess]
+            yield gt, labels, [(o.cams, o.scores) for o in out]
+            continue
+        clip, cfg = ess[0].clip, ess[0].config
+        pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)
+        dense = dense_forward(clip, pixels[None], pooling=cfg.pooling)
+        per_prompt = []
+        for j, (es, (fg, bg)) in enumerate(zip(ess, features, strict=True)):
+            text = build_text_setup(fg, bg, labels, text_set=es.config.text_set)
+            cams, s = softmax_gradcam(
+                dense, text, logit_scale=es.logit_scale, softmax=es.config.softmax,
+                retain_graph=j < len(ess) - 1, return_scores=True,
+            )  # fmt: skip
+            per_prompt.append((cams, s))
+        yield gt, labels, per_prompt
+
+
+def correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
+    """Pearson and Spearman correlation of two series with their two-sided p-values."""
+    from scipy import stats
+
+    pearson, spearman = stats.pearsonr(x, y), stats.spearmanr(x, y)
+    return {
+        "pearson r": float(pearson[0]),
+        "pearson p": float(pearson[1]),
+        "spearman rho": float(spearman[0]),
+        "spearman p": float(spearman[1]),
+    }
+
+
+# --------------------------------------------------------------------------- CAMs per image
+
+
+@dataclass(frozen=True)
+class CamRecord:
+    """One image's initial CAMs, its affinity and what scoring needs.
+
+    Attributes:
+        image_id: the dataset id.
+        image: (H, W, 3) uint8 RGB.
+        gt: (H, W) label map, 255 = ignore.
+        keys: (K,) 0-based class ids.
+        cams: (K, h, w) initial CAMs at the scale-1 patch grid, in [0, 1].
+        scores: (K,) target softmax scores (sharpness).
+        affinity: (N, N) ``A^t`` of the scale-1 attention (Eq. 6), N = h * w, or None.
+        cams_ms: (K, h, w) multi-scale initial CAMs, or None.
+    """
+
+    image_id: str
+    image: np.ndarray
+    gt: np.ndarray
+    keys: Tensor
+    cams: Tensor
+    scores: Tensor
+    affinity: Tensor | None
+    cams_ms: Tensor | None = None
+
+
+def image_affinity(es: ClipES, image: np.ndarray) -> Tensor:
+    """``A^t`` of one image with ``es``'s CAA settings (Eq. 6 and the power of Eq. 7).
+
+    A second forward of the image tower: :class:`ClipES` does not return its attention.
+
+    Shapes:
+        image: (H, W, 3) uint8; output: (N, N), N = number of patches.
+    """
+    clip, cfg = es.clip, es.config
+    pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)[None]
+    with torch.no_grad():
+        attn = dense_forward(clip, pixels, pooling=cfg.pooling).attn
+    return attention_affinity(
+        attn[0], n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
+    )
+
+
+def rescale(image: np.ndarray, scale: float) -> np.ndarray:
+    """Bicubic resize by ``scale`` (PIL, as the CLIP-ES preprocessing). (H, W, 3) uint8."""
+    if scale == 1:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+def multiscale_cams(
+    es: ClipES,
+    image: np.ndarray,
+    labels: Sequence[int],
+    grid: tuple[int, int],
+    *,
+    scales: Sequence[float] = (0.75, 1.0, 1.25),  # our choice: the paper gives no scales
+) -> Tensor:
+    """[our reading] Multi-scale initial CAMs (Table 2, * rows) on the scale-1 patch grid.
+
+    For each scale the image is resized (bicubic), its initial CAMs computed and resized
+    (bilinear) to ``grid``; the mean over scales is min-max normalised per class again, so
+    that the background score ``1 - max`` and the box threshold see the same range as at
+    one scale. No flips.
+
+    Args:
+        es: the CAM generator (its refinement is not used).
+        image: (H, W, 3) uint8 RGB.
+        labels: 0-based class ids.
+        grid: (h, w) scale-1 patch grid.
+        scales: image scale factors.
+
+    Returns:
+        (K, h, w) CAMs in [0, 1].
+    """
+    cams = []
+    for s in scales:
+        out = es(rescale(image, s), labels).cams
+        cams.append(F.interpolate(out[None], size=grid, mode="bilinear", align_corners=False)[0])
+    return minmax_per_class(torch.stack(cams).mean(0))
+
+
+def iter_records(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    *,
+    affinity: bool = True,
+    scales: Sequence[float] | None = None,
+) -> Iterator[CamRecord]:
+    """Initial CAMs (and the affinity, multi-scale CAMs) of every labelled image of ``ids``.
+
+    Images without an image-level label are skipped (as ``notebooks.score_cams``).
+    """
+    plain = ClipES(es.clip, es.vocab, replace(es.config, refine="none"))
+    for image_id in ids:
+        sample = dataset.sample(image_id)
+        if not sample.labels:
+            continue
+        image = load_image(sample.image_path)
+        out = plain(image, sample.labels)
+        cams_ms = None
+        if scales:
+            cams_ms = multiscale_cams(plain, image, sample.labels, out.grid, scales=scales)
+        yield CamRecord(
+            image_id,
+            image,
+            load_label_png(sample.gt_path),
+            out.keys,
+            out.cams,
+            out.scores,
+            image_affinity(es, image) if affinity else None,
+            cams_ms,
+        )
+
+
+def refine(
+    cams: Tensor,
+    affinity: Tensor,
+    *,
+    mode: str = "caa",
+    threshold: float = 0.4,
+    official: bool = True,
+) -> Tensor:
+    """CAA (box masks at ``threshold``, Eq. 7) or vanilla MHSA (no boxes) refinement.
+
+    Shapes:
+        cams: (K, h, w); affinity: (N, N); output: (K, h, w) in [0, 1).
+    """
+    if mode not in ("caa", "mhsa"):
+        raise ValueError(f"mode must be 'caa' or 'mhsa', got {mode!r}")
+    masks = box_masks(cams, threshold=threshold, official=official) if mode == "caa" else None
+    return refine_cams(cams, affinity, masks, mask_targets=not official)
+
+
+def refined_cams(es: ClipES, rec: CamRecord) -> Tensor:
+    """``rec``'s CAMs refined as ``es.config`` says (CAA, MHSA or none). (K, h, w)."""
+    cfg = es.config
+    if cfg.refine == "none":
+        return rec.cams
+    return refine(
+        rec.cams,
+        rec.affinity,
+        mode=cfg.refine,
+        threshold=cfg.box_threshold,
+        official=cfg.official_boxes,
+    )
+
+
+def crf_label(image: np.ndarray, cams_hr: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
+    """Dense-CRF label and posterior of full-size CAMs (official: float16, k = 1).
+
+    Shapes:
+        image: (H, W, 3); cams_hr: (K, H, W); output: label (H, W), posterior (1 + K, H, W).
+    """
+    q = crf_posterior(image, cams_hr.half())
+    return posterior_to_label(q, keys), q
+
+
+# --------------------------------------------------------------------------- Table 2
+
+
+def refinement_table(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    *,
+    scales: Sequence[float] | None = (0.75, 1.0, 1.25),
+    crf: bool = True,
+) -> pd.DataFrame:
+    """mIoU of initial / + MHSA / + CAA, without and with dCRF, one scale and multi-scale.
+
+    CAA uses ``es.config`` (lambda, layers, official boxes). dCRF rows score the CRF
+    labels with nothing ignored (the official ``--eval_only``, Table 2's 75.0).
+
+    Returns:
+        Columns: scales ("single" / "multi"), refinement, dCRF, mIoU (k = 1), mIoU (k on
+        GT; the dCRF rows have no k and repeat the same number).
+    """
+    cfg, n = es.config, dataset.n_classes
+    scorers: dict[tuple[str, str, bool], CamScorer | ConfusionMatrix] = {}
+    for rec in iter_records(es, dataset, ids, scales=tuple(scales) if scales else None):
+        bases = {"single": rec.cams, **({"multi": rec.cams_ms} if scales else {})}
+        for tag, base in bases.items():
+            variants = {
+                "initial": base,
+                "+ MHSA": refine(base, rec.affinity, mode="mhsa"),
+                "+ CAA": refine(
+                    base, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
+                ),
+            }
+            for name, cams in variants.items():
+                hr = es.upsample(cams, rec.gt.shape)
+                ks = INITIAL_EXPONENTS if name == "initial" else REFINED_EXPONENTS
+                scorers.setdefault((tag, name, False), CamScorer(n, ks))
+                scorers[(tag, name, False)].update(hr, rec.keys, rec.gt)
+                if crf:
+                    label, _ = crf_label(rec.image, hr, rec.keys)
+                    scorers.setdefault((tag, name, True), ConfusionMatrix(n)).update(label, rec.gt)
+    rows = []
+    for (tag, name, with_crf), scorer in sorted(
+        scorers.items(), key=lambda kv: kv[0][0] != "single"
+    ):
+        if isinstance(scorer, CamScorer):
+            miou, best = scorer.miou(), scorer.best()[1]
+        else:
+            miou = best = scorer.scores().miou
+        rows.append(
+            {
+                "scales": tag,
+                "refinement": name,
+                "dCRF": with_crf,
+                "mIoU": 100 * miou,
+                "mIoU, k on GT": 100 * best,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- Fig. S2, Table S3
+
+
+def lambda_sweep(
+    es: ClipES, dataset: SegmentationDataset, ids: Sequence[str], lambdas: Sequence[float]
+) -> pd.DataFrame:
+    """CAA mIoU for each box threshold lambda (supplementary C, Fig. S2).
+
+    Returns:
+        One row per lambda: lambda, mIoU (%) with k = 1, mIoU (%) k on GT ({1, 2}).
+    """
+    official = es.config.official_boxes
+    scorers = {lam: CamScorer(dataset.n_classes, REFINED_EXPONENTS) for lam in lambdas}
+    for rec in iter_records(es, dataset, ids):
+        for lam, scorer in scorers.items():
+            cams = refine(rec.cams, rec.affinity, threshold=lam, official=official)
+            scorer.update(es.upsample(cams, rec.gt.shape), rec.keys, rec.gt)
+    return pd.DataFrame(
+        [
+            {"lambda": lam, "mIoU": 100 * s.miou(), "mIoU, k on GT": 100 * s.best()[1]}
+            for lam, s in scorers.items()
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class MaskSweep:
+    """Confidence histogram and pseudo-mask quality per threshold mu.
+
+    Attributes:
+        histogram: per confidence definition, the % of pixels in each bin of ``bins``.
+        by_mu: per (confidence, mu): mIoU (%) of the kept pixels, % ignored (GT-labelled
+            pixels set to 255), pixel accuracy (%) of the kept pixels.
+    """
+
+    histogram: pd.DataFrame
+    by_mu: pd.DataFrame
+
+
+def pseudo_mask_sweep(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    *,
+    mus: Sequence[float] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95),
+    confidences: Sequence[str] = ("official", "paper"),
+    bins: Sequence[float] = CONF_BINS,
+) -> MaskSweep:
+    """Refined CAMs (``es.config``) -> dCRF -> pseudo masks for every mu (Eq. 8-9, Table S3).
+
+    Confidence "official" is the max CRF posterior (``eval_cam_with_crf.py``); "paper" is
+    Eq. 8 on the refined CAMs. The histogram counts every pixel of every image; the last
+    bin is closed ([0.95, 1.0]).
+    """
+    n, edges = dataset.n_classes, np.asarray(bins, np.float64)
+    counts = {c: np.zeros(len(edges) - 1, np.int64) for c in confidences}
+    scorers = {(c, mu): MaskScorer(n) for c in confidences for mu in mus}
+    for rec in iter_records(es, dataset, ids):
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape)
+        label, q = crf_label(rec.image, hr, rec.keys)
+        for c in confidences:
+            conf = (
+                confidence_official(q) if c == "official" else confidence_paper(hr.half().float())
+            )
+            counts[c] += np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
+            for mu in mus:
+                scorers[(c, mu)].update(apply_confidence(label, conf, threshold=mu).numpy(), rec.gt)
+    names = [
+        f"[{a:g}, {b:g}{']' if i == len(edges) - 2 else ')'}"
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+    hist = pd.DataFrame({c: 100 * v / max(v.sum(), 1) for c, v in counts.items()}, index=names)
+    rows = [
+        {
+            "confidence": c,
+            "mu": mu,
+            "mIoU": 100 * s.cm.scores().miou,
+            "ignored %": 100 * s.ignored_fraction(),
+            "pixel acc": 100 * s.cm.scores().pixel_acc,
+        }
+        for (c, mu), s in scorers.items()
+    ]
+    return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _heat(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """One CAM (H, W) in [0, 1] as a jet heat map blended over the image; (H, W, 3) float."""
+    import matplotlib
+
+    rgb = matplotlib.colormaps["jet"](np.clip(cam, 0, 1))[..., :3]
+    return (0.5 * image / 255.0 + 0.5 * rgb).clip(0, 1)
+
+
+def _panel_grid(
+    rows: list[list[np.ndarray]],
+    cols: Sequence[str],
+    labels: Sequence[str],
+    cmaps: Sequence[str | None] = (),
+):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(2.1 * len(cols), 2.2 * len(rows)), squeeze=False
+    )
+    for r, panels in enumerate(rows):
+        for c, panel in enumerate(panels):
+            ax = axes[r, c]
+            cmap = cmaps[c] if c < len(cmaps) else None
+            im = ax.imshow(panel, cmap=cmap, vmin=0.5 if cmap else None, vmax=1 if cmap else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(cols[c], fontsize=9)
+            if cmap and r == len(rows) - 1:
+                fig.colorbar(im, ax=axes[:, c].tolist(), location="bottom", fraction=0.04, pad=0.02)
+        axes[r, 0].set_ylabel(labels[r], fontsize=8)
+    return fig
+
+
+def refinement_figure(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]):
+    """Fig. 5 layout: image | initial CAM | + MHSA | + CAA | GT, one row per image.
+
+    Each row shows the CAM of the image's first class (named on the left), so a
+    refinement that spreads it onto another object is visible.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from .data import colorize
+
+    cfg, rows, labels = es.config, [], []
+    for rec in iter_records(es, dataset, ids):
+        mhsa = refine(rec.cams, rec.affinity, mode="mhsa")
+        caa = refine(
+            rec.cams, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
+        )
+        heats = [
+            _heat(rec.image, es.upsample(c, rec.gt.shape)[0].numpy()) for c in (rec.cams, mhsa, caa)
+        ]
+        rows.append([rec.image, *heats, colorize(rec.gt)])
+        names = ", ".join(dataset.class_names[int(k)] for k in rec.keys)
+        labels.append(
+            f"{rec.image_id}\nCAM of {dataset.class_names[int(rec.keys[0])]}\nlabels: {names}"
+        )
+    cols = ["image", "initial CAM", "+ MHSA", f"+ CAA (λ={cfg.box_threshold:g})", "ground truth"]
+    fig = _panel_grid(rows, cols, labels)
+    fig.tight_layout()
+    return fig
+
+
+def confidence_figure(
+    es: ClipES, dataset: SegmentationDataset, ids: Sequence[str], *, threshold: float = 0.95
+):
+    """Image | CRF label | max-posterior confidence | Eq. 8 confidence | pseudo-mask | GT.
+
+    The pseudo-mask uses the official confidence (max CRF posterior) at ``threshold``;
+    ignored pixels (255) are drawn in the palette's ignore colour. Confidence maps are
+    shown on [0.5, 1].
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from .data import colorize
+
+    rows, labels = [], []
+    for rec in iter_records(es, dataset, ids):
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape)
+        label, q = crf_label(rec.image, hr, rec.keys)
+        conf = confidence_official(q)
+        mask = apply_confidence(label, conf, threshold=threshold)
+        rows.append(
+            [
+                rec.image,
+                colorize(label.numpy()),
+                conf.numpy(),
+                confidence_paper(hr.half().float()).numpy(),
+                colorize(mask.numpy()),
+                colorize(rec.gt),
+            ]
+        )
+        labels.append(
+            f"{rec.image_id}\n" + ", ".join(dataset.class_names[int(k)] for k in rec.keys)
+        )
+    cols = [
+        "image",
+        "dCRF label",
+        "conf: max CRF posterior\n(official)",
+        "conf: Eq. 8 on CAMs\n(paper)",
+        f"pseudo-mask (μ={threshold:g})",
+        "ground truth",
+    ]
+    return _panel_grid(rows, cols, labels, cmaps=[None, None, "viridis", "viridis"])
