@@ -9,8 +9,6 @@ Random-init ViT-B/16 (timings do not depend on the weights), VOC-sized 500 x 375
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
 import tempfile
 import time
 from datetime import date
@@ -19,17 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from clipwsss.efficiency import cpu_name, median_seconds
+
 H, W, GRID = 375, 500, (24, 32)  # 500 x 375 -> 512 x 384 -> 24 x 32 patches
 
-
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _blob_cams(k: int, rng: np.random.Generator, size: tuple[int, int]) -> torch.Tensor:
@@ -56,7 +47,7 @@ def bench_caa(repeats: int) -> dict[int, float]:
             aff = attention_affinity(attn)
             return refine_cams(cams, aff, box_masks(cams))
 
-        out[k] = _median_seconds(run, repeats)
+        out[k] = median_seconds(run, repeats=repeats)
     return out
 
 
@@ -68,7 +59,7 @@ def bench_crf(repeats: int) -> dict[int, float]:
     out = {}
     for k in (1, 2, 3):
         cams = _blob_cams(k, rng, (H, W))
-        out[k] = _median_seconds(lambda c=cams: crf_posterior(image, c), repeats)
+        out[k] = median_seconds(lambda c=cams: crf_posterior(image, c), repeats=repeats)
     return out
 
 
@@ -103,12 +94,6 @@ def bench_pipeline(n_images: int, workers: int) -> tuple[float, float]:
     return t_cams, t_masks
 
 
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -121,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     caa, crf = bench_caa(args.repeats), bench_crf(args.repeats)
     t_cams, t_masks = bench_pipeline(args.images, args.workers)
     lines = [
-        f"CPU: {_cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+        f"CPU: {cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
         f"{date.today()}. Command: `python benchmarks/bench_pipeline.py --images {args.images} "
         f"--repeats {args.repeats} --workers {args.workers}`. Random-init ViT-B/16, 500x375.",
         "",
