@@ -26,3 +26,43 @@ def tiny_rn():
 
     torch.manual_seed(0)
     return cw.load_clip("clipwsss-tiny-rn", pretrained=None)
+
+
+def write_rect_voc(root, n: int = 4, *, size: tuple[int, int] = (64, 80), seed: int = 0,
+                   ignore_row: bool = False, empty: tuple[str, ...] = ()):  # fmt: skip
+    """A VOC2012-layout folder of ``n`` noise images with a cat rectangle, plus a dog rectangle
+    in every odd image; ``empty`` adds images whose XML lists no object (inserted second).
+
+    Returns the ``train`` split as a ``VOCDataset``. Shapes: images (H, W, 3) = ``size``.
+    """
+    import numpy as np
+
+    from clipwsss.data import VOC_CLASSES, VOCDataset, write_split, write_voc_sample
+
+    cat, dog = VOC_CLASSES.index("cat") + 1, VOC_CLASSES.index("dog") + 1
+    h, w = size
+    rng = np.random.default_rng(seed)
+    ids = []
+    for i in range(n):
+        image = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+        label = np.zeros((h, w), np.uint8)
+        box = np.s_[h // 8 : 5 * h // 8, w // 8 : w // 2]
+        image[box], label[box] = (200, 60, 60), cat
+        if i % 2:
+            box = np.s_[15 * h // 32 : 15 * h // 16, 9 * w // 16 : 15 * w // 16]
+            image[box], label[box] = (60, 200, 60), dog
+        if ignore_row:
+            label[h // 8, w // 8 : w // 2] = 255
+        write_voc_sample(root, f"img_{i}", image, label)
+        ids.append(f"img_{i}")
+    for image_id in empty:
+        write_voc_sample(root, image_id, image, np.zeros((h, w), np.uint8), objects=[])
+        ids.insert(1, image_id)
+    write_split(root, "train", ids)
+    return VOCDataset(root, "train")
+
+
+@pytest.fixture(scope="session")
+def make_rect_voc():
+    """The :func:`write_rect_voc` factory (shared by the runner, CLI and sweep tests)."""
+    return write_rect_voc

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import clipwsss.backbone
 import clipwsss.runner
 from clipwsss.backbone import WeightsNotFoundError
 from clipwsss.cli import main
-from clipwsss.data import VOC_CLASSES, load_label_png, write_split, write_voc_sample
+from clipwsss.data import VOC_CLASSES, load_label_png
 
 CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 64, 80
@@ -30,29 +29,10 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared cores: torch's thread pool would spin against other workers."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture()
-def voc(tmp_path) -> Path:
+def voc(tmp_path, make_rect_voc) -> Path:
     """A VOC2012 folder with 4 images of 64x80 (cat; cat and dog in odd ones)."""
-    root = tmp_path / "VOC2012"
-    rng = np.random.default_rng(1)
-    for i in range(4):
-        image = rng.integers(0, 60, (H, W, 3), dtype=np.uint8)
-        label = np.zeros((H, W), np.uint8)
-        image[8:40, 10:40], label[8:40, 10:40] = (200, 60, 60), CAT + 1
-        if i % 2:
-            image[30:60, 45:75], label[30:60, 45:75] = (60, 200, 60), DOG + 1
-        write_voc_sample(root, f"img_{i}", image, label)
-    write_split(root, "train", [f"img_{i}" for i in range(4)])
-    return root
+    return make_rect_voc(tmp_path / "VOC2012", 4, seed=1).root
 
 
 def _data(root: Path) -> list[str]:

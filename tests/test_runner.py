@@ -41,43 +41,14 @@ CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 64, 80
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared cores: torch's thread pool would spin against other workers."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def make_voc(root: Path, n: int = 6, *, empty: tuple[str, ...] = ()) -> VOCDataset:
-    """n 64x80 images: a cat rectangle, and a dog rectangle in every odd image."""
-    rng = np.random.default_rng(0)
-    ids = []
-    for i in range(n):
-        image = rng.integers(0, 60, (H, W, 3), dtype=np.uint8)
-        label = np.zeros((H, W), np.uint8)
-        image[8:40, 10:40], label[8:40, 10:40] = (200, 60, 60), CAT + 1
-        if i % 2:
-            image[30:60, 45:75], label[30:60, 45:75] = (60, 200, 60), DOG + 1
-        label[8, 10:40] = 255
-        write_voc_sample(root, f"img_{i}", image, label)
-        ids.append(f"img_{i}")
-    for image_id in empty:  # an XML with zero objects
-        write_voc_sample(root, image_id, image, np.zeros((H, W), np.uint8), objects=[])
-        ids.insert(1, image_id)
-    write_split(root, "train", ids)
-    return VOCDataset(root, "train")
-
-
 @pytest.fixture(scope="module")
 def es(tiny_vit):
     return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
 
 
 @pytest.fixture()
-def voc(tmp_path):
-    return make_voc(tmp_path / "VOC2012")
+def voc(tmp_path, make_rect_voc):
+    return make_rect_voc(tmp_path / "VOC2012", 6, ignore_row=True)
 
 
 def _tmp_files(folder: Path) -> list[Path]:
@@ -201,8 +172,8 @@ def test_corrupt_image_raises_or_is_skipped(es, voc, tmp_path):
     assert "CorruptImageError" in (tmp_path / "b" / "failed.txt").read_text()
 
 
-def test_unlabelled_image_is_reported_and_run_continues(es, tmp_path):
-    voc = make_voc(tmp_path / "VOC2012", n=3, empty=("img_empty",))
+def test_unlabelled_image_is_reported_and_run_continues(es, tmp_path, make_rect_voc):
+    voc = make_rect_voc(tmp_path / "VOC2012", 3, ignore_row=True, empty=("img_empty",))
     assert voc.ids[1] == "img_empty"
     out = tmp_path / "cams"
     for _ in range(2):  # the rerun must not repeat the id in the log
@@ -377,8 +348,8 @@ def test_evaluate_missing_predictions(tiny_gt, tmp_path):
     assert (result.n_images, result.n_missing) == (1, 1)
 
 
-def test_evaluate_scores_unlabelled_images_as_background(es, tmp_path):
-    voc = make_voc(tmp_path / "VOC2012", n=2, empty=("img_empty",))
+def test_evaluate_scores_unlabelled_images_as_background(es, tmp_path, make_rect_voc):
+    voc = make_rect_voc(tmp_path / "VOC2012", 2, ignore_row=True, empty=("img_empty",))
     with pytest.warns(RuntimeWarning):
         generate_cams(es, voc, tmp_path / "cams", progress=False)
     result = evaluate(voc, tmp_path / "cams", progress=False)

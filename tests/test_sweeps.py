@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,7 @@ import clipwsss as cw
 from clipwsss import sweeps
 from clipwsss.caa import refine_cams
 from clipwsss.cgl import cams_to_label
-from clipwsss.data import VOC_CLASSES, VOCDataset, write_split, write_voc_sample
+from clipwsss.data import VOC_CLASSES, VOCDataset
 from clipwsss.gradcam import minmax_per_class
 from clipwsss.metrics import confusion_matrix
 from clipwsss.notebooks import score_cams
@@ -22,30 +20,10 @@ CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 48, 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def voc(tmp_path_factory) -> VOCDataset:
-    """4 images: a cat rectangle, and a dog rectangle in every odd image."""
-    root = tmp_path_factory.mktemp("sweeps") / "VOC2012"
-    rng = np.random.default_rng(0)
-    ids = []
-    for i in range(4):
-        image = rng.integers(0, 60, (H, W, 3), dtype=np.uint8)
-        label = np.zeros((H, W), np.uint8)
-        image[4:30, 6:30], label[4:30, 6:30] = (200, 60, 60), CAT + 1
-        if i % 2:
-            image[20:44, 34:60], label[20:44, 34:60] = (60, 200, 60), DOG + 1
-        write_voc_sample(Path(root), f"img_{i}", image, label)
-        ids.append(f"img_{i}")
-    write_split(root, "train", ids)
-    return VOCDataset(root, "train")
+def voc(tmp_path_factory, make_rect_voc) -> VOCDataset:
+    """4 images of 48x64: a cat rectangle, and a dog rectangle in every odd image."""
+    return make_rect_voc(tmp_path_factory.mktemp("sweeps") / "VOC2012", 4, size=(H, W))
 
 
 @pytest.fixture(scope="module")
