@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .backbone import ClipModel, Pooling, dense_forward, preprocess
+from .backbone import ClipModel, DenseOutput, Pooling, dense_forward, preprocess
 from .caa import attention_affinity, box_masks, refine_cams
 from .gradcam import TextSet, build_text_setup, minmax_per_class, softmax_gradcam, upsample_cams
 from .text import (
@@ -118,19 +118,36 @@ class ClipES:
         bad = [c for c in labels if not 0 <= int(c) < len(self.vocab)]
         if bad:
             raise IndexError(f"unknown class ids {bad}; the vocabulary has {len(self.vocab)}")
-        pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
-                            std=self.clip.std)[None]  # fmt: skip
-        dense = dense_forward(self.clip, pixels, pooling=self.config.pooling)
-        cams, scores = self._gradcam(dense, labels)
-        refined = self._refine(cams, dense.attn)
+        dense = self.forward(image)
+        cams, scores = self.gradcam(dense, labels)
+        refined = self.refine(cams, dense.attn)
         keys = torch.as_tensor([int(c) for c in labels])
         return ImageCams(keys=keys, cams=cams, refined=refined, scores=scores, grid=dense.grid)
 
-    def _gradcam(self, dense, labels: Sequence[int]) -> tuple[Tensor, Tensor]:
+    # The stages of __call__, public so that benchmarks and notebooks can time or swap them.
+
+    def forward(self, image: np.ndarray) -> DenseOutput:
+        """Stage 1: preprocess (H, W, 3) uint8 RGB and run the dense CLIP forward (one image)."""
+        pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
+                            std=self.clip.std)[None]  # fmt: skip
+        return dense_forward(self.clip, pixels, pooling=self.config.pooling)
+
+    def text_setup(self, labels: Sequence[int], synonym: int = 0):
+        """The GradCAM text rows for ``labels`` (targets, other classes, background words),
+        from each class's ``synonym``-th text feature (only CAM-level fusion has several)."""
+        feats = self._class_features[synonym]
+        return build_text_setup(feats, self._background, labels, text_set=self.config.text_set)
+
+    def gradcam(self, dense: DenseOutput, labels: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Stage 2: Softmax-GradCAM (Eq. 1-4), one batched backward per synonym pass.
+
+        Returns:
+            (cams (K, h, w) in [0, 1], scores (K,)).
+        """
         cfg = self.config
         all_cams, all_scores = [], []
-        for j, feats in enumerate(self._class_features):
-            text = build_text_setup(feats, self._background, labels, text_set=cfg.text_set)
+        for j in range(len(self._class_features)):
+            text = self.text_setup(labels, synonym=j)
             last = j == len(self._class_features) - 1
             cams, scores = softmax_gradcam(
                 dense, text, logit_scale=self.logit_scale, softmax=cfg.softmax,
@@ -148,7 +165,11 @@ class ClipES:
         scores = (torch.stack(all_scores) * valid).sum(0) / n_syn
         return minmax_per_class(fused), scores
 
-    def _refine(self, cams: Tensor, attn: Tensor | None) -> Tensor | None:
+    def refine(self, cams: Tensor, attn: Tensor | None) -> Tensor | None:
+        """Stage 3: CAA (Eq. 6-7), MHSA or nothing (``config.refine``); None without attention.
+
+        Shapes: cams (K, h, w); attn (1, L, T, T); output (K, h, w).
+        """
         cfg = self.config
         if cfg.refine == "none" or attn is None:
             return None

@@ -42,12 +42,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .backbone import ClipModel, dense_forward, preprocess
+from .backbone import ClipModel
 from .cgl import cams_to_label, confidence_official, confidence_paper, posterior_to_label
 from .cgl import pseudo_mask as apply_confidence
 from .clip_es import ClipES, ImageCams
 from .crf import crf_posterior
-from .gradcam import build_text_setup, gradcam_per_class_loop
+from .gradcam import gradcam_per_class_loop
 from .metrics import ConfusionMatrix, SegScores
 
 STAGES = ("CLIP forward", "Softmax-GradCAM", "CAA", "upsample", "dCRF", "pseudo-mask")
@@ -171,7 +171,7 @@ def timed_cams(
 ) -> tuple[ImageCams, Tensor | None]:  # fmt: skip
     """``es(image, labels)`` with the CLIP forward, GradCAM and CAA timed separately.
 
-    Runs the same code as ``ClipES.__call__`` (its ``_gradcam`` and ``_refine`` steps; the
+    Runs the same stages as ``ClipES.__call__`` (``forward``, ``gradcam``, ``refine``; the
     test checks the outputs are equal). With ``time_loop`` the official per-class GradCAM
     loop is also run on the same forward and timed as :data:`LOOP_STAGE` (ViT, sentence or
     feature fusion only); its CAMs are returned for comparison.
@@ -181,21 +181,18 @@ def timed_cams(
     """
     cfg = es.config
     with clock("CLIP forward"):
-        pixels = preprocess(image, patch_size=es.clip.patch_size, mean=es.clip.mean,
-                            std=es.clip.std)[None]  # fmt: skip
-        dense = dense_forward(es.clip, pixels, pooling=cfg.pooling)
+        dense = es.forward(image)
     loop = None
     if time_loop and dense.last_block_input is not None and cfg.fusion != "cam":
-        text = build_text_setup(es._class_features[0], es._background, labels,
-                                text_set=cfg.text_set)  # fmt: skip
+        text = es.text_setup(labels)
         with clock(LOOP_STAGE):
             loop = gradcam_per_class_loop(es.clip.model.visual, dense, text,
                                           logit_scale=es.logit_scale, softmax=cfg.softmax,
                                           pooling=cfg.pooling)  # fmt: skip
     with clock("Softmax-GradCAM"):
-        cams, scores = es._gradcam(dense, labels)  # Eq. 1-4, one batched backward
+        cams, scores = es.gradcam(dense, labels)  # Eq. 1-4, one batched backward
     with clock("CAA"):
-        refined = es._refine(cams, dense.attn)  # Eq. 6-7
+        refined = es.refine(cams, dense.attn)  # Eq. 6-7
     keys = torch.as_tensor([int(c) for c in labels])
     return ImageCams(keys=keys, cams=cams, refined=refined, scores=scores, grid=dense.grid), loop
 

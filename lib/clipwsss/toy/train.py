@@ -34,6 +34,7 @@ class ToyClipConfig:
     vision_layers: int = 4
     vision_head_width: int = 32
     vision_pool: str = "avg"  # train with the pooling CLIP-ES uses at inference
+    patch_dropout: float = 0.0  # FLIP-style: drop this fraction of patches while training
     text_width: int = 128
     text_layers: int = 3
     text_heads: int = 4
@@ -63,6 +64,7 @@ def open_clip_config(cfg: ToyClipConfig, vocab_size: int) -> dict:
                 "layers": cfg.vision_layers,
                 "head_width": cfg.vision_head_width,
                 "pool_type": cfg.vision_pool,
+                **({"patch_dropout": cfg.patch_dropout} if cfg.patch_dropout else {}),
             },
             "text_cfg": {
                 "context_length": cfg.context_length,
