@@ -173,6 +173,29 @@ def _log_failure(
     append_lines(out_dir / FAILED_LOG, [f"{image_id}\t{failed[-1][1]}"])
 
 
+def _labelled_sample(
+    dataset: SegmentationDataset,
+    image_id: str,
+    out_dir: Path,
+    failed: list[tuple[str, str]],
+    unlabelled: list[str],
+    skip_bad: bool,
+):
+    """The image's sample, or None after logging it as failed (``skip_bad``) or unlabelled."""
+    try:
+        sample = dataset.sample(image_id)
+    except Exception as err:
+        if not (skip_bad and _is_bad_input(err)):
+            raise
+        _log_failure(out_dir, failed, image_id, err)
+        return None
+    if not sample.labels:
+        unlabelled.append(image_id)
+        append_lines(out_dir / UNLABELLED_LOG, [image_id])
+        return None
+    return sample
+
+
 def _finish(
     out_dir: Path,
     started: float,
@@ -294,12 +317,10 @@ def generate_cams(
         if path.is_file() and (not overlays or view.is_file()):
             skipped += 1
             continue
+        sample = _labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
+        if sample is None:
+            continue
         try:
-            sample = dataset.sample(image_id)
-            if not sample.labels:
-                unlabelled.append(image_id)
-                append_lines(out_dir / UNLABELLED_LOG, [image_id])
-                continue
             image = load_image(sample.image_path)
             patch = es.clip.patch_size
             if min(image.shape[:2]) < patch:
@@ -511,16 +532,8 @@ def generate_masks(
         if job.out_path.is_file() and (job.overlay_path is None or job.overlay_path.is_file()):
             skipped += 1
             continue
-        try:
-            sample = dataset.sample(image_id)
-        except Exception as err:
-            if not (skip_bad and _is_bad_input(err)):
-                raise
-            _log_failure(out_dir, failed, image_id, err)
-            continue
-        if not sample.labels:
-            unlabelled.append(image_id)
-            append_lines(out_dir / UNLABELLED_LOG, [image_id])
+        sample = _labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
+        if sample is None:
             continue
         jobs.append(replace(job, image_path=sample.image_path))
 
