@@ -109,6 +109,15 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_output_args(p, bad: str) -> None:
+    """--out, --skip-bad-images and --overlays (shared by `cams` and `masks`)."""
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--skip-bad-images", action="store_true", help=f"skip {bad}, list them in OUT/failed.txt"
+    )
+    p.add_argument("--overlays", action="store_true", help="also write OUT/overlays/<id>.jpg")
+
+
 def _add_cams(sub) -> None:
     p = sub.add_parser(
         "cams",
@@ -116,13 +125,7 @@ def _add_cams(sub) -> None:
         description="Stages 1-2: write <out>/<id>.npy CAM files.",
     )
     _add_data_args(p)
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--skip-bad-images",
-        action="store_true",
-        help="skip missing/corrupt images, list them in OUT/failed.txt",
-    )
-    p.add_argument("--overlays", action="store_true", help="also write OUT/overlays/<id>.jpg")
+    _add_output_args(p, "missing/corrupt images")
     m = p.add_argument_group("model")
     m.add_argument(
         "--model",
@@ -193,7 +196,7 @@ def _add_masks(sub) -> None:
     )
     p.add_argument("--cams", required=True, type=Path, help="folder of <id>.npy CAM files")
     _add_data_args(p)
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    _add_output_args(p, "missing/corrupt images or CAM files")
     p.add_argument("--workers", type=_non_negative, default=2, help="CRF processes (2)")
     p.add_argument(
         "--threshold",
@@ -219,12 +222,6 @@ def _add_masks(sub) -> None:
         default=1.0,
         help="background (1 - max cam)^k in the CRF unary (official k = 1)",
     )
-    p.add_argument(
-        "--skip-bad-images",
-        action="store_true",
-        help="skip missing/corrupt images or CAM files, list them in failed.txt",
-    )
-    p.add_argument("--overlays", action="store_true", help="also write OUT/overlays/<id>.jpg")
 
 
 def _add_eval(sub) -> None:
