@@ -35,3 +35,14 @@ def test_errors():
         sharpness([])
     with pytest.raises(ValueError):
         sharpness([torch.tensor([0.0, 0.0])])
+
+
+def test_numpy_and_list_scores_equal_tensor_scores():
+    import numpy as np
+
+    tensors = [torch.tensor([0.2, 0.6], dtype=torch.float64), torch.tensor([0.5])]
+    arrays = [np.array([0.2, 0.6]), np.array([0.5], np.float16)]
+    assert sharpness(arrays) == pytest.approx(sharpness(tensors), rel=1e-3)
+    assert sharpness([[0.2, 0.6], [0.5]]) == pytest.approx(sharpness(tensors), rel=1e-12)
+    with pytest.raises(ValueError, match="at least one"):
+        sharpness([np.array([])])

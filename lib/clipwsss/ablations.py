@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .backbone import ClipModel, load_clip
 from .clip_es import ClipES
@@ -76,7 +75,7 @@ def score_variants(
 
 def target_sharpness(result: CamScores) -> float:
     """Eq. 5 sharpness of a variant's per-image target scores (Section 3.2.1, Table S1)."""
-    return sharpness([torch.from_numpy(np.asarray(s, dtype=np.float64)) for s in result.scores])
+    return sharpness(result.scores)
 
 
 def miou_table(results: Mapping[str, CamScores], *, with_sharpness: bool = False) -> pd.DataFrame:

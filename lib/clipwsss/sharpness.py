@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 
-def sharpness(scores: Sequence[Tensor]) -> float:
+def sharpness(scores: Sequence[Tensor | np.ndarray | Sequence[float]]) -> float:
     """Eq. 5: sum_i var(s_i1..s_ik) / sum_i mean(s_i1..s_ik) over n images.
 
     ``s_ij`` is the softmax score of the j-th target class of image i. The variance is the
@@ -17,15 +18,18 @@ def sharpness(scores: Sequence[Tensor]) -> float:
     of an image's classes instead of making one prominent.
 
     Args:
-        scores: one (k_i,) tensor per image, k_i >= 1.
+        scores: one (k_i,) tensor, array or list per image, k_i >= 1.
 
     Returns:
         The sharpness, a float >= 0.
     """
     if len(scores) == 0:
         raise ValueError("sharpness needs at least one image")
-    variances = torch.stack([s.double().var(unbiased=False) for s in scores])
-    means = torch.stack([s.double().mean() for s in scores])
+    scores = [torch.as_tensor(s, dtype=torch.float64).reshape(-1) for s in scores]
+    if any(s.numel() == 0 for s in scores):
+        raise ValueError("every image needs at least one target-class score")
+    variances = torch.stack([s.var(unbiased=False) for s in scores])
+    means = torch.stack([s.mean() for s in scores])
     if (means.sum() <= 0).item():
         raise ValueError("the mean scores sum to zero; sharpness is undefined")
     return float(variances.sum() / means.sum())
