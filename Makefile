@@ -53,8 +53,10 @@ bench: setup
 	$(PY) benchmarks/bench_pipeline.py
 
 # Retrain the micro-CLIP (CPU: see README for the time; a GPU is used when present).
+TOY_CLIP := lib/clipwsss/assets/toy_clip
 toy-clip: setup
-	$(PY) scripts/train_toy_clip.py --out lib/clipwsss/assets/toy_clip --steps 800 --batch-size 96 --eval-every 100 --pool-scenes 12000
+	mkdir -p $(TOY_CLIP)
+	$(PY) -u scripts/train_toy_clip.py --out $(TOY_CLIP) | tee $(TOY_CLIP)/train_stdout.log
 
 clean:
 	rm -rf $(VENV) .pytest_cache

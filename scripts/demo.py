@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     clip = cw.load_clip(profile.model, profile.pretrained)
     es = cw.ClipES(clip, profile.vocabulary(), profile.clip_es)
     dataset = VOCDataset(args.data, "val", class_names=profile.class_names())
-    run_dir = args.out / "toy_run"
+    # One folder per checkpoint: a retrained micro-CLIP never resumes into older CAMs.
+    run_dir = args.out / "toy_run" / clip.fingerprint
     table, _ = run_stages(es, dataset, run_dir, workers=args.workers, progress=sys.stderr.isatty())
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "toy_stages.csv", index=False)

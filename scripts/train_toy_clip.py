@@ -16,8 +16,11 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=2)
     for field in dataclasses.fields(ToyClipConfig):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
-                            default=field.default)  # fmt: skip
+        flag = f"--{field.name.replace('_', '-')}"
+        if isinstance(field.default, bool):  # --value-whole-image / --no-value-whole-image
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+        else:
+            parser.add_argument(flag, type=type(field.default), default=field.default)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = ToyClipConfig(

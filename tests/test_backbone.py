@@ -380,3 +380,16 @@ def test_model_configs_ship_with_package():
         "clipwsss-tiny-vit.json",
         "clipwsss-tiny-rn.json",
     }
+
+
+def test_weights_fingerprint_follows_the_weights_not_the_object(tiny_vit):
+    import copy
+
+    from clipwsss.backbone import weights_fingerprint
+
+    same = copy.deepcopy(tiny_vit.model)
+    assert weights_fingerprint(same) == weights_fingerprint(tiny_vit.model)
+    assert tiny_vit.fingerprint == "random-init"  # pretrained=None: nothing to identify
+    with torch.no_grad():
+        next(same.parameters()).view(-1)[0] += 1e-3
+    assert weights_fingerprint(same) != weights_fingerprint(tiny_vit.model)

@@ -18,4 +18,4 @@ def test_demo_runs_offline_and_writes_results(tmp_path, capsys):
         assert stage in printed
     assert (tmp_path / "out" / "toy_stages.csv").is_file()
     assert (tmp_path / "out" / "toy_overlays.png").stat().st_size > 10_000
-    assert len(list((tmp_path / "out" / "toy_run" / "masks").glob("*.png"))) == 6
+    assert len(list((tmp_path / "out" / "toy_run").glob("*/masks/*.png"))) == 6

@@ -147,6 +147,23 @@ def test_resume_with_other_settings_is_refused(tiny_vit, es, voc, tmp_path):
         generate_cams(other, voc, tmp_path / "cams", progress=False)
 
 
+def test_resume_with_retrained_weights_at_the_same_path_is_refused(tiny_vit, es, voc, tmp_path):
+    import copy
+    import dataclasses
+
+    from clipwsss.backbone import weights_fingerprint
+
+    generate_cams(es, voc, tmp_path / "cams", limit=1, progress=False)
+    model = copy.deepcopy(tiny_vit.model)
+    with torch.no_grad():
+        model.visual.proj.add_(0.01)  # "retrained": same name, same path, other weights
+    retrained = dataclasses.replace(tiny_vit, model=model, fingerprint=weights_fingerprint(model))
+    assert retrained.pretrained == tiny_vit.pretrained
+    other = cw.ClipES(retrained, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+    with pytest.raises(OutputMismatchError, match="weights"):
+        generate_cams(other, voc, tmp_path / "cams", progress=False)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

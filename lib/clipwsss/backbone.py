@@ -8,6 +8,7 @@ Supplementary A / Table S1 (RN50, cls-token vs avg-token).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -47,6 +48,9 @@ class ClipModel:
         patch_size: input stride of the dense grid (16 for ViT-B/16, 32 for RN50).
         mean: per-channel normalisation mean.
         std: per-channel normalisation std.
+        fingerprint: ``weights_fingerprint`` of the loaded weights: run folders record it, so
+            a resumed run refuses to mix CAMs of a retrained or replaced checkpoint.
+            ``"random-init"`` for ``pretrained=None``.
     """
 
     model: nn.Module
@@ -56,6 +60,7 @@ class ClipModel:
     patch_size: int
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
+    fingerprint: str = ""
 
     @property
     def is_vit(self) -> bool:
@@ -64,6 +69,20 @@ class ClipModel:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """First 16 hex digits of the SHA-256 of every state-dict tensor (names, shapes, bytes).
+
+    Depends only on the weights, not on the file or path they came from (about 1 s for a
+    ViT-B/16 on a CPU).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        t = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(t.view(torch.uint8).numpy() if t.numel() else b"")
+    return digest.hexdigest()[:16]
 
 
 def _weights_help(model_name: str, pretrained: str | None, cause: BaseException | None) -> str:
@@ -164,7 +183,10 @@ def load_clip(
         raise
     except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
         raise WeightsNotFoundError(_weights_help(model_name, source, err)) from err
-    model = model.float().eval().requires_grad_(False).to(device)
+    model = model.float().eval().requires_grad_(False)
+    # Random init (pretrained=None, tests and timing only) has no identity worth recording.
+    fingerprint = "random-init" if source is None else weights_fingerprint(model)
+    model = model.to(device)
     tokenizer = open_clip.get_tokenizer(model_name, **_local_tokenizer_kwargs(model_name))
     return ClipModel(
         model=model,
@@ -172,6 +194,7 @@ def load_clip(
         name=model_name,
         pretrained=source,
         patch_size=_patch_size(model.visual),
+        fingerprint=fingerprint,
     )
 
 

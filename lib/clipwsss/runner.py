@@ -71,7 +71,9 @@ from .metrics import SegScores, best_background_exponent, confusion_matrix, seg_
 Confidence = Literal["official", "paper"]
 
 # Fields of run.json that must agree for a resumed run to write into the same folder.
-CAMS_COMPARE = ("stage", "model", "pretrained", "config", "classes", "sentences", "background")
+CAMS_COMPARE = (
+    "stage", "model", "pretrained", "weights", "config", "classes", "sentences", "background"
+)  # fmt: skip
 MASKS_COMPARE = (
     "stage",
     "threshold",
@@ -239,6 +241,7 @@ def cams_record(es: ClipES, extra: dict[str, Any] | None = None) -> dict[str, An
         "clipwsss": __version__,
         "model": es.clip.name,
         "pretrained": es.clip.pretrained,
+        "weights": es.clip.fingerprint,
         "config": asdict(es.config),
         "classes": list(es.vocab.names),
         "sentences": list(es.vocab.sentences),

@@ -35,6 +35,15 @@ class ToyClipConfig:
     vision_head_width: int = 32
     vision_pool: str = "avg"  # train with the pooling CLIP-ES uses at inference
     patch_dropout: float = 0.0  # FLIP-style: drop this fraction of patches while training
+    # Window pairs: this fraction of each batch also pools a random window of the token grid and
+    # matches it to a caption of the objects inside it (``window_caption``, which reads the
+    # generator's instance maps: a region-level signal real CLIP never gets).
+    window_pairs: float = 1.0
+    # How a window is pooled: "output" (the model's own pooling restricted to the window) or
+    # "value" (mean of the last block's attention values, out-projected: the path Grad-CAM reads).
+    window_path: str = "value"
+    # With window_path="value": also pair every image's whole-grid value path with its caption.
+    value_whole_image: bool = False
     text_width: int = 128
     text_layers: int = 3
     text_heads: int = 4
@@ -43,13 +52,13 @@ class ToyClipConfig:
     embed_dim: int = 128
     init_logit_scale: float = 30.0  # sharper softmax than CLIP's 14.3 (toy-prototype notes)
     steps: int = 1500
-    batch_size: int = 128
+    batch_size: int = 96
     lr: float = 1e-3
     weight_decay: float = 0.1
     warmup: int = 100
     pool_scenes: int = 20000  # scenes generated once and cycled through (with flips)
     seed: int = 0
-    eval_every: int = 250
+    eval_every: int = 100
 
 
 def open_clip_config(cfg: ToyClipConfig, vocab_size: int) -> dict:
@@ -101,16 +110,134 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, 
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
+def window_caption(
+    rng: np.random.Generator,
+    instances: np.ndarray,
+    class_ids: list[int],
+    backgrounds: tuple[str, ...],
+    patch: int,
+    min_side: int = 4,
+    max_side: int = 9,
+    tries: int = 10,
+) -> tuple[tuple[int, int, int, int], str] | None:
+    """A random window of the patch grid and a caption of the objects inside it.
+
+    An object is inside when >= 60 % of its visible pixels are, outside when <= 10 % are;
+    windows that cut an object in between are redrawn (``tries`` times, then None). A window
+    with no object gets a background-only caption. Colour words and riding are not used.
+
+    Args:
+        instances: (S, S) instance map of the scene (0 = none, k = ``class_ids[k - 1]``).
+        patch: patch size in pixels; window sides are ``min_side..max_side`` patches.
+
+    Returns:
+        ``((y0, x0, h, w) in patches, caption)`` or None.
+    """
+    from .world import TOY_CLASSES, make_caption
+
+    grid = instances.shape[0] // patch
+    total = np.bincount(instances.ravel(), minlength=len(class_ids) + 1)[1:]
+    for _ in range(tries):
+        h, w = rng.integers(min_side, max_side + 1, 2)
+        y0, x0 = rng.integers(0, grid - h + 1), rng.integers(0, grid - w + 1)
+        crop = instances[y0 * patch : (y0 + h) * patch, x0 * patch : (x0 + w) * patch]
+        frac = np.bincount(crop.ravel(), minlength=len(class_ids) + 1)[1:] / np.maximum(total, 1)
+        if np.any((frac > 0.1) & (frac < 0.6)):
+            continue
+        objects = [(TOY_CLASSES[c], None) for c, f in zip(class_ids, frac, strict=True) if f >= 0.6]
+        return (int(y0), int(x0), int(h), int(w)), make_caption(rng, objects, backgrounds, [])
+    return None
+
+
 def _scene_pool(cfg: ToyClipConfig, rng: np.random.Generator):
     from .world import sample_scene
 
     images = np.empty((cfg.pool_scenes, cfg.image_size, cfg.image_size, 3), np.uint8)
-    captions = []
+    captions, scenes = [], []
     for i in range(cfg.pool_scenes):
         scene = sample_scene(rng, image_size=cfg.image_size)
         images[i] = scene.image
         captions.append(scene.caption)
-    return images, captions
+        if cfg.window_pairs > 0:  # what window captions need, without the image
+            ids = [o.class_id for o in scene.objects]
+            scenes.append((scene.instances.astype(np.uint8), ids, scene.backgrounds))
+    return images, captions, scenes
+
+
+def _window_batch(cfg, rng, scenes, captions, idx, flip):
+    """Window boxes (patches, after the flip) and captions for a share of the batch."""
+    rows, boxes, texts = [], [], []
+    grid = cfg.image_size // cfg.patch_size
+    if cfg.value_whole_image:
+        rows = list(range(len(idx)))
+        boxes = [(0, 0, grid, grid)] * len(idx)
+        texts = [captions[i] for i in idx]
+    for row in np.flatnonzero(rng.random(len(idx)) < cfg.window_pairs):
+        inst, ids, backgrounds = scenes[idx[row]]
+        drawn = window_caption(rng, inst, ids, backgrounds, cfg.patch_size)
+        if drawn is None:
+            continue
+        (y0, x0, h, w), text = drawn
+        if flip[row]:
+            x0 = grid - x0 - w
+        rows.append(int(row))
+        boxes.append((y0, x0, h, w))
+        texts.append(text)
+    return rows, boxes, texts
+
+
+def encode_with_windows(
+    model,
+    pixels: torch.Tensor,
+    rows: list[int],
+    boxes: list,
+    grid: int,
+    window_path: str = "output",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image embeddings of the whole images and of windows of some of them.
+
+    avg pooling: a window's embedding is the mean of the output tokens inside it. cls (tok)
+    pooling: the class token re-runs the last block attending only to the window's tokens
+    (and itself), so what it learns about a window must come through the last block's values,
+    the path Grad-CAM reads.
+
+    Shapes:
+        pixels (B, 3, S, S); rows: n batch rows; boxes: n ``(y0, x0, h, w)`` in patches.
+        Returns (B, E) and (n, E), unnormalised.
+    """
+    visual = model.visual
+    x = visual._embeds(pixels)
+    for block in visual.transformer.resblocks[:-1]:
+        x = block(x)
+    last = visual.transformer.resblocks[-1]
+    out = visual.ln_post(last(x))
+    pooled = out[:, 1:].mean(1) if visual.pool_type == "avg" else out[:, 0]
+    if not rows:
+        return pooled @ visual.proj, pooled.new_zeros(0, visual.proj.shape[1])
+    inside = torch.zeros(len(rows), grid, grid, dtype=torch.bool, device=pixels.device)
+    for i, (y0, x0, h, w) in enumerate(boxes):
+        inside[i, y0 : y0 + h, x0 : x0 + w] = True
+    inside = inside.flatten(1)
+    if window_path == "value":
+        attn = last.attn
+        c = attn.embed_dim
+        values = F.linear(last.ln_1(x[rows, 1:]), attn.in_proj_weight[2 * c :],
+                          attn.in_proj_bias[2 * c :])  # fmt: skip
+        values = attn.out_proj(values)
+        window = visual.ln_post((values * inside[..., None]).sum(1) / inside.sum(1, keepdim=True))
+    elif visual.pool_type == "avg":
+        tokens = out[rows, 1:]
+        window = (tokens * inside[..., None]).sum(1) / inside.sum(1, keepdim=True)
+    else:
+        xs = x[rows]
+        normed = last.ln_1(xs)
+        ignore = torch.cat([inside.new_zeros(len(rows), 1), ~inside], 1)  # keep the cls key
+        attn = last.attn(normed[:, :1], normed, normed, key_padding_mask=ignore,
+                         need_weights=False)[0]  # fmt: skip
+        cls = xs[:, :1] + last.ls_1(attn)
+        cls = cls + last.ls_2(last.mlp(last.ln_2(cls)))
+        window = visual.ln_post(cls[:, 0])
+    return pooled @ visual.proj, window @ visual.proj
 
 
 def _lr(step: int, cfg: ToyClipConfig) -> float:
@@ -144,6 +271,12 @@ def train_toy_clip(
     import open_clip
     from open_clip.tokenizer import SimpleTokenizer
 
+    if cfg.window_pairs > 0 and cfg.patch_dropout > 0:
+        raise ValueError("window_pairs needs the full token grid: set patch_dropout to 0")
+    if cfg.window_path not in ("output", "value"):
+        raise ValueError(f"window_path must be 'output' or 'value', got {cfg.window_path!r}")
+    if cfg.value_whole_image and (cfg.window_path != "value" or cfg.window_pairs <= 0):
+        raise ValueError("value_whole_image needs window_pairs > 0 and window_path='value'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -161,7 +294,7 @@ def train_toy_clip(
     with torch.no_grad():
         model.logit_scale.fill_(math.log(cfg.init_logit_scale))
     t0 = time.time()
-    images, captions = _scene_pool(cfg, rng)
+    images, captions, scenes = _scene_pool(cfg, rng)
     log(f"generated {len(captions)} scenes in {time.time() - t0:.1f}s")
     tokens = tok(captions)
     cap_ids = np.unique(np.array(captions), return_inverse=True)[1]
@@ -186,8 +319,22 @@ def train_toy_clip(
         same = torch.from_numpy(cap_ids[idx][:, None] == cap_ids[idx][None, :]).to(device)
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
-        img = F.normalize(model.encode_image(pixels), dim=-1)
-        txt = F.normalize(model.encode_text(tokens[idx].to(device)), dim=-1)
+        texts = tokens[idx]
+        if cfg.window_pairs > 0:
+            drawn = _window_batch(cfg, rng, scenes, captions, idx, flip.numpy())
+            win_rows, boxes, win_texts = drawn
+            grid = cfg.image_size // cfg.patch_size
+            img, windows = encode_with_windows(model, pixels, win_rows, boxes, grid,
+                                               cfg.window_path)  # fmt: skip
+            if win_rows:
+                img = torch.cat([img, windows])
+                texts = torch.cat([texts, tok(win_texts)])
+                names = np.array([captions[i] for i in idx] + win_texts)
+                same = torch.from_numpy(names[:, None] == names[None, :]).to(device)
+        else:
+            img = model.encode_image(pixels)
+        img = F.normalize(img, dim=-1)
+        txt = F.normalize(model.encode_text(texts.to(device)), dim=-1)
         loss = contrastive_loss(img, txt, model.logit_scale.exp(), same)
         opt.zero_grad(set_to_none=True)
         loss.backward()
