@@ -4,7 +4,12 @@
 
 Writes stages.csv (initial CAM, + CAA, + dCRF, pseudo-mask, baselines, patch-grid ceiling),
 ablation_per_class.csv (initial-CAM IoU with/without the background set and the softmax),
-zeroshot.json, and summary.md (the tables, with the paper's VOC numbers labelled as such).
+noise.csv (95% paired-bootstrap intervals over the val images of each stage and of the
+differences between stages and variants), zeroshot.json, and summary.md (the tables, with
+the paper's VOC numbers labelled as such).
+
+`--clip DIR` scores another micro-CLIP folder (e.g. one retrained with `--seed 1` by
+scripts/train_toy_clip.py) on the same images, to compare training seeds.
 """
 
 from __future__ import annotations
@@ -31,6 +36,35 @@ PAPER_VOC_TRAIN = {
 }
 
 
+NOISE_DIFFERENCES = [  # (better?, baseline): differences the toy world is meant to show
+    ("+ CAA", "initial CAM"),
+    ("+ CAA + dCRF", "+ CAA"),
+    ("softmax + background set (default)", "softmax, classes only"),
+    ("softmax + background set (default)", "no softmax, classes only"),
+    ("softmax, classes only", "no softmax, classes only"),
+]
+
+
+def noise_table(per_image: dict, *, n_boot: int, seed: int) -> pd.DataFrame:
+    """mIoU (%) of each run and of the differences in NOISE_DIFFERENCES, with the 95%
+    interval of a paired bootstrap over the images (``clipwsss.metrics.bootstrap_mious``)."""
+    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
+
+    names = list(per_image)
+    boot = 100 * bootstrap_mious([per_image[n] for n in names], n_boot=n_boot, seed=seed)
+    point = {n: 100 * mean_iou(per_image[n].sum(0)) for n in names}
+    rows = []
+    for i, name in enumerate(names):
+        lo, hi = percentile_interval(boot[:, i])
+        rows.append({"run or difference": name, "mIoU": point[name], "95% low": lo,
+                     "95% high": hi})  # fmt: skip
+    for a, b in NOISE_DIFFERENCES:
+        lo, hi = percentile_interval(boot[:, names.index(a)] - boot[:, names.index(b)])
+        rows.append({"run or difference": f"{a} - {b}", "mIoU": point[a] - point[b],
+                     "95% low": lo, "95% high": hi})  # fmt: skip
+    return pd.DataFrame(rows).round(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     import clipwsss as cw
     from clipwsss.data import VOCDataset
@@ -46,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/toy"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="micro-CLIP folder to score (default: the shipped one)",
+    )
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.time()
@@ -53,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         generate_toy_voc(args.data, n_train=0, n_val=args.n_val, seed=args.seed,
                          image_size=TOY_IMAGE_SIZE)  # fmt: skip
     profile = get_profile("toy", data_root=str(args.data))
-    clip = cw.load_clip(profile.model, profile.pretrained)
+    model = f"local-dir:{args.clip.resolve()}" if args.clip else profile.model
+    clip = cw.load_clip(model, profile.pretrained)
     vocab = profile.vocabulary()
     dataset = VOCDataset(args.data, "val", class_names=profile.class_names())
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.data / "runs"
+    work = args.data / "runs" / clip.fingerprint[:12]  # one folder per checkpoint
 
     zs = zero_shot_scores(clip, vocab, dataset)
     (args.out / "zeroshot.json").write_text(json.dumps(zs, indent=2) + "\n")
@@ -65,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     es = cw.ClipES(clip, vocab, profile.clip_es)
     stages, _ = run_stages(es, dataset, work / "default", workers=args.workers, progress=False)
     stages.to_csv(args.out / "stages.csv", index=False)
+    per_image = {  # run name -> (N, n, n) confusion matrix of each image
+        "initial CAM": evaluate(dataset, work / "default" / "cams", cam_key="highres",
+                                per_image=True, progress=False).image_hists,
+        "+ CAA": evaluate(dataset, work / "default" / "cams", per_image=True,
+                          progress=False).image_hists,
+        "+ CAA + dCRF": evaluate(dataset, work / "default" / "crf", per_image=True,
+                                 progress=False).image_hists,
+    }  # fmt: skip
 
     variants = {
         "softmax + background set (default)": profile.clip_es,
@@ -78,22 +128,29 @@ def main(argv: list[str] | None = None) -> int:
     for i, (name, cfg) in enumerate(variants.items()):
         run = work / f"ablation_{i}"
         generate_cams(cw.ClipES(clip, vocab, cfg), dataset, run, progress=False)
-        scores[name] = evaluate(dataset, run, cam_key="highres", progress=False).scores
+        result = evaluate(dataset, run, cam_key="highres", per_image=True, progress=False)
+        scores[name] = result.scores
+        per_image[name] = result.image_hists
     per_class = per_class_table(scores, profile.class_names())
     per_class.loc["mIoU"] = [round(100 * s.miou, 1) for s in scores.values()]
     per_class.to_csv(args.out / "ablation_per_class.csv")
 
+    noise = noise_table(per_image, n_boot=args.n_boot, seed=args.seed)
+    noise.to_csv(args.out / "noise.csv", index=False)
+
     env = (f"profile toy, {len(dataset)} generated val images (seed {args.seed}, "
            f"{TOY_IMAGE_SIZE}px), CPU ({platform.processor() or platform.machine()}), "
-           f"torch {torch.__version__}, {time.time() - t0:.0f}s")  # fmt: skip
+           f"torch {torch.__version__}, micro-CLIP {args.clip or 'shipped'} (weights "
+           f"{clip.fingerprint[:12]}), {time.time() - t0:.0f}s")  # fmt: skip
     paper = pd.DataFrame({"stage": list(PAPER_VOC_TRAIN), "paper VOC train mIoU":
                           list(PAPER_VOC_TRAIN.values())})  # fmt: skip
     md = [
         "# CLIP-ES on the toy world",
         "",
-        f"Produced by `python scripts/toy_report.py --n-val {args.n_val}`: {env}.",
+        f"Produced by `python scripts/toy_report.py --n-val {args.n_val}"
+        f"{f' --clip {args.clip}' if args.clip else ''}`: {env}.",
         "",
-        f"Zero-shot classification (micro-CLIP, prompt \"a clean origami {{}}.\"): top-1 "
+        f'Zero-shot classification (micro-CLIP, prompt "a clean origami {{}}."): top-1 '
         f"{100 * zs['top1_accuracy']:.1f}% (best class is one of the image's labels), "
         f"mean AP {100 * zs['mean_ap']:.1f}% over {zs['n_images']} images.",
         "",
@@ -104,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         "## Initial-CAM IoU per class: softmax and background set (ours, toy val)",
         "",
         per_class.to_markdown(),
+        "",
+        f"## Noise of the image sample ({len(dataset)} val images, paired bootstrap, "
+        f"{args.n_boot} resamples, 95% interval; not training-seed noise)",
+        "",
+        noise.to_markdown(index=False),
         "",
         "## For context only: the paper's numbers on PASCAL VOC 2012 train (not ours)",
         "",

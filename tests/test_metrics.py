@@ -10,9 +10,11 @@ from clipwsss.metrics import (
     ConfusionMatrix,
     background_exponent_confusions,
     best_background_exponent,
+    bootstrap_mious,
     confusion_matrix,
     iou_from_confusion,
     mean_iou,
+    percentile_interval,
     seg_scores,
 )
 
@@ -92,3 +94,48 @@ def test_best_background_exponent_chosen_on_gt():
     # k=4: bg 0.24 < 0.3 on the left -> all fg (mIoU 0.25); k=1 wins
     assert best_background_exponent(hists) == (1, 1.0)
     assert mean_iou(hists[4]) == pytest.approx(0.25)
+
+
+def _image_hists(n_images: int, seed: int, *, accuracy: float) -> np.ndarray:
+    """(N, 3, 3) per-image confusion matrices of random 8x8 label maps."""
+    rng = np.random.default_rng(seed)
+    hists = []
+    for _ in range(n_images):
+        gt = rng.integers(0, 3, (8, 8))
+        pred = np.where(rng.random((8, 8)) < accuracy, gt, rng.integers(0, 3, (8, 8)))
+        hists.append(confusion_matrix(pred, gt, 3))
+    return np.stack(hists)
+
+
+def test_bootstrap_of_identical_images_has_no_spread():
+    one = confusion_matrix(PRED, GT, 5)
+    m = bootstrap_mious([np.stack([one] * 6)], n_boot=50)
+    assert m.shape == (50, 1)
+    assert np.allclose(m, mean_iou(one))
+
+
+def test_bootstrap_is_paired_and_seeded():
+    a, b = _image_hists(40, 0, accuracy=0.6), _image_hists(40, 1, accuracy=0.9)
+    m = bootstrap_mious([a, a, b], n_boot=200, seed=3)
+    assert np.array_equal(m[:, 0], m[:, 1])  # same resamples for every run
+    assert np.array_equal(m, bootstrap_mious([a, a, b], n_boot=200, seed=3))
+    lo, hi = percentile_interval(m[:, 2] - m[:, 0])
+    assert 0 < lo < hi  # the better run wins on every plausible resample
+    full = mean_iou(a.sum(0))
+    lo_a, hi_a = percentile_interval(m[:, 0])
+    assert lo_a < full < hi_a and hi_a - lo_a > 0.01
+
+
+def test_bootstrap_interval_shrinks_with_more_images():
+    small = bootstrap_mious([_image_hists(10, 0, accuracy=0.7)], n_boot=300)[:, 0]
+    large = bootstrap_mious([_image_hists(160, 0, accuracy=0.7)], n_boot=300)[:, 0]
+    assert np.ptp(percentile_interval(large)) < 0.5 * np.ptp(percentile_interval(small))
+
+
+def test_bootstrap_rejects_mismatched_runs():
+    with pytest.raises(ValueError, match="differ"):
+        bootstrap_mious([_image_hists(4, 0, accuracy=0.5), _image_hists(5, 0, accuracy=0.5)])
+    with pytest.raises(ValueError, match="no runs"):
+        bootstrap_mious([])
+    with pytest.raises(ValueError, match="level"):
+        percentile_interval(np.zeros(3), level=1.5)

@@ -28,6 +28,7 @@ from clipwsss.data import (
     write_split,
     write_voc_sample,
 )
+from clipwsss.metrics import mean_iou
 from clipwsss.runner import (
     UnknownLabelError,
     evaluate,
@@ -339,6 +340,22 @@ def test_evaluate_cams_by_hand(tiny_gt, tmp_path):
         set(d["iou"]) == {"background", "cat", "dog"}
         and "leaks labels" in (d["chosen_on_gt"]["note"])
     )
+
+
+def test_evaluate_per_image_hists_sum_to_the_split(tiny_gt, tmp_path):
+    pred = tmp_path / "pred"
+    cam_a = np.tile(np.array([0.9, 0.9, 0.4, 0.1], np.float16), (4, 1))[None]
+    cam_b = np.tile(np.array([0.0, 1.0, 1.0, 1.0], np.float16), (4, 1))[None]
+    save_cams(pred / "a.npy", [CAT], cam_a, cam_a)
+    save_cams(pred / "b.npy", [DOG], cam_b, cam_b)
+    result = evaluate(tiny_gt, pred, per_image=True, progress=False)
+    hists = result.image_hists
+    assert hists.shape == (2, 21, 21)  # VOC: background + 20 classes
+    assert hists[0].sum() == 15 and hists[1].sum() == 16  # a has one ignored pixel
+    assert mean_iou(hists.sum(0)) == pytest.approx(result.scores.miou)
+    # image b alone is perfect; image a alone has a cat column labelled background (k = 1)
+    assert mean_iou(hists[1]) == pytest.approx(1.0) and mean_iou(hists[0]) < 1.0
+    assert evaluate(tiny_gt, pred, progress=False).image_hists is None
 
 
 def test_evaluate_masks_ignores_255_and_reports_it(tiny_gt, tmp_path):

@@ -230,3 +230,53 @@ def best_background_exponent(hists: Mapping[float, np.ndarray]) -> tuple[float, 
         best_k = next(iter(hists))
         best_miou = float("nan")
     return best_k, float(best_miou)
+
+
+def bootstrap_mious(
+    image_hists: Sequence[np.ndarray], *, n_boot: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """Split mIoU of several runs on bootstrap resamples of the same images.
+
+    Each resample draws N images with replacement and sums their confusion matrices, as
+    the split-level mIoU does (:func:`mean_iou`). Every run is scored on the *same*
+    resamples, so a difference of two columns is a paired bootstrap of the difference.
+    This measures the noise of the image sample, not of training (another seed of the
+    model is another question).
+
+    Args:
+        image_hists: One (N, n, n) array per run: the confusion matrix of each image, the
+            images in the same order in every run (``evaluate(per_image=True)``).
+        n_boot: Number of resamples.
+        seed: Seed of the resampling.
+
+    Returns:
+        (n_boot, n_runs) mIoU in [0, 1].
+
+    Example:
+        >>> m = bootstrap_mious([a.image_hists, b.image_hists])  # doctest: +SKIP
+        >>> np.percentile(m[:, 1] - m[:, 0], [2.5, 97.5])  # doctest: +SKIP
+    """
+    if not image_hists:
+        raise ValueError("no runs to resample")
+    shapes = {np.shape(h) for h in image_hists}
+    if len(shapes) != 1:
+        raise ValueError(f"runs differ in images or classes: shapes {sorted(shapes)}")
+    stacked = np.stack([np.asarray(h, dtype=np.int64) for h in image_hists])  # (R, N, n, n)
+    n_images = stacked.shape[1]
+    if n_images == 0:
+        raise ValueError("no images to resample")
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_boot, len(image_hists)))
+    for b in range(n_boot):
+        counts = np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+        split = np.tensordot(counts, stacked, axes=([0], [1]))  # (R, n, n)
+        out[b] = [mean_iou(h) for h in split]
+    return out
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Central ``level`` interval of bootstrap values (percentile method). Shapes: (B,)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)

@@ -583,6 +583,9 @@ class EvalResult:
         bg_exponent: the fixed background power k (cams only).
         ignored_fraction: masks only: share of GT-labelled pixels predicted 255 (ignored).
         chosen_on_gt: the best k over the candidates, chosen on GT (cams, if asked).
+        image_hists: with ``per_image``: (N, n, n) int64, the confusion matrix of each
+            scored image (fixed k for cams), in scoring order; they sum to ``scores``' matrix.
+            For :func:`clipwsss.metrics.bootstrap_mious`.
     """
 
     kind: str
@@ -594,6 +597,7 @@ class EvalResult:
     bg_exponent: float | None = None
     ignored_fraction: float | None = None
     chosen_on_gt: ExponentChoice | None = None
+    image_hists: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; scores are fractions in [0, 1] (not percent)."""
@@ -663,6 +667,7 @@ def evaluate(
     only_existing: bool = False,
     limit: int | None = None,
     shard: tuple[int, int] = (0, 1),
+    per_image: bool = False,
     progress: bool = True,
 ) -> EvalResult:
     """mIoU of CAM files or pseudo masks against the GT, with the official semantics.
@@ -692,6 +697,8 @@ def evaluate(
         exponents: Candidates for that choice.
         only_existing: Score only ids with a prediction file.
         limit, shard: Score a subset (see :func:`select_ids`).
+        per_image: Also keep each image's confusion matrix (``EvalResult.image_hists``),
+            e.g. for bootstrap intervals.
         progress: Show a progress bar (only on a terminal).
 
     Returns:
@@ -718,6 +725,7 @@ def evaluate(
     powers = tuple(dict.fromkeys((bg_exponent, *candidates)))
     hists = {k: np.zeros((n, n), dtype=np.int64) for k in powers}
     n_images, missing, ignored, counted = 0, [], 0, 0
+    image_hists: list[np.ndarray] = []
     for image_id in _progress(ids, total=len(ids), desc="eval", enabled=progress):
         sample = dataset.sample(image_id)
         if sample.gt_path is None:
@@ -732,6 +740,7 @@ def evaluate(
                 )
             missing.append(image_id)
             continue
+        before = hists[bg_exponent].copy() if per_image else None
         try:
             if kind == "masks":
                 n_ignored, n_counted = _add_mask(hists[bg_exponent], path, gt)
@@ -740,7 +749,12 @@ def evaluate(
                 _add_cams(hists, path, gt, cam_key)
         except ValueError as err:
             raise ValueError(f"image {image_id}: {err}") from err
+        if before is not None:
+            image_hists.append(hists[bg_exponent] - before)
         n_images += 1
+    stacked = None
+    if per_image:
+        stacked = np.stack(image_hists) if image_hists else np.zeros((0, n, n), dtype=np.int64)
     names = ("background", *dataset.class_names)
     if kind == "masks":
         frac = ignored / counted if counted else float("nan")
@@ -751,6 +765,7 @@ def evaluate(
             len(missing),
             seg_scores(hists[bg_exponent]),
             ignored_fraction=frac,
+            image_hists=stacked,
         )
     choice = None
     if candidates:
@@ -765,6 +780,7 @@ def evaluate(
         cam_key=cam_key,
         bg_exponent=bg_exponent,
         chosen_on_gt=choice,
+        image_hists=stacked,
     )
 
 
