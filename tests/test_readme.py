@@ -27,3 +27,29 @@ def test_readme_starts_with_the_demo_and_test_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci and "HF_HUB_OFFLINE=1" in ci
+
+
+def _readme_stage_rows() -> dict[str, list[str]]:
+    """Cells of the README's toy stage table, by the stage name in its first column."""
+    text = README.read_text()
+    table = text[text.index("| stage (ours, toy val, mIoU %)") :].split("\n\n")[0]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+def test_readme_toy_numbers_are_the_committed_results():
+    """The README's toy table repeats results/toy (made by scripts/toy_report.py)."""
+    import pandas as pd
+
+    results = README.parent / "results" / "toy"
+    stages = pd.read_csv(results / "stages.csv").set_index("stage")["mIoU"]
+    noise = pd.read_csv(results / "noise.csv").set_index("run or difference")
+    readme = _readme_stage_rows()
+    for readme_name, stage in [("initial CAM (bg = (1 - max)^1)", "initial CAM"),
+                               ("+ CAA", "+ CAA"), ("+ CAA + dCRF", "+ CAA + dCRF")]:  # fmt: skip
+        toy, interval = readme[readme_name][0], readme[readme_name][1]
+        assert float(toy) == stages[stage], readme_name
+        low, high = (float(v) for v in interval.split("-"))
+        assert (low, high) == (noise.loc[stage, "95% low"], noise.loc[stage, "95% high"])
+    mask_row = next(k for k in readme if k.startswith("pseudo-mask"))
+    assert float(readme[mask_row][0]) == stages["pseudo-mask (conf >= 0.95)"]

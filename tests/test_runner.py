@@ -320,12 +320,17 @@ def tiny_gt(tmp_path):
     return VOCDataset(root, "train")
 
 
-def test_evaluate_cams_by_hand(tiny_gt, tmp_path):
-    pred = tmp_path / "pred"
+def write_tiny_cams(pred: Path) -> Path:
+    """CAM files for ``tiny_gt``: a cat CAM 0.9 0.9 0.4 0.1 by column, a dog CAM 0 1 1 1."""
     cam_a = np.tile(np.array([0.9, 0.9, 0.4, 0.1], np.float16), (4, 1))[None]
     cam_b = np.tile(np.array([0.0, 1.0, 1.0, 1.0], np.float16), (4, 1))[None]
     save_cams(pred / "a.npy", [CAT], cam_a, cam_a)
     save_cams(pred / "b.npy", [DOG], cam_b, cam_b)
+    return pred
+
+
+def test_evaluate_cams_by_hand(tiny_gt, tmp_path):
+    pred = write_tiny_cams(tmp_path / "pred")
     # k = 1: column 2 of a (cam 0.4 < bg 0.6) is background; k = 2: bg 0.36 < 0.4, cat.
     # Split-level counts at k = 1: bg TP 8, FP 4 -> 8/12; cat TP 7, FN 4 -> 7/11; dog 1.
     result = evaluate(tiny_gt, pred, choose_exponent_on_gt=True, progress=False)
@@ -343,11 +348,7 @@ def test_evaluate_cams_by_hand(tiny_gt, tmp_path):
 
 
 def test_evaluate_per_image_hists_sum_to_the_split(tiny_gt, tmp_path):
-    pred = tmp_path / "pred"
-    cam_a = np.tile(np.array([0.9, 0.9, 0.4, 0.1], np.float16), (4, 1))[None]
-    cam_b = np.tile(np.array([0.0, 1.0, 1.0, 1.0], np.float16), (4, 1))[None]
-    save_cams(pred / "a.npy", [CAT], cam_a, cam_a)
-    save_cams(pred / "b.npy", [DOG], cam_b, cam_b)
+    pred = write_tiny_cams(tmp_path / "pred")
     result = evaluate(tiny_gt, pred, per_image=True, progress=False)
     hists = result.image_hists
     assert hists.shape == (2, 21, 21)  # VOC: background + 20 classes
