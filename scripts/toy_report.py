@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "# CLIP-ES on the toy world",
         "",
         f"Produced by `python scripts/toy_report.py --n-val {args.n_val}"
-        f"{f' --clip {args.clip}' if args.clip else ''}`: {env}.",
+        f"{f' --clip {args.clip}' if args.clip else ''}"
+        f"{f' --out {args.out}' if args.out != Path('results/toy') else ''}`: {env}.",
         "",
         f'Zero-shot classification (micro-CLIP, prompt "a clean origami {{}}."): top-1 '
         f"{100 * zs['top1_accuracy']:.1f}% (best class is one of the image's labels), "

@@ -53,3 +53,25 @@ def test_readme_toy_numbers_are_the_committed_results():
         assert (low, high) == (noise.loc[stage, "95% low"], noise.loc[stage, "95% high"])
     mask_row = next(k for k in readme if k.startswith("pseudo-mask"))
     assert float(readme[mask_row][0]) == stages["pseudo-mask (conf >= 0.95)"]
+
+
+def test_readme_seed_table_is_the_committed_results():
+    """The training-seed table repeats results/toy (seed 0) and results/toy/seed1."""
+    import pandas as pd
+
+    text = README.read_text()
+    table = text[text.index("| toy val (%) | seed 0 (shipped) | seed 1 |") :].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        name, *values = (c.strip() for c in line.strip("|").split("|"))
+        rows[name] = [float(v.replace("−", "-")) for v in values]
+    results = README.parent / "results" / "toy"
+    for col, folder in enumerate([results, results / "seed1"]):
+        stages = pd.read_csv(folder / "stages.csv").set_index("stage")["mIoU"]
+        noise = pd.read_csv(folder / "noise.csv").set_index("run or difference")["mIoU"]
+        assert rows["initial CAM"][col] == stages["initial CAM"]
+        assert rows["+ CAA + dCRF"][col] == stages["+ CAA + dCRF"]
+        assert rows["pseudo-mask, confidence ≥ 0.95"][col] == stages["pseudo-mask (conf >= 0.95)"]
+        assert rows["+ dCRF − + CAA"][col] == noise["+ CAA + dCRF - + CAA"]
+        key = "softmax + background set (default) - softmax, classes only"
+        assert rows["softmax + background set − softmax, classes only"][col] == noise[key]
