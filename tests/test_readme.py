@@ -29,12 +29,12 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in ci and "HF_HUB_OFFLINE=1" in ci
 
 
-def _readme_stage_rows() -> dict[str, list[str]]:
-    """Cells of the README's toy stage table, by the stage name in its first column."""
+def _readme_table(header: str) -> dict[str, list[str]]:
+    """Cells of the README table that starts with ``header``, by its first column."""
     text = README.read_text()
-    table = text[text.index("| stage (ours, toy val, mIoU %)") :].split("\n\n")[0]
-    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
-    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+    table = text[text.index(header) :].split("\n\n")[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    return {cells[0]: cells[1:] for cells in rows}
 
 
 def test_readme_toy_numbers_are_the_committed_results():
@@ -44,7 +44,7 @@ def test_readme_toy_numbers_are_the_committed_results():
     results = README.parent / "results" / "toy"
     stages = pd.read_csv(results / "stages.csv").set_index("stage")["mIoU"]
     noise = pd.read_csv(results / "noise.csv").set_index("run or difference")
-    readme = _readme_stage_rows()
+    readme = _readme_table("| stage (ours, toy val, mIoU %)")
     for readme_name, stage in [("initial CAM (bg = (1 - max)^1)", "initial CAM"),
                                ("+ CAA", "+ CAA"), ("+ CAA + dCRF", "+ CAA + dCRF")]:  # fmt: skip
         toy, interval = readme[readme_name][0], readme[readme_name][1]
@@ -59,12 +59,8 @@ def test_readme_seed_table_is_the_committed_results():
     """The training-seed table repeats results/toy (seed 0) and results/toy/seed1."""
     import pandas as pd
 
-    text = README.read_text()
-    table = text[text.index("| toy val (%) | seed 0 (shipped) | seed 1 |") :].split("\n\n")[0]
-    rows = {}
-    for line in table.splitlines()[2:]:
-        name, *values = (c.strip() for c in line.strip("|").split("|"))
-        rows[name] = [float(v.replace("−", "-")) for v in values]
+    table = _readme_table("| toy val (%) | seed 0 (shipped) | seed 1 |")
+    rows = {name: [float(v.replace("−", "-")) for v in cells] for name, cells in table.items()}
     results = README.parent / "results" / "toy"
     for col, folder in enumerate([results, results / "seed1"]):
         stages = pd.read_csv(folder / "stages.csv").set_index("stage")["mIoU"]
