@@ -191,6 +191,29 @@ def test_vit_activation_is_last_ln1_output(tiny_vit):
     assert_close(block.ln_1(dense.last_block_input), dense.activation.detach())
 
 
+def test_vit_block_tokens_are_every_block_output_of_open_clip(tiny_vit):
+    visual = tiny_vit.model.visual
+    pixels = _pixels(64, 64, b=2)
+    outputs = []
+    hooks = [
+        blk.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
+        for blk in visual.transformer.resblocks
+    ]
+    try:
+        with torch.no_grad():
+            visual(pixels)
+    finally:
+        for h in hooks:
+            h.remove()
+    dense = vit_dense_forward(visual, pixels)
+    assert len(dense.block_tokens) == len(visual.transformer.resblocks) == len(outputs)
+    for ours, ref in zip(dense.block_tokens, outputs, strict=True):
+        assert ours.shape == (2, 17, 48)
+        assert_close(ours.detach(), ref, rtol=0, atol=1e-5)
+    assert not dense.block_tokens[0].requires_grad
+    assert dense.block_tokens[-1].requires_grad  # differentiable w.r.t. the GradCAM target
+
+
 def test_vit_attention_maps_match_every_block_of_open_clip(tiny_vit):
     visual = tiny_vit.model.visual
     pixels = _pixels(64, 64, b=2)

@@ -269,6 +269,10 @@ class DenseOutput:
         n_prefix_tokens: tokens before the patch tokens in ``activation`` (1 for ViT, 0 RN).
         last_block_input: (B, T, D) residual stream entering the last ViT block (lets the
             official per-class loop re-run that block), or ``None`` (RN50).
+        block_tokens: the residual stream after each ViT block, ``block_tokens[i]`` of shape
+            (B, T, D) after block i + 1 (class token first). Blocks 1..L-1 are detached; the
+            last one is differentiable w.r.t. ``activation``. Empty for RN50. WeCLIP's decoder
+            reads blocks 1-11, WeakCLIP's adapter blocks 4/6/8/12.
     """
 
     activation: Tensor
@@ -277,6 +281,7 @@ class DenseOutput:
     grid: tuple[int, int]
     n_prefix_tokens: int
     last_block_input: Tensor | None = None
+    block_tokens: tuple[Tensor, ...] = ()
 
     @property
     def patch_activation(self) -> Tensor:
@@ -355,7 +360,7 @@ def vit_dense_forward(
     patch = visual.conv1.kernel_size[0]
     grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
     blocks = visual.transformer.resblocks
-    attns = []
+    attns, streams = [], []
     with torch.no_grad():
         x = visual.conv1(pixels).flatten(2).transpose(1, 2)  # (B, h*w, D)
         cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
@@ -364,6 +369,7 @@ def vit_dense_forward(
         for block in blocks[:-1]:
             x, attn = block_with_attn(block, x)
             attns.append(attn)
+            streams.append(x)
         activation = blocks[-1].ln_1(x)
         attns.append(attention_map(blocks[-1], activation))
     activation = activation.detach().requires_grad_(True)
@@ -377,6 +383,7 @@ def vit_dense_forward(
         grid=grid,
         n_prefix_tokens=1,
         last_block_input=x,
+        block_tokens=(*streams, out),
     )
 
 
