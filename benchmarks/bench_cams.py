@@ -54,9 +54,9 @@ def _worker(cfg: dict) -> dict:
     import torch.nn.functional as F
 
     import clipwsss as cw
-    from clipwsss.backbone import dense_forward, preprocess, vit_forward_floor
-    from clipwsss.caa import caa_refine
-    from clipwsss.gradcam import build_text_setup, gradcam_per_class_loop, softmax_gradcam
+    from clipwsss.cams.caa import caa_refine
+    from clipwsss.cams.gradcam import build_text_setup, gradcam_per_class_loop, softmax_gradcam
+    from clipwsss.clip.dense import dense_forward, preprocess, vit_forward_floor
 
     torch.set_num_threads(cfg["threads"])
     device = torch.device(cfg["device"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from clipwsss.efficiency import cpu_name, median_seconds
+from clipwsss.experiments.efficiency import cpu_name, median_seconds
 
 H, W, GRID = 375, 500, (24, 32)  # 500 x 375 -> 512 x 384 -> 24 x 32 patches
 
@@ -34,7 +34,7 @@ def _blob_cams(k: int, rng: np.random.Generator, size: tuple[int, int]) -> torch
 
 
 def bench_caa(repeats: int) -> dict[int, float]:
-    from clipwsss.caa import attention_affinity, box_masks, refine_cams
+    from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
 
     n = GRID[0] * GRID[1] + 1
     attn = torch.rand(12, n, n).softmax(-1)
@@ -52,7 +52,7 @@ def bench_caa(repeats: int) -> dict[int, float]:
 
 
 def bench_crf(repeats: int) -> dict[int, float]:
-    from clipwsss.crf import crf_posterior
+    from clipwsss.cams.crf import crf_posterior
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
@@ -67,7 +67,7 @@ def bench_pipeline(n_images: int, workers: int) -> tuple[float, float]:
     """Seconds per image of `cams` (CAMs + CAA) and of `masks` (CRF, `workers` processes)."""
     import clipwsss as cw
     from clipwsss.data import VOCDataset, write_split, write_voc_sample
-    from clipwsss.runner import generate_cams, generate_masks
+    from clipwsss.pipelines.cams import generate_cams, generate_masks
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

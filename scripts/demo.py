@@ -18,9 +18,9 @@ import torch
 def main(argv: list[str] | None = None) -> int:
     import clipwsss as cw
     from clipwsss.data import VOCDataset
-    from clipwsss.figures import stage_figure
-    from clipwsss.profiles import TOY_IMAGE_SIZE, get_profile
-    from clipwsss.stages import run_stages
+    from clipwsss.experiments.figures import stage_figure
+    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+    from clipwsss.experiments.stages import run_stages
     from clipwsss.toy import generate_toy_voc
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import clipwsss as cw
-from clipwsss.backbone import PRETRAINED_ENV
+from clipwsss.clip.loading import PRETRAINED_ENV
 from clipwsss.data import atomic_path
 
 RANDOM_WARNING = "RANDOM WEIGHTS — not a result"

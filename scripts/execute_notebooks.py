@@ -27,7 +27,7 @@ def strip_timing(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clipwsss.notebooks import run_notebook
+    from clipwsss.experiments.notebooks import run_notebook
 
     names = set(argv if argv is not None else sys.argv[1:])
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):

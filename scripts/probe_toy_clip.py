@@ -11,7 +11,7 @@ import json
 import torch
 
 import clipwsss as cw
-from clipwsss.profiles import TOY_MODEL_DIR
+from clipwsss.experiments.profiles import TOY_MODEL_DIR
 from clipwsss.toy.evaluate import localisation_probe
 
 

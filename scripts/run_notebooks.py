@@ -28,7 +28,7 @@ def _value(text: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clipwsss.notebooks import run_notebook
+    from clipwsss.experiments.notebooks import run_notebook
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

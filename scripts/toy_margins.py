@@ -17,8 +17,8 @@ import torch
 def main(argv=None) -> int:
     import clipwsss as cw
     from clipwsss.data import VOCDataset
-    from clipwsss.profiles import TOY_IMAGE_SIZE, get_profile
-    from clipwsss.stages import run_stages
+    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+    from clipwsss.experiments.stages import run_stages
     from clipwsss.toy import generate_toy_voc
 
     parser = argparse.ArgumentParser(description=__doc__)

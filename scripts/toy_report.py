@@ -68,11 +68,11 @@ def noise_table(per_image: dict, *, n_boot: int, seed: int) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     import clipwsss as cw
     from clipwsss.data import VOCDataset
-    from clipwsss.profiles import TOY_IMAGE_SIZE, get_profile
-    from clipwsss.runner import evaluate, generate_cams
-    from clipwsss.stages import per_class_table, run_stages
+    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+    from clipwsss.experiments.stages import per_class_table, run_stages
+    from clipwsss.experiments.zeroshot import zero_shot_scores
+    from clipwsss.pipelines.cams import evaluate, generate_cams
     from clipwsss.toy import generate_toy_voc
-    from clipwsss.zeroshot import zero_shot_scores
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-val", type=int, default=200)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from clipwsss import ClipEsConfig
-from clipwsss import ablations as ab
 from clipwsss.data import build_dataset
-from clipwsss.notebooks import Setup
-from clipwsss.profiles import get_profile
+from clipwsss.experiments import ablations as ab
+from clipwsss.experiments.notebooks import Setup
+from clipwsss.experiments.profiles import get_profile
 from clipwsss.toy import generate_toy_voc
 from clipwsss.toy.evaluate import toy_vocabulary
 from clipwsss.toy.world import TOY_CLASSES

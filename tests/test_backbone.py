@@ -22,11 +22,7 @@ from PIL import Image
 from torch.testing import assert_close
 
 import clipwsss as cw
-from clipwsss.backbone import (
-    CLIP_MEAN,
-    CLIP_STD,
-    PRETRAINED_ENV,
-    _is_torchscript_archive,
+from clipwsss.clip.dense import (
     attention_map,
     dense_forward,
     interpolate_pos_embed,
@@ -35,6 +31,7 @@ from clipwsss.backbone import (
     vit_dense_forward,
     vit_forward_floor,
 )
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, PRETRAINED_ENV, _is_torchscript_archive
 
 
 def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -408,7 +405,7 @@ def test_model_configs_ship_with_package():
 def test_weights_fingerprint_follows_the_weights_not_the_object(tiny_vit):
     import copy
 
-    from clipwsss.backbone import weights_fingerprint
+    from clipwsss.clip.loading import weights_fingerprint
 
     same = copy.deepcopy(tiny_vit.model)
     assert weights_fingerprint(same) == weights_fingerprint(tiny_vit.model)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from clipwsss import baselines
+from clipwsss.experiments import baselines
 
 
 def test_all_background_is_zero():

@@ -4,16 +4,16 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from clipwsss.caa import (
+from clipwsss.cams.caa import (
     attention_affinity,
     box_mask,
     box_masks,
     caa_refine,
     cam_boxes,
-    min_max_normalize,
     refine_cams,
     sinkhorn,
 )
+from clipwsss.cams.labels import min_max_normalize
 
 
 def _attn_maps(n_layers: int, n: int, seed: int = 0) -> torch.Tensor:

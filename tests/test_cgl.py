@@ -5,15 +5,17 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from clipwsss.cgl import (
+from clipwsss.cams.cgl import (
     ConfidenceGuidedLoss,
-    background_score,
-    cams_to_label,
     confidence_guided_loss,
     confidence_official,
     confidence_paper,
+)
+from clipwsss.cams.labels import (
+    apply_confidence,
+    background_score,
+    cams_to_label,
     posterior_to_label,
-    pseudo_mask,
 )
 
 
@@ -62,7 +64,7 @@ def test_confidences():
 def test_pseudo_mask_ignores_below_threshold_only():
     label = torch.tensor([[1, 2, 3]])
     conf = torch.tensor([[0.9499, 0.95, 1.0]])
-    assert pseudo_mask(label, conf).equal(torch.tensor([[255, 2, 3]]))
+    assert apply_confidence(label, conf).equal(torch.tensor([[255, 2, 3]]))
 
 
 def _batch(seed: int = 0):

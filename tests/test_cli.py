@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import clipwsss.backbone
-import clipwsss.runner
-from clipwsss.backbone import WeightsNotFoundError
-from clipwsss.cli import main
+import clipwsss.clip.loading
+import clipwsss.pipelines.cams
+from clipwsss.cli.main import main
+from clipwsss.clip.loading import WeightsNotFoundError
 from clipwsss.data import VOC_CLASSES, load_label_png
 
 CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
@@ -110,7 +110,7 @@ def test_missing_weights_is_a_clean_error(voc, tmp_path, capsys, monkeypatch):
     def no_weights(*args, **kwargs):
         raise WeightsNotFoundError("Could not load CLIP weights for 'ViT-B-16': offline")
 
-    monkeypatch.setattr(clipwsss.backbone, "load_clip", no_weights)
+    monkeypatch.setattr(clipwsss.clip.loading, "load_clip", no_weights)
     assert main(argv) == 2
     assert "clipwsss cams: error: Could not load CLIP weights for 'ViT-B-16': offline" in (
         capsys.readouterr().err
@@ -193,6 +193,6 @@ def test_interrupt_exits_130(voc, tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(clipwsss.runner, "generate_cams", interrupted)
+    monkeypatch.setattr(clipwsss.pipelines.cams, "generate_cams", interrupted)
     assert main(["cams", *_data(voc), "--out", str(tmp_path / "c"), *TINY]) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err

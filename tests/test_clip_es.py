@@ -9,12 +9,13 @@ from PIL import Image
 from torch.testing import assert_close
 
 import clipwsss as cw
-from clipwsss.backbone import dense_forward, preprocess
-from clipwsss.caa import attention_affinity, caa_refine, refine_cams
-from clipwsss.clip_es import ClipES, ClipEsConfig
+from clipwsss.cams.caa import attention_affinity, caa_refine, refine_cams
+from clipwsss.cams.gradcam import build_text_setup, softmax_gradcam
+from clipwsss.clip.dense import dense_forward, preprocess
+from clipwsss.clip.text import background_text_features, class_text_features
 from clipwsss.data import load_image
-from clipwsss.gradcam import build_text_setup, softmax_gradcam
-from clipwsss.text import background_text_features, class_text_features, voc_vocabulary
+from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+from clipwsss.vocab import voc_vocabulary
 
 LABELS = [7, 14]  # cat, person
 

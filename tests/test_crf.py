@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from clipwsss.crf import crf_image, crf_posterior, dense_crf
+from clipwsss.cams.crf import crf_image, crf_posterior, dense_crf
 
 
 def test_crf_image_wraps_mean_subtracted_bgr():

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import clipwsss as cw
-from clipwsss.backbone import PRETRAINED_ENV
+from clipwsss.clip.loading import PRETRAINED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "demo_photos.py"

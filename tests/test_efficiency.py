@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from clipwsss import efficiency as eff
-from clipwsss.clip_es import ClipES, ClipEsConfig
-from clipwsss.runner import MaskOptions, pseudo_mask_for
-from clipwsss.text import voc_vocabulary
+from clipwsss.experiments import efficiency as eff
+from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+from clipwsss.pipelines.cams import MaskOptions, pseudo_mask_for
+from clipwsss.vocab import voc_vocabulary
 
 LABELS = (7, 14)
 

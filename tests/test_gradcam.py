@@ -13,16 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from clipwsss.backbone import preprocess, vit_dense_forward
-from clipwsss.gradcam import (
+from clipwsss.cams.gradcam import (
     build_text_setup,
     gradcam_from_grads,
     gradcam_per_class_loop,
-    minmax_per_class,
     softmax_gradcam,
     target_scores,
-    upsample_cams,
 )
+from clipwsss.cams.labels import min_max_normalize, upsample_cams
+from clipwsss.clip.dense import preprocess, vit_dense_forward
 
 N_CLASSES, N_BG = 6, 5
 LABELS = (4, 1, 2)
@@ -88,7 +87,7 @@ def test_gradcam_from_grads_is_eq1_eq2(tiny_vit):
     act, grads = torch.randn(12, 8, generator=g), torch.randn(2, 12, 8, generator=g)
     cams = gradcam_from_grads(act, grads, (3, 4))
     raw = torch.relu(torch.einsum("kd,nd->kn", grads.mean(1), act)).view(2, 3, 4)
-    assert_close(cams, minmax_per_class(raw))
+    assert_close(cams, min_max_normalize(raw))
 
 
 # --------------------------------------------------------------------------- batched vs loop
@@ -108,7 +107,7 @@ def test_batched_cams_equal_the_official_per_class_loop(tiny_vit, k, pooling):
 
 
 def test_per_class_loop_needs_a_vit(tiny_rn, tiny_vit):
-    from clipwsss.backbone import dense_forward
+    from clipwsss.clip.dense import dense_forward
 
     dense = dense_forward(tiny_rn, preprocess(np.zeros((64, 64, 3), np.uint8), patch_size=32)[None])
     text = build_text_setup(*_text_features(), [0])
@@ -206,18 +205,18 @@ def test_build_text_setup_rejects_unknown_text_set():
 # --------------------------------------------------------------------------- scaling, resize
 
 
-def test_minmax_per_class_range_and_independence():
+def test_min_max_normalize_range_and_independence():
     cams = torch.randn(3, 5, 6, generator=torch.Generator().manual_seed(0)) * torch.tensor(
         [1.0, 100.0, 0.01]
     ).view(3, 1, 1)
-    out = minmax_per_class(cams)
+    out = min_max_normalize(cams)
     flat = out.flatten(1)
     assert_close(flat.min(1).values, torch.zeros(3), rtol=0, atol=0)
     assert (flat.max(1).values <= 1).all() and (flat.max(1).values > 0.999).all()
     # eps = 1e-7 keeps the max below 1 only where the range is small (float32 rounding):
     assert float(flat[2].max()) < 1
-    assert_close(minmax_per_class(cams[1:2]), out[1:2])  # each class on its own
-    assert_close(minmax_per_class(torch.full((1, 2, 2), 7.0)), torch.zeros(1, 2, 2))
+    assert_close(min_max_normalize(cams[1:2]), out[1:2])  # each class on its own
+    assert_close(min_max_normalize(torch.full((1, 2, 2), 7.0)), torch.zeros(1, 2, 2))
 
 
 def test_upsample_cams_size_and_cv2_bilinear():

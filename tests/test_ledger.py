@@ -5,9 +5,9 @@ import json
 import nbformat
 import pytest
 
-from clipwsss import ledger as lg
-from clipwsss.notebooks import save_metrics
-from clipwsss.paper import paper_numbers, paper_value
+from clipwsss.experiments import ledger as lg
+from clipwsss.experiments.notebooks import save_metrics
+from clipwsss.experiments.paper import paper_numbers, paper_value
 
 N_NUMBERS = len(paper_numbers())
 

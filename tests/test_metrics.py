@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from clipwsss.cams.labels import background_exponent_confusions
 from clipwsss.metrics import (
     ConfusionMatrix,
-    background_exponent_confusions,
     best_background_exponent,
     bootstrap_mious,
     confusion_matrix,

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from clipwsss.notebooks import notebook_parameters, run_notebook, save_metrics
+from clipwsss.experiments.notebooks import notebook_parameters, run_notebook, save_metrics
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REQUIRED = {"profile", "data_root", "split", "limit", "seed", "results_dir"}

@@ -1,6 +1,6 @@
 import pytest
 
-from clipwsss.profiles import PROFILE_NAMES, get_profile
+from clipwsss.experiments.profiles import PROFILE_NAMES, get_profile
 
 
 def test_every_profile_resolves_with_its_vocabulary():

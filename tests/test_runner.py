@@ -11,13 +11,6 @@ import torch
 from PIL import Image
 
 import clipwsss as cw
-from clipwsss.camfiles import (
-    CamFileError,
-    MissingCamKeyError,
-    OutputMismatchError,
-    load_cams,
-    save_cams,
-)
 from clipwsss.data import (
     VOC_CLASSES,
     CorruptImageError,
@@ -28,8 +21,15 @@ from clipwsss.data import (
     write_split,
     write_voc_sample,
 )
+from clipwsss.io.camfiles import (
+    CamFileError,
+    MissingCamKeyError,
+    OutputMismatchError,
+    load_cams,
+    save_cams,
+)
 from clipwsss.metrics import mean_iou
-from clipwsss.runner import (
+from clipwsss.pipelines.cams import (
     UnknownLabelError,
     evaluate,
     generate_cams,
@@ -152,7 +152,7 @@ def test_resume_with_retrained_weights_at_the_same_path_is_refused(tiny_vit, es,
     import copy
     import dataclasses
 
-    from clipwsss.backbone import weights_fingerprint
+    from clipwsss.clip.loading import weights_fingerprint
 
     generate_cams(es, voc, tmp_path / "cams", limit=1, progress=False)
     model = copy.deepcopy(tiny_vit.model)
@@ -393,7 +393,7 @@ def test_evaluate_scores_unlabelled_images_as_background(es, tmp_path, make_rect
 
 def test_evaluate_matches_a_direct_computation(voc, cams_dir):
     """The runner's split-level mIoU equals summing metrics.confusion_matrix by hand."""
-    from clipwsss.cgl import cams_to_label
+    from clipwsss.cams.labels import cams_to_label
     from clipwsss.metrics import confusion_matrix, mean_iou
 
     hist = np.zeros((21, 21), np.int64)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from clipwsss.sharpness import sharpness
+from clipwsss.cams.sharpness import sharpness
 
 
 def test_hand_computed_example():

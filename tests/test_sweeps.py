@@ -7,14 +7,13 @@ import pytest
 import torch
 
 import clipwsss as cw
-from clipwsss import sweeps
-from clipwsss.caa import refine_cams
-from clipwsss.cgl import cams_to_label
+from clipwsss.cams.caa import refine_cams
+from clipwsss.cams.labels import cams_to_label, min_max_normalize
 from clipwsss.data import VOC_CLASSES, VOCDataset
-from clipwsss.gradcam import minmax_per_class
+from clipwsss.experiments import sweeps
+from clipwsss.experiments.notebooks import score_cams
 from clipwsss.metrics import confusion_matrix
-from clipwsss.notebooks import score_cams
-from clipwsss.text import CLIP_ES_TEMPLATE, imagenet_templates
+from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
 CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 48, 64
@@ -69,7 +68,7 @@ def test_records_hold_the_affinity_and_multiscale_cams(es, voc):
     torch.testing.assert_close(sweeps.refine(rec.cams, rec.affinity), out.refined)
     # One scale: multi-scale CAMs are the plain CAMs, min-max normalised once more.
     one = sweeps.multiscale_cams(es, rec.image, [CAT, DOG], (h, w), scales=(1.0,))
-    torch.testing.assert_close(one, minmax_per_class(rec.cams))
+    torch.testing.assert_close(one, min_max_normalize(rec.cams))
 
 
 def test_mhsa_is_refinement_without_boxes(es, voc):

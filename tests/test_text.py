@@ -8,20 +8,22 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 import clipwsss as cw
-from clipwsss.clip_es import ClipEsConfig
-from clipwsss.gradcam import minmax_per_class
-from clipwsss.text import (
+from clipwsss.cams.labels import min_max_normalize
+from clipwsss.clip.text import (
+    background_text_features,
+    class_text_features,
+    encode_texts,
+    synonym_text_features,
+)
+from clipwsss.methods.clip_es import ClipEsConfig
+from clipwsss.vocab import (
     CLIP_ES_TEMPLATE,
     COCO_BACKGROUND,
     VOC_BACKGROUND,
-    background_text_features,
-    class_text_features,
     coco_vocabulary,
-    encode_texts,
     imagenet_templates,
     load_vocabulary,
     make_vocabulary,
-    synonym_text_features,
     voc_vocabulary,
 )
 
@@ -256,7 +258,7 @@ def test_cam_level_fusion_is_mean_of_per_synonym_cams(tiny_vit):
         own = passes[: n_syn[c]]  # only the class's own synonyms
         expected.append(torch.stack([p.cams[i] for p in own]).mean(0))
         scores.append(torch.stack([p.scores[i] for p in own]).mean())
-    assert_close(fused.cams, minmax_per_class(torch.stack(expected)), rtol=0, atol=1e-5)
+    assert_close(fused.cams, min_max_normalize(torch.stack(expected)), rtol=0, atol=1e-5)
     assert_close(fused.scores, torch.stack(scores))
     sentence = cw.ClipES(tiny_vit, vocab, ClipEsConfig(**base))(image, labels)
     assert (sentence.cams - fused.cams).abs().max() > 1e-3

@@ -7,8 +7,8 @@ import torch
 
 import clipwsss as cw
 from clipwsss.data import VOCDataset
-from clipwsss.profiles import TOY_IMAGE_SIZE, TOY_MODEL_DIR, get_profile
-from clipwsss.stages import run_stages
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, TOY_MODEL_DIR, get_profile
+from clipwsss.experiments.stages import run_stages
 from clipwsss.toy import generate_toy_voc
 
 # Measured with the shipped checkpoint on these 20 images (seed 0): see the closing note of

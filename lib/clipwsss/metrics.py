@@ -13,14 +13,11 @@ Our commentary on ``eval_cam.py`` / ``eval_cam_with_crf.py``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from torch import Tensor
-
-from clipwsss.cgl import cams_to_label
 
 
 def _to_numpy(x: np.ndarray | Tensor) -> np.ndarray:
@@ -165,39 +162,6 @@ class ConfusionMatrix:
     def scores(self) -> SegScores:
         """Scores of everything added so far (:func:`seg_scores`)."""
         return seg_scores(self.hist)
-
-
-def background_exponent_confusions(
-    samples: Iterable[tuple[Tensor, Sequence[int] | Tensor, np.ndarray | Tensor]],
-    n_classes: int,
-    *,
-    exponents: Sequence[float] = (1, 2),  # eval_cam.py: attn_* CAMs; 1..10 for the others
-) -> dict[float, np.ndarray]:
-    """Split-level confusion matrices of the CAM labels for each background power k.
-
-    Each image's label is :func:`clipwsss.cgl.cams_to_label` with ``(1 - max cam)^k``.
-    One pass over ``samples`` serves every k.
-
-    Args:
-        samples: ``(cams, keys, gt)`` per image: CAMs in [0, 1] at GT resolution, their
-            0-based class ids, and the GT label map (255 = ignore).
-        n_classes: Number of classes incl. background.
-        exponents: Candidate powers k.
-
-    Returns:
-        ``{k: confusion matrix}``.
-
-    Shapes:
-        cams: (K, H, W); keys: (K,); gt: (H, W); each matrix: (n_classes, n_classes).
-
-    Reference: official ``eval_cam.py`` (``cam_eval_thres`` search).
-    """
-    hists = {k: np.zeros((n_classes, n_classes), dtype=np.int64) for k in exponents}
-    for cams, keys, gt in samples:
-        for k in exponents:
-            label = cams_to_label(torch.as_tensor(cams), keys, exponent=k)
-            hists[k] += confusion_matrix(label, gt, n_classes)
-    return hists
 
 
 def best_background_exponent(hists: Mapping[float, np.ndarray]) -> tuple[float, float]:

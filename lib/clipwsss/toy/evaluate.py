@@ -13,13 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..backbone import DenseOutput, block_fused
-from ..cgl import cams_to_label
-from ..clip_es import ClipES, ClipEsConfig
-from ..gradcam import minmax_per_class
-from ..metrics import ConfusionMatrix
-from ..text import class_text_features, make_vocabulary
-from .world import TOY_BACKGROUNDS, TOY_CLASSES, TOY_SYNONYMS, sample_scene
+from clipwsss.cams.labels import cams_to_label, min_max_normalize
+from clipwsss.clip.dense import DenseOutput, block_fused
+from clipwsss.clip.text import class_text_features
+from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+from clipwsss.metrics import ConfusionMatrix
+from clipwsss.toy.world import TOY_BACKGROUNDS, TOY_CLASSES, TOY_SYNONYMS, sample_scene
+from clipwsss.vocab import make_vocabulary
 
 
 def toy_vocabulary():
@@ -85,7 +85,7 @@ def token_text_maps(
         z = F.normalize(visual.ln_post(tokens[0, dense.n_prefix_tokens :]) @ visual.proj, dim=-1)
         text = es.text_setup(labels)
         probs = (es.logit_scale * z @ text.features.T).softmax(-1)[:, text.targets]  # (N, K)
-    return minmax_per_class(probs.T.reshape(len(labels), *dense.grid))
+    return min_max_normalize(probs.T.reshape(len(labels), *dense.grid))
 
 
 def localisation_probe(clip, *, n_scenes: int = 60, seed: int = 12345,

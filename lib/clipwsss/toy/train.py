@@ -133,7 +133,7 @@ def window_caption(
     Returns:
         ``((y0, x0, h, w) in patches, caption)`` or None.
     """
-    from .world import TOY_CLASSES, make_caption
+    from clipwsss.toy.world import TOY_CLASSES, make_caption
 
     grid = instances.shape[0] // patch
     total = np.bincount(instances.ravel(), minlength=len(class_ids) + 1)[1:]
@@ -150,7 +150,7 @@ def window_caption(
 
 
 def _scene_pool(cfg: ToyClipConfig, rng: np.random.Generator):
-    from .world import sample_scene
+    from clipwsss.toy.world import sample_scene
 
     images = np.empty((cfg.pool_scenes, cfg.image_size, cfg.image_size, 3), np.uint8)
     captions, scenes = [], []

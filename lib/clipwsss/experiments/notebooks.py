@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .backbone import ClipModel, load_clip
-from .cgl import cams_to_label
-from .clip_es import ClipES
-from .data import SegmentationDataset, build_dataset, load_image, load_label_png
-from .metrics import ConfusionMatrix, SegScores
-from .profiles import TOY_IMAGE_SIZE, Profile, get_profile
-from .text import ClassVocabulary
+from clipwsss.cams.labels import cams_to_label
+from clipwsss.clip.loading import ClipModel, load_clip
+from clipwsss.data import SegmentationDataset, build_dataset, load_image, load_label_png
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, Profile, get_profile
+from clipwsss.methods.clip_es import ClipES
+from clipwsss.metrics import ConfusionMatrix, SegScores
+from clipwsss.vocab import ClassVocabulary
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def setup(
     if prof.name == "toy":
         root = root / f"seed{seed}_n{n_toy_images}" if not data_root else root
         if not (root / "ImageSets" / "Segmentation" / f"{split}.txt").is_file():
-            from .toy import generate_toy_voc
+            from clipwsss.toy import generate_toy_voc
 
             n_train, n_val = (n_toy_images, 0) if split == "train" else (0, n_toy_images)
             generate_toy_voc(root, n_train=n_train, n_val=n_val, seed=seed,
@@ -158,7 +158,7 @@ def provenance(profile: str, seed: int, t0: float) -> dict[str, str]:
     """Versions, hardware and wall time for the last cell of a notebook."""
     import open_clip
 
-    from . import __version__
+    from clipwsss._version import __version__
 
     return {
         "clipwsss": __version__,

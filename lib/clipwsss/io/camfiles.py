@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import atomic_path, atomic_write_bytes, atomic_write_text
+from clipwsss.data import atomic_path, atomic_write_bytes, atomic_write_text
 
 PathLike = str | os.PathLike
 

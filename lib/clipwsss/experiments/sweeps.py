@@ -31,22 +31,23 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .backbone import dense_forward, preprocess
-from .caa import attention_affinity, box_masks, refine_cams
-from .cgl import background_score, confidence_official, confidence_paper, posterior_to_label
-from .cgl import pseudo_mask as apply_confidence
-from .clip_es import ClipES
-from .crf import crf_posterior
-from .data import SegmentationDataset, load_image, load_label_png
-from .gradcam import build_text_setup, minmax_per_class, softmax_gradcam
-from .metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
-from .sharpness import sharpness
-from .text import (
-    CLIP_ES_TEMPLATE,
-    background_text_features,
-    class_text_features,
-    imagenet_templates,
+from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
+from clipwsss.cams.cgl import confidence_official, confidence_paper
+from clipwsss.cams.crf import crf_posterior
+from clipwsss.cams.gradcam import build_text_setup, softmax_gradcam
+from clipwsss.cams.labels import (
+    apply_confidence,
+    background_score,
+    min_max_normalize,
+    posterior_to_label,
 )
+from clipwsss.cams.sharpness import sharpness
+from clipwsss.clip.dense import dense_forward, preprocess
+from clipwsss.clip.text import background_text_features, class_text_features
+from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.methods.clip_es import ClipES
+from clipwsss.metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
+from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
 INITIAL_EXPONENTS = tuple(range(1, 11))  # eval_cam.py: k in 1..10 for "highres" CAMs
 REFINED_EXPONENTS = (1, 2)  # eval_cam.py: k in {1, 2} for "attn_highres" CAMs
@@ -301,7 +302,7 @@ def multiscale_cams(
     for s in scales:
         out = es(rescale(image, s), labels).cams
         cams.append(F.interpolate(out[None], size=grid, mode="bilinear", align_corners=False)[0])
-    return minmax_per_class(torch.stack(cams).mean(0))
+    return min_max_normalize(torch.stack(cams).mean(0))
 
 
 def iter_records(
@@ -572,7 +573,7 @@ def refinement_figure(es: ClipES, dataset: SegmentationDataset, ids: Sequence[st
     Returns:
         The matplotlib Figure.
     """
-    from .data import colorize
+    from clipwsss.data import colorize
 
     cfg, rows, labels = es.config, [], []
     for rec in iter_records(es, dataset, ids):
@@ -606,7 +607,7 @@ def confidence_figure(
     Returns:
         The matplotlib Figure.
     """
-    from .data import colorize
+    from clipwsss.data import colorize
 
     rows, labels = [], []
     for rec in iter_records(es, dataset, ids):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from clipwsss.cgl import background_score
+from clipwsss.cams.labels import background_score
 
 
 def _import_pydensecrf() -> tuple[ModuleType, ModuleType]:

@@ -42,13 +42,13 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .backbone import ClipModel
-from .cgl import cams_to_label, confidence_official, confidence_paper, posterior_to_label
-from .cgl import pseudo_mask as apply_confidence
-from .clip_es import ClipES, ImageCams
-from .crf import crf_posterior
-from .gradcam import gradcam_per_class_loop
-from .metrics import ConfusionMatrix, SegScores
+from clipwsss.cams.cgl import confidence_official, confidence_paper
+from clipwsss.cams.crf import crf_posterior
+from clipwsss.cams.gradcam import gradcam_per_class_loop
+from clipwsss.cams.labels import apply_confidence, cams_to_label, posterior_to_label
+from clipwsss.clip.loading import ClipModel
+from clipwsss.methods.clip_es import ClipES, ImageCams
+from clipwsss.metrics import ConfusionMatrix, SegScores
 
 STAGES = ("CLIP forward", "Softmax-GradCAM", "CAA", "upsample", "dCRF", "pseudo-mask")
 INFERENCE_STAGES = STAGES[:4]  # Table 3 "inference": CAMs + CAA, written as CAM files

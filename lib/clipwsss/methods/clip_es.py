@@ -16,17 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .backbone import ClipModel, DenseOutput, Pooling, dense_forward, preprocess
-from .caa import attention_affinity, box_masks, refine_cams
-from .gradcam import TextSet, build_text_setup, minmax_per_class, softmax_gradcam, upsample_cams
-from .text import (
-    CLIP_ES_TEMPLATE,
-    ClassVocabulary,
-    Fusion,
-    background_text_features,
-    class_text_features,
-    synonym_text_features,
-)
+from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
+from clipwsss.cams.gradcam import TextSet, build_text_setup, softmax_gradcam
+from clipwsss.cams.labels import min_max_normalize, upsample_cams
+from clipwsss.clip.dense import DenseOutput, Pooling, dense_forward, preprocess
+from clipwsss.clip.loading import ClipModel
+from clipwsss.clip.text import background_text_features, class_text_features, synonym_text_features
+from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary, Fusion
 
 Refinement = Literal["caa", "mhsa", "none"]
 
@@ -163,7 +159,7 @@ class ClipES:
         valid = (torch.arange(len(all_cams))[:, None] < n_syn[None]).to(stacked.dtype)
         fused = (stacked * valid[..., None, None]).sum(0) / n_syn[:, None, None]
         scores = (torch.stack(all_scores) * valid).sum(0) / n_syn
-        return minmax_per_class(fused), scores
+        return min_max_normalize(fused), scores
 
     def refine(self, cams: Tensor, attn: Tensor | None) -> Tensor | None:
         """Stage 3: CAA (Eq. 6-7), MHSA or nothing (``config.refine``); None without attention.

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from clipwsss.cams.labels import min_max_normalize
+
 Box = tuple[int, int, int, int]
 
 
@@ -207,33 +209,6 @@ def box_masks(
     if cams.shape[0] == 0:
         return torch.zeros(cams.shape, dtype=torch.bool, device=cams.device)
     return torch.stack([box_mask(c, threshold=threshold, official=official) for c in cams])
-
-
-def min_max_normalize(cams: Tensor, *, eps: float = 1e-7) -> Tensor:
-    """Per-class ``(x - min) / (max - min + eps)``, as ``pytorch_grad_cam.scale_cam_image``.
-
-    The official helper subtracts the minimum first and then divides by ``eps`` plus the
-    maximum *of the shifted map*, i.e. by ``max - min + eps``. For a range of about 1 or
-    less the maximum maps to just below 1 in float32 (and quantises to 254, not 255, in
-    :func:`cam_boxes`); for larger ranges eps vanishes in float32. A constant map gives 0.
-
-    Args:
-        cams: Maps to normalise, each over its own spatial extent.
-        eps: Added to the range. # pytorch_grad_cam/utils/image.py: 1e-7
-
-    Returns:
-        Maps in [0, 1), same dtype.
-
-    Shapes:
-        cams: (K, h, w); output: (K, h, w).
-
-    Reference: CLIP-ES ``generate_cams_voc12.py`` (``scale_cam_image`` on the refined CAM).
-    """
-    if cams.numel() == 0:
-        return cams
-    flat = cams.flatten(1)
-    shifted = flat - flat.amin(dim=1, keepdim=True)  # img = img - np.min(img)
-    return (shifted / (shifted.amax(dim=1, keepdim=True) + eps)).view_as(cams)
 
 
 def refine_cams(

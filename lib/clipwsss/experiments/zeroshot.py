@@ -6,9 +6,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .backbone import ClipModel, preprocess
-from .data import SegmentationDataset, load_image
-from .text import CLIP_ES_TEMPLATE, ClassVocabulary, class_text_features
+from clipwsss.clip.dense import preprocess
+from clipwsss.clip.loading import ClipModel
+from clipwsss.clip.text import class_text_features
+from clipwsss.data import SegmentationDataset, load_image
+from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 
 @torch.no_grad()
@@ -22,7 +24,7 @@ def zero_shot_scores(
     The image embedding is the model's own pooled output (``encode_image``) at the CLIP-ES
     input size (sides rounded up to the patch size).
     """
-    from .backbone import dense_forward
+    from clipwsss.clip.dense import dense_forward
 
     text = class_text_features(clip, vocab, template=template)
     ids = dataset.ids[:limit] if limit else dataset.ids

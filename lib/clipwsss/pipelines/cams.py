@@ -37,8 +37,22 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from . import __version__
-from .camfiles import (
+from clipwsss._version import __version__
+from clipwsss.cams.cgl import confidence_official, confidence_paper
+from clipwsss.cams.crf import crf_posterior
+from clipwsss.cams.labels import apply_confidence, cams_to_label, posterior_to_label
+from clipwsss.data import (
+    AnnotationError,
+    CorruptImageError,
+    DatasetLayoutError,
+    SegmentationDataset,
+    UnknownClassError,
+    load_image,
+    load_label_png,
+    overlay,
+    save_label_png,
+)
+from clipwsss.io.camfiles import (
     FAILED_LOG,
     UNLABELLED_LOG,
     CamFileError,
@@ -51,22 +65,8 @@ from .camfiles import (
     save_cams,
     save_jpeg,
 )
-from .cgl import cams_to_label, confidence_official, confidence_paper, posterior_to_label
-from .cgl import pseudo_mask as apply_confidence
-from .clip_es import ClipES
-from .crf import crf_posterior
-from .data import (
-    AnnotationError,
-    CorruptImageError,
-    DatasetLayoutError,
-    SegmentationDataset,
-    UnknownClassError,
-    load_image,
-    load_label_png,
-    overlay,
-    save_label_png,
-)
-from .metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
+from clipwsss.methods.clip_es import ClipES
+from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
 
 Confidence = Literal["official", "paper"]
 

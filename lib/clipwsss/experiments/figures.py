@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .camfiles import load_cams
-from .data import SegmentationDataset, colorize, load_image, load_label_png
+from clipwsss.data import SegmentationDataset, colorize, load_image, load_label_png
+from clipwsss.io.camfiles import load_cams
 
 
 def _heat(image: np.ndarray, cams: np.ndarray) -> np.ndarray:

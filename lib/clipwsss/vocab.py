@@ -1,5 +1,4 @@
-"""Text side of CLIP-ES: class vocabularies, synonyms, background sets, prompts and
-synonym fusion.
+"""Class vocabularies of CLIP-ES: class names, synonyms, background sets and prompt templates.
 
 Paper: CLIP-ES Section 3.1 (class-related background set), 3.2.1 (prompt choice),
 3.2.2 (synonym fusion), supplementary B (Table S2, fusion levels) and G (background sets).
@@ -12,11 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
-
-from .backbone import ClipModel
+from clipwsss.data.classes import COCO_CLASSES, VOC_CLASSES
 
 # Section 3.2.1: the prompt with the lowest sharpness on VOC train.
 CLIP_ES_TEMPLATE = "a clean origami {}."
@@ -198,8 +193,6 @@ def load_vocabulary(path: str | Path) -> ClassVocabulary:
 
 def voc_vocabulary(*, background: Sequence[str] = VOC_BACKGROUND) -> ClassVocabulary:
     """PASCAL VOC's 20 classes with the official synonyms and background set."""
-    from .data.classes import VOC_CLASSES
-
     syn = tuple(_VOC_SYNONYMS.get(n, (n,)) for n in VOC_CLASSES)
     sent = tuple(_VOC_SENTENCE.get(n, n) for n in VOC_CLASSES)
     return ClassVocabulary(tuple(VOC_CLASSES), syn, sent, tuple(background))
@@ -213,8 +206,6 @@ def coco_vocabulary(
     Args:
         fix_typos: the official code writes "sknowboard"; True uses "snowboard".
     """
-    from .data.classes import COCO_CLASSES
-
     sentences = dict(_COCO_SENTENCE)
     synonyms = dict(_COCO_SYNONYMS)
     if fix_typos:
@@ -222,60 +213,3 @@ def coco_vocabulary(
     syn = tuple(synonyms.get(n, (n,)) for n in COCO_CLASSES)
     sent = tuple(sentences.get(n, n) for n in COCO_CLASSES)
     return ClassVocabulary(tuple(COCO_CLASSES), syn, sent, tuple(background))
-
-
-@torch.no_grad()
-def encode_texts(clip: ClipModel, texts: Sequence[str], *, batch_size: int = 256) -> Tensor:
-    """L2-normalised CLIP text embeddings.
-
-    Shapes:
-        returns (len(texts), E).
-    """
-    if len(texts) == 0:
-        return torch.zeros(0, clip.model.text_projection.shape[-1], device=clip.device)
-    feats = []
-    for i in range(0, len(texts), batch_size):
-        tokens = clip.tokenizer(list(texts[i : i + batch_size])).to(clip.device)
-        feats.append(F.normalize(clip.model.encode_text(tokens).float(), dim=-1))
-    return torch.cat(feats)
-
-
-def class_text_features(
-    clip: ClipModel,
-    vocab: ClassVocabulary,
-    *,
-    template: str = CLIP_ES_TEMPLATE,
-    fusion: Literal["sentence", "feature"] = "sentence",
-) -> Tensor:
-    """One text embedding per class (Section 3.2.2; Table S2).
-
-    Args:
-        fusion: "sentence" (default: all synonyms in one prompt, the official text) or
-            "feature" (mean of each synonym's normalised embedding, renormalised).
-            CAM-level fusion needs one embedding per synonym: see ``synonym_text_features``.
-
-    Shapes:
-        returns (C, E), L2-normalised.
-    """
-    if fusion == "sentence":
-        return encode_texts(clip, [template.format(s) for s in vocab.sentences])
-    if fusion != "feature":
-        raise ValueError(f"fusion must be 'sentence' or 'feature' here, got {fusion!r}")
-    per_syn = synonym_text_features(clip, vocab, template=template)
-    return torch.stack([F.normalize(f.mean(0), dim=-1) for f in per_syn])
-
-
-def synonym_text_features(
-    clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE
-) -> list[Tensor]:
-    """Per class, one normalised embedding per synonym: a list of C tensors (S_c, E)."""
-    texts = [template.format(w) for syns in vocab.synonyms for w in syns]
-    feats = encode_texts(clip, texts)
-    return list(torch.split(feats, [len(s) for s in vocab.synonyms]))
-
-
-def background_text_features(
-    clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE
-) -> Tensor:
-    """Embeddings of the background words (M, E); (0, E) when the set is empty."""
-    return encode_texts(clip, [template.format(w) for w in vocab.background])

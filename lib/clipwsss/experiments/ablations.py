@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .backbone import ClipModel, load_clip
-from .clip_es import ClipES
-from .data import SegmentationDataset
-from .notebooks import CamScores, Setup, score_cams
-from .paper import paper_value
-from .sharpness import sharpness
-from .stages import per_class_table
-from .text import ClassVocabulary
+from clipwsss.cams.sharpness import sharpness
+from clipwsss.clip.loading import ClipModel, load_clip
+from clipwsss.data import SegmentationDataset
+from clipwsss.experiments.notebooks import CamScores, Setup, score_cams
+from clipwsss.experiments.paper import paper_value
+from clipwsss.experiments.stages import per_class_table
+from clipwsss.methods.clip_es import ClipES
+from clipwsss.vocab import ClassVocabulary
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def class_cam(
     Shapes:
         returns (H, W) float32.
     """
-    from .data import load_image
+    from clipwsss.data import load_image
 
     es = build(setup, variant)
     sample = setup.dataset.sample(image_id)
@@ -232,7 +232,7 @@ def cam_grid_figure(
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from .data import load_image
+    from clipwsss.data import load_image
 
     ncol = 1 + len(variants)
     fig, axes = plt.subplots(

@@ -15,98 +15,9 @@ Our commentary, from the official code (``eval_cam.py``, ``eval_cam_with_crf.py`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-
-def background_score(
-    cams: Tensor,
-    *,
-    exponent: float = 1.0,  # CLIP-ES eval_cam_with_crf.py: k = 1; eval_cam.py tries {1, 2}
-    constant: float | None = None,
-) -> Tensor:
-    """Background score ``(1 - max_c cam)^k``, or a constant.
-
-    Args:
-        cams: Class CAMs in [0, 1] of the classes present in the image.
-        exponent: The power k.
-        constant: If given, a constant background score instead (``eval_cam.py`` with
-            ``--cam_eval_thres < 1``).
-
-    Returns:
-        The background score; all ones when K = 0 (a constant if ``constant`` is given).
-
-    Shapes:
-        cams: (K, H, W); output: (H, W).
-
-    Reference: CLIP-ES Section 3.4 (background of the pseudo masks); official eval scripts.
-    """
-    if cams.ndim != 3:
-        raise ValueError(f"cams must be (K, H, W), got {tuple(cams.shape)}")
-    if constant is not None:
-        return torch.full(cams.shape[1:], constant, dtype=cams.dtype, device=cams.device)
-    if cams.shape[0] == 0:
-        return torch.ones(cams.shape[1:], dtype=cams.dtype, device=cams.device)
-    return (1 - cams.amax(dim=0)) ** exponent
-
-
-def cams_to_label(
-    cams: Tensor,
-    keys: Sequence[int] | Tensor,
-    *,
-    exponent: float = 1.0,  # CLIP-ES: k = 1 (CRF script); {1, 2} tried in eval_cam.py
-    constant: float | None = None,
-) -> Tensor:
-    """Label map: argmax over [background, cams], mapped to dataset ids (0 = background).
-
-    Ties go to the lower channel (background first), as ``np.argmax`` in the official code.
-
-    Args:
-        cams: Class CAMs in [0, 1], one per class present.
-        keys: 0-based class ids of the K CAMs; label ``keys[i] + 1`` is written for CAM i.
-        exponent: Background power k (:func:`background_score`).
-        constant: Constant background score instead of ``(1 - max)^k``.
-
-    Returns:
-        int64 label map with values in {0} ∪ {keys + 1}.
-
-    Shapes:
-        cams: (K, H, W); keys: (K,); output: (H, W).
-
-    Reference: CLIP-ES ``eval_cam.py`` / ``eval_cam_with_crf.py`` label mapping.
-    """
-    keys_t = torch.as_tensor(keys, dtype=torch.long, device=cams.device).reshape(-1)
-    if keys_t.numel() != cams.shape[0]:
-        raise ValueError(f"{keys_t.numel()} keys for {cams.shape[0]} CAMs")
-    bg = background_score(cams, exponent=exponent, constant=constant)
-    scores = torch.cat([bg[None], cams], dim=0)
-    lut = torch.cat([keys_t.new_zeros(1), keys_t + 1])
-    return lut[scores.argmax(dim=0)]
-
-
-def posterior_to_label(posterior: Tensor, keys: Sequence[int] | Tensor) -> Tensor:
-    """Label map from a (1 + K)-channel posterior (channel 0 = background), e.g. the CRF's.
-
-    Args:
-        posterior: Background then class scores.
-        keys: 0-based class ids of channels 1..K.
-
-    Returns:
-        int64 label map, 0 = background.
-
-    Shapes:
-        posterior: (1 + K, H, W); output: (H, W).
-
-    Reference: CLIP-ES ``eval_cam_with_crf.py`` (``keys[argmax Q]``).
-    """
-    keys_t = torch.as_tensor(keys, dtype=torch.long, device=posterior.device).reshape(-1)
-    if keys_t.numel() + 1 != posterior.shape[0]:
-        raise ValueError(f"{keys_t.numel()} keys for {posterior.shape[0]} channels")
-    lut = torch.cat([keys_t.new_zeros(1), keys_t + 1])
-    return lut[posterior.argmax(dim=0)]
 
 
 def confidence_official(posterior: Tensor) -> Tensor:
@@ -150,34 +61,6 @@ def confidence_paper(cams: Tensor) -> Tensor:
         return torch.ones(cams.shape[1:], dtype=cams.dtype, device=cams.device)
     x = cams.amax(dim=0)
     return torch.maximum(1 - x, x)  # Eq. 8
-
-
-def pseudo_mask(
-    label: Tensor,
-    conf: Tensor,
-    *,
-    threshold: float = 0.95,  # CLIP-ES supp. D: mu = 0.95 (eval_cam_with_crf.py)
-    ignore_index: int = 255,
-) -> Tensor:
-    """Set unconfident pixels to ``ignore_index`` (the official way of applying Eq. 9).
-
-    Args:
-        label: Label map.
-        conf: Confidence map; pixels with ``conf < threshold`` become ignore.
-        threshold: mu.
-        ignore_index: The ignore value written.
-
-    Returns:
-        A new label map.
-
-    Shapes:
-        label: (H, W); conf: (H, W); output: (H, W).
-
-    Reference: CLIP-ES Eq. 9; supplementary D.
-    """
-    if label.shape != conf.shape:
-        raise ValueError(f"label {tuple(label.shape)} and conf {tuple(conf.shape)} differ")
-    return label.masked_fill(conf < threshold, ignore_index)
 
 
 def confidence_guided_loss(

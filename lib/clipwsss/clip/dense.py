@@ -1,5 +1,5 @@
-"""Dense CLIP backbone on top of open_clip: loading, any-size preprocessing, and one forward
-that returns everything CLIP-ES needs (GradCAM activation, attention maps, image embedding).
+"""Dense CLIP forward on any image size: preprocessing, per-block tokens, attention maps and
+the pooled image embedding (everything the CAM, CAA and pooling stages read).
 
 Paper: CLIP-ES Section 4.1 ("The feature map used to generate CAM is the one before the last
 self-attention layer"; "We replace the class token with the average of remaining tokens").
@@ -8,13 +8,8 @@ Supplementary A / Table S1 (RN50, cls-token vs avg-token).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -23,179 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-# CLIP normalisation (the official code and open_clip's OPENAI_DATASET_MEAN/STD).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
 
-PRETRAINED_ENV = "CLIPWSSS_PRETRAINED"
-MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"  # tiny test models, registered below
 Pooling = Literal["avg", "cls"]
-
-
-class WeightsNotFoundError(RuntimeError):
-    """Raised when CLIP weights cannot be loaded; the message says how to provide them."""
-
-
-@dataclass(frozen=True)
-class ClipModel:
-    """A loaded CLIP with what the pipeline needs to know about it.
-
-    Attributes:
-        model: the open_clip ``CLIP`` module (eval mode, frozen).
-        tokenizer: open_clip tokenizer for this model.
-        name: model name (e.g. ``"ViT-B-16"``).
-        pretrained: where the weights came from (tag, path, or ``None`` for random init).
-        patch_size: input stride of the dense grid (16 for ViT-B/16, 32 for RN50).
-        mean: per-channel normalisation mean.
-        std: per-channel normalisation std.
-        fingerprint: ``weights_fingerprint`` of the loaded weights: run folders record it, so
-            a resumed run refuses to mix CAMs of a retrained or replaced checkpoint.
-            ``"random-init"`` for ``pretrained=None``.
-    """
-
-    model: nn.Module
-    tokenizer: object
-    name: str
-    pretrained: str | None
-    patch_size: int
-    mean: tuple[float, float, float] = CLIP_MEAN
-    std: tuple[float, float, float] = CLIP_STD
-    fingerprint: str = ""
-
-    @property
-    def is_vit(self) -> bool:
-        return hasattr(self.model.visual, "transformer")
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-
-def weights_fingerprint(model: nn.Module) -> str:
-    """First 16 hex digits of the SHA-256 of every state-dict tensor (names, shapes, bytes).
-
-    Depends only on the weights, not on the file or path they came from (about 1 s for a
-    ViT-B/16 on a CPU).
-    """
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
-        t = tensor.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(t.view(torch.uint8).numpy() if t.numel() else b"")
-    return digest.hexdigest()[:16]
-
-
-def _weights_help(model_name: str, pretrained: str | None, cause: BaseException | None) -> str:
-    return (
-        f"Could not load CLIP weights for {model_name!r} (pretrained={pretrained!r})"
-        + (f": {type(cause).__name__}: {cause}" if cause else "")
-        + ".\nProvide them in one of these ways:\n"
-        "  1. with network access, pretrained='openai' (open_clip downloads and caches them);\n"
-        "  2. a local checkpoint file: the OpenAI 'ViT-B-16.pt' linked from the CLIP-ES README,\n"
-        "     or an open_clip checkpoint, via --pretrained /path/to/file.pt or the environment\n"
-        f"     variable {PRETRAINED_ENV}=/path/to/file.pt;\n"
-        "  3. an open_clip model folder via model name 'local-dir:/path/to/folder'.\n"
-        "Random weights are never substituted."
-    )
-
-
-def _is_torchscript_archive(path: Path) -> bool:
-    """OpenAI's released ``*.pt`` files are TorchScript archives (they contain constants.pkl)."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(name.endswith("constants.pkl") for name in zf.namelist())
-
-
-def _local_tokenizer_kwargs(model_name: str) -> dict:
-    """For ``local-dir:`` folders, resolve a relative ``bpe_path`` against the folder.
-
-    open_clip reads ``text_cfg.tokenizer_kwargs`` verbatim, so a relative vocabulary path
-    would be taken relative to the working directory.
-    """
-    if not model_name.startswith("local-dir:"):
-        return {}
-    folder = Path(model_name[len("local-dir:") :]).expanduser()
-    config = json.loads((folder / "open_clip_config.json").read_text())
-    kwargs = config.get("model_cfg", {}).get("text_cfg", {}).get("tokenizer_kwargs") or {}
-    bpe = kwargs.get("bpe_path")
-    if bpe and not Path(bpe).is_absolute():
-        return {"bpe_path": str(folder / bpe)}
-    return {}
-
-
-def _patch_size(visual: nn.Module) -> int:
-    if hasattr(visual, "conv1") and hasattr(visual, "transformer"):
-        return int(visual.conv1.kernel_size[0])
-    return 32  # ModifiedResNet: stem /4, then layer2-4 each /2
-
-
-def load_clip(
-    model_name: str = "ViT-B-16",
-    pretrained: str | os.PathLike | None = "openai",
-    *,
-    device: str | torch.device = "cpu",
-) -> ClipModel:
-    """Load a frozen CLIP through open_clip, in fp32.
-
-    Args:
-        model_name: an open_clip model name ("ViT-B-16", "RN50", ...) or
-            ``"local-dir:/path"`` (an open_clip folder with ``open_clip_config.json``).
-        pretrained: ``"openai"`` (or another open_clip tag), a local checkpoint file (an
-            OpenAI TorchScript ``*.pt``, loaded with QuickGELU, or an open_clip state dict),
-            or ``None`` for random initialisation (tests and benchmarks only). The value
-            ``"env"`` reads the path from ``$CLIPWSSS_PRETRAINED``.
-        device: where to put the model.
-
-    Returns:
-        The loaded model with its tokenizer and geometry.
-
-    Raises:
-        WeightsNotFoundError: if weights were asked for and could not be loaded.
-    """
-    import open_clip
-
-    open_clip.add_model_config(MODEL_CONFIG_DIR)
-    if pretrained == "env":
-        pretrained = os.environ.get(PRETRAINED_ENV)
-        if not pretrained:
-            raise WeightsNotFoundError(_weights_help(model_name, "env", None))
-    source = None if pretrained is None else str(pretrained)
-    try:
-        if model_name.startswith("local-dir:"):
-            model = open_clip.create_model(model_name)
-            source = model_name
-        elif source is None:
-            model = open_clip.create_model(model_name, pretrained=None)
-        elif Path(source).suffix in {".pt", ".pth", ".bin", ".safetensors"} or os.sep in source:
-            path = Path(source).expanduser()
-            if not path.is_file():
-                raise FileNotFoundError(f"checkpoint file not found: {path}")
-            if _is_torchscript_archive(path):
-                model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
-            else:
-                model = open_clip.create_model(model_name, pretrained=str(path))
-        else:
-            model = open_clip.create_model(
-                model_name, pretrained=source, force_quick_gelu=(source == "openai")
-            )
-    except WeightsNotFoundError:
-        raise
-    except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
-        raise WeightsNotFoundError(_weights_help(model_name, source, err)) from err
-    model = model.float().eval().requires_grad_(False)
-    # Random init (pretrained=None, tests and timing only) has no identity worth recording.
-    fingerprint = "random-init" if source is None else weights_fingerprint(model)
-    model = model.to(device)
-    tokenizer = open_clip.get_tokenizer(model_name, **_local_tokenizer_kwargs(model_name))
-    return ClipModel(
-        model=model,
-        tokenizer=tokenizer,
-        name=model_name,
-        pretrained=source,
-        patch_size=_patch_size(model.visual),
-        fingerprint=fingerprint,
-    )
 
 
 def preprocess(

@@ -22,14 +22,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .backbone import WeightsNotFoundError
-from .camfiles import (
-    CamFileError,
-    MissingCamKeyError,
-    OutputMismatchError,
-    read_run_record,
-)
-from .data import (
+from clipwsss.clip.loading import WeightsNotFoundError
+from clipwsss.data import (
     DATASETS,
     AnnotationError,
     CorruptImageError,
@@ -38,7 +32,13 @@ from .data import (
     atomic_write_text,
     build_dataset,
 )
-from .runner import EvalResult, UnknownLabelError, parse_shard
+from clipwsss.io.camfiles import (
+    CamFileError,
+    MissingCamKeyError,
+    OutputMismatchError,
+    read_run_record,
+)
+from clipwsss.pipelines.cams import EvalResult, UnknownLabelError, parse_shard
 
 BOX_THRESHOLD = {"voc12": 0.4, "coco14": 0.7, "custom": 0.4}  # CLIP-ES supp. C
 
@@ -272,12 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _vocabulary(args: argparse.Namespace):
     """The class vocabulary: --classes if given, else the data set's official one."""
-    from .text import coco_vocabulary, load_vocabulary, make_vocabulary, voc_vocabulary
+    from clipwsss.vocab import coco_vocabulary, load_vocabulary, make_vocabulary, voc_vocabulary
 
     if args.classes is not None:
         if args.classes.suffix.lower() in (".yaml", ".yml", ".json"):
             return load_vocabulary(args.classes)
-        from .data import read_class_list
+        from clipwsss.data import read_class_list
 
         if not args.classes.is_file():
             raise FileNotFoundError(f"class list not found: {args.classes}")
@@ -336,10 +336,10 @@ def _device(name: str) -> str:
 
 
 def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .backbone import load_clip
-    from .clip_es import ClipES, ClipEsConfig
-    from .runner import generate_cams
-    from .text import CLIP_ES_TEMPLATE
+    from clipwsss.clip.loading import load_clip
+    from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.vocab import CLIP_ES_TEMPLATE
 
     pretrained = None if args.pretrained.lower() == "none" else args.pretrained
     if pretrained is None and not args.allow_random_weights:
@@ -400,7 +400,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .runner import generate_masks
+    from clipwsss.pipelines.cams import generate_masks
 
     dataset = _dataset(args)
     report = generate_masks(
@@ -460,7 +460,7 @@ def format_eval(result: EvalResult) -> str:
 
 
 def cmd_eval(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .runner import evaluate
+    from clipwsss.pipelines.cams import evaluate
 
     dataset = _dataset(args)
     result = evaluate(

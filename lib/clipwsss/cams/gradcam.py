@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .backbone import DenseOutput, block_fused, pool_tokens
+from clipwsss.cams.labels import min_max_normalize
+from clipwsss.clip.dense import DenseOutput, block_fused, pool_tokens
 
 TextSet = Literal["image", "dataset"]
 
@@ -89,19 +90,6 @@ def target_scores(
     return scores[0, text.targets]
 
 
-def minmax_per_class(cams: Tensor, eps: float = 1e-7) -> Tensor:
-    """(x - min) / (max(x - min) + eps) per class, as ``scale_cam_image`` does.
-
-    Shapes:
-        cams: (K, ...) -> same shape, values in [0, 1] (1.0 only when a CAM's range is
-        large enough for the eps to vanish in float32).
-    """
-    flat = cams.flatten(1)
-    flat = flat - flat.min(dim=1, keepdim=True).values
-    flat = flat / (flat.max(dim=1, keepdim=True).values + eps)
-    return flat.view_as(cams)
-
-
 def gradcam_from_grads(activation: Tensor, grads: Tensor, grid: tuple[int, int]) -> Tensor:
     """Eq. 1-2: channel weights = spatial mean of the gradient; CAM = ReLU(sum_k w_k A_k).
 
@@ -110,7 +98,7 @@ def gradcam_from_grads(activation: Tensor, grads: Tensor, grid: tuple[int, int])
     """
     weights = grads.mean(dim=1)  # Eq. 1: w_k^c = 1/Z sum_ij dY/dA_ij^k   (K, D)
     cams = F.relu(weights @ activation.T)  # Eq. 2: ReLU(sum_k w_k^c A^k)   (K, N)
-    return minmax_per_class(cams.view(-1, *grid))
+    return min_max_normalize(cams.view(-1, *grid))
 
 
 def softmax_gradcam(
@@ -184,12 +172,3 @@ def gradcam_per_class_loop(
     return torch.cat(cams)
 
 
-def upsample_cams(cams: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear resize of CAMs to the original image size (H, W), as cv2.resize does.
-
-    Shapes:
-        cams: (K, h, w) -> (K, H, W).
-    """
-    if cams.shape[0] == 0:
-        return cams.new_zeros(0, *size)
-    return F.interpolate(cams[None], size=size, mode="bilinear", align_corners=False)[0]

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import baselines
-from .clip_es import ClipES
-from .data import SegmentationDataset, load_label_png
-from .metrics import ConfusionMatrix, SegScores
-from .runner import evaluate, generate_cams, generate_masks
+from clipwsss.data import SegmentationDataset, load_label_png
+from clipwsss.experiments import baselines
+from clipwsss.methods.clip_es import ClipES
+from clipwsss.metrics import ConfusionMatrix, SegScores
+from clipwsss.pipelines.cams import evaluate, generate_cams, generate_masks
 
 
 def baseline_scores(

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .clip_es import ClipEsConfig
-from .text import ClassVocabulary, coco_vocabulary, voc_vocabulary
+from clipwsss.methods.clip_es import ClipEsConfig
+from clipwsss.vocab import ClassVocabulary, coco_vocabulary, voc_vocabulary
 
-TOY_MODEL_DIR = Path(__file__).parent / "assets" / "toy_clip"
+TOY_MODEL_DIR = Path(__file__).parents[1] / "assets" / "toy_clip"
 TOY_IMAGE_SIZE = 96  # toy images: a 12 x 12 grid of the micro-CLIP's 8 px patches
 
 
@@ -47,7 +47,7 @@ class Profile:
         if self.name == "coco14":
             return coco_vocabulary()
         if self.name == "toy":
-            from .toy.evaluate import toy_vocabulary
+            from clipwsss.toy.evaluate import toy_vocabulary
 
             return toy_vocabulary()
         return voc_vocabulary()
@@ -61,7 +61,7 @@ def default_data_dir() -> Path:
     (so notebooks, which run in ``notebooks/``, and scripts share one folder); else ./data."""
     if os.environ.get("CLIPWSSS_DATA"):
         return Path(os.environ["CLIPWSSS_DATA"])
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     return repo / "data" if (repo / "pyproject.toml").is_file() else Path("data")
 
 

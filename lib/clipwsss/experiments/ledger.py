@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from .paper import paper_numbers
+from clipwsss.experiments.paper import paper_numbers
 
 MEASURED = "measured"
 NEEDS_DEEPLAB = "not measured: needs DeepLab stage"

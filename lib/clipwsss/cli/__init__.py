@@ -1,0 +1,1 @@
+"""Layer 5: the ``clipwsss`` command line (``clipwsss cams | masks | eval``)."""

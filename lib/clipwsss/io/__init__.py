@@ -1,0 +1,1 @@
+"""Layer 1: file formats (the official CAM ``.npy`` files, ``run.json`` provenance, logs)."""
