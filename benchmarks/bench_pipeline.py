@@ -67,7 +67,8 @@ def bench_pipeline(n_images: int, workers: int) -> tuple[float, float]:
     """Seconds per image of `cams` (CAMs + CAA) and of `masks` (CRF, `workers` processes)."""
     import clipwsss as cw
     from clipwsss.data import VOCDataset, write_split, write_voc_sample
-    from clipwsss.pipelines.cams import generate_cams, generate_masks
+    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.pipelines.masks import generate_masks
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
     from clipwsss.experiments.stages import per_class_table, run_stages
     from clipwsss.experiments.zeroshot import zero_shot_scores
-    from clipwsss.pipelines.cams import evaluate, generate_cams
+    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.toy import generate_toy_voc
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -9,7 +9,7 @@ from torch.testing import assert_close
 
 from clipwsss.experiments import efficiency as eff
 from clipwsss.methods.clip_es import ClipES, ClipEsConfig
-from clipwsss.pipelines.cams import MaskOptions, pseudo_mask_for
+from clipwsss.pipelines.masks import MaskOptions, pseudo_mask_for
 from clipwsss.vocab import voc_vocabulary
 
 LABELS = (7, 14)

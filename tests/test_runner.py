@@ -29,14 +29,10 @@ from clipwsss.io.camfiles import (
     save_cams,
 )
 from clipwsss.metrics import mean_iou
-from clipwsss.pipelines.cams import (
-    UnknownLabelError,
-    evaluate,
-    generate_cams,
-    generate_masks,
-    parse_shard,
-    select_ids,
-)
+from clipwsss.pipelines.cams import generate_cams
+from clipwsss.pipelines.common import UnknownLabelError, parse_shard, select_ids
+from clipwsss.pipelines.evaluate import evaluate
+from clipwsss.pipelines.masks import generate_masks
 
 CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 64, 80

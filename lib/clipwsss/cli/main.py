@@ -38,7 +38,8 @@ from clipwsss.io.camfiles import (
     OutputMismatchError,
     read_run_record,
 )
-from clipwsss.pipelines.cams import EvalResult, UnknownLabelError, parse_shard
+from clipwsss.pipelines.common import UnknownLabelError, parse_shard
+from clipwsss.pipelines.evaluate import EvalResult
 
 BOX_THRESHOLD = {"voc12": 0.4, "coco14": 0.7, "custom": 0.4}  # CLIP-ES supp. C
 
@@ -400,7 +401,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from clipwsss.pipelines.cams import generate_masks
+    from clipwsss.pipelines.masks import generate_masks
 
     dataset = _dataset(args)
     report = generate_masks(
@@ -460,7 +461,7 @@ def format_eval(result: EvalResult) -> str:
 
 
 def cmd_eval(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from clipwsss.pipelines.cams import evaluate
+    from clipwsss.pipelines.evaluate import evaluate
 
     dataset = _dataset(args)
     result = evaluate(

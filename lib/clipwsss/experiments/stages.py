@@ -15,7 +15,9 @@ from clipwsss.data import SegmentationDataset, load_label_png
 from clipwsss.experiments import baselines
 from clipwsss.methods.clip_es import ClipES
 from clipwsss.metrics import ConfusionMatrix, SegScores
-from clipwsss.pipelines.cams import evaluate, generate_cams, generate_masks
+from clipwsss.pipelines.cams import generate_cams
+from clipwsss.pipelines.evaluate import evaluate
+from clipwsss.pipelines.masks import generate_masks
 
 
 def baseline_scores(

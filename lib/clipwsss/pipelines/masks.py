@@ -1,0 +1,258 @@
+"""Stage 3 over a data set: CAM files -> dense CRF -> label -> confidence -> 255 -> PNG masks.
+
+Paper: CLIP-ES Section 3.4, Eq. 9; supplementary D (dCRF, mu = 0.95).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from clipwsss._version import __version__
+from clipwsss.cams.cgl import confidence_official, confidence_paper
+from clipwsss.cams.crf import crf_posterior
+from clipwsss.cams.labels import apply_confidence, posterior_to_label
+from clipwsss.data import (
+    DatasetLayoutError,
+    SegmentationDataset,
+    load_image,
+    overlay,
+    save_label_png,
+)
+from clipwsss.io.camfiles import (
+    CamFileError,
+    check_run_record,
+    load_cams,
+    read_run_record,
+    save_jpeg,
+)
+from clipwsss.pipelines.common import (
+    CAMS_COMPARE,
+    Confidence,
+    RunReport,
+    UnknownLabelError,
+    finish_run,
+    is_bad_input,
+    labelled_sample,
+    log_failure,
+    progress_bar,
+    select_ids,
+)
+
+MASKS_COMPARE = (
+    "stage",
+    "threshold",
+    "confidence",
+    "cam_key",
+    "official_crf_image",
+    "bg_exponent",
+    "cams_config",
+)
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """Switches of the pseudo-mask stage; defaults reproduce ``eval_cam_with_crf.py``."""
+
+    threshold: float = 0.95  # mu, CLIP-ES supp. D; pixels below become 255
+    confidence: Confidence = "official"  # max CRF posterior; "paper": Eq. 8 on the CAMs
+    cam_key: str = "attn_highres"  # which CAMs of the file go into the CRF
+    official_crf_image: bool = True  # wrapped mean-subtracted BGR image (crf.crf_image)
+    bg_exponent: float = 1.0  # (1 - max cam)^k in the CRF unary; official k = 1
+    n_classes: int = 21  # background included; keys must be < n_classes - 1
+
+
+@dataclass(frozen=True)
+class _MaskJob:
+    image_id: str
+    image_path: Path
+    cam_path: Path
+    out_path: Path
+    overlay_path: Path | None
+
+
+def pseudo_mask_for(
+    image: np.ndarray, keys: np.ndarray, cams: np.ndarray, options: MaskOptions = MaskOptions()
+) -> np.ndarray:
+    """dCRF + confidence mask of one image: the pseudo label written as PNG.
+
+    Args:
+        image: RGB uint8 photo.
+        keys: 0-based class ids of the CAMs.
+        cams: CAMs in [0, 1] at the image size (float16 as stored, as the official unary).
+        options: Threshold, confidence and CRF switches.
+
+    Returns:
+        uint8 label map: 0 = background, ``k + 1`` = class k, 255 = unconfident (ignore).
+
+    Shapes:
+        image: (H, W, 3); keys: (K,); cams: (K, H, W); output: (H, W).
+
+    Reference: CLIP-ES Section 3.4, Eq. 8-9; supplementary D (``eval_cam_with_crf.py``).
+    """
+    cams_t = torch.from_numpy(np.ascontiguousarray(cams))
+    q = crf_posterior(
+        image, cams_t, exponent=options.bg_exponent, official=options.official_crf_image
+    )
+    label = posterior_to_label(q, keys)
+    if options.confidence == "official":
+        conf = confidence_official(q)
+    elif options.confidence == "paper":
+        conf = confidence_paper(cams_t.float())  # Eq. 8
+    else:
+        raise ValueError(f"confidence must be 'official' or 'paper', got {options.confidence!r}")
+    return apply_confidence(label, conf, threshold=options.threshold).numpy().astype(np.uint8)
+
+
+def _mask_job(job: _MaskJob, options: MaskOptions) -> BaseException | None:
+    """Make one mask; a bad input comes back as the exception, anything else raises."""
+    try:
+        image = load_image(job.image_path)
+        record = load_cams(job.cam_path)
+        cams = record.get(options.cam_key, job.cam_path)
+    except Exception as err:
+        if is_bad_input(err) or isinstance(err, CamFileError):
+            return err
+        raise
+    bad = [int(k) for k in record.keys if not 0 <= k < options.n_classes - 1]
+    if bad:
+        raise UnknownLabelError(
+            f"image {job.image_id}: CAM file {job.cam_path} has class ids {bad} outside "
+            f"[0, {options.n_classes - 1})"
+        )
+    if cams.shape[1:] != image.shape[:2]:
+        raise ValueError(
+            f"image {job.image_id}: CAMs {cams.shape[1:]} in {job.cam_path} and image "
+            f"{image.shape[:2]} in {job.image_path} differ in size"
+        )
+    mask = pseudo_mask_for(image, record.keys, cams, options)
+    save_label_png(job.out_path, mask)
+    if job.overlay_path is not None:
+        save_jpeg(job.overlay_path, overlay(image, mask))
+    return None
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)  # one CRF per core; no oversubscription
+
+
+def _run_jobs(
+    jobs: list[_MaskJob], options: MaskOptions, workers: int, progress: bool
+) -> Iterator[tuple[_MaskJob, BaseException | None]]:
+    """Yield each job with its bad-input error (or None), in process pools of ``workers``."""
+    bar = progress_bar(range(len(jobs)), total=len(jobs), desc="masks", enabled=progress)
+    if workers <= 1:
+        for job in jobs:
+            yield job, _mask_job(job, options)
+            next(bar, None)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp.get_context(method), initializer=_init_worker) as pool:
+        futures = {pool.submit(_mask_job, job, options): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()  # re-raises a worker's error
+                next(bar, None)
+        except BaseException:  # an error, or the caller stopped early: drop queued jobs
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def generate_masks(
+    dataset: SegmentationDataset,
+    cams_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int = 2,
+    threshold: float = 0.95,
+    confidence: Confidence = "official",
+    cam_key: str = "attn_highres",
+    official_crf_image: bool = True,
+    bg_exponent: float = 1.0,
+    limit: int | None = None,
+    shard: tuple[int, int] = (0, 1),
+    skip_bad: bool = False,
+    overlays: bool = False,
+    progress: bool = True,
+    record: dict[str, Any] | None = None,
+) -> RunReport:
+    """Write ``<out_dir>/<image_id>.png`` pseudo masks (dCRF, then the confidence mask).
+
+    Each mask is a VOC-palette PNG whose pixel values are the class ids (0 = background,
+    ``k + 1`` = class k) and 255 where the confidence is below ``threshold``.
+
+    Args:
+        dataset: Images with image-level labels (for image paths and unlabelled ids).
+        cams_dir: Folder of ``<id>.npy`` CAM files (ours or the official code's).
+        out_dir: Output folder (created).
+        workers: CRF processes (CPU-bound); 0 or 1 runs in this process.
+        threshold: mu; 0 keeps every pixel (the official ``--eval_only`` labels).
+        confidence: "official" (max CRF posterior) or "paper" (Eq. 8 on the CAMs).
+        cam_key: "attn_highres" (refined, default) or "highres" (initial CAMs).
+        official_crf_image: Use the official wrapped BGR image in the bilateral kernel.
+        bg_exponent: Background power k of the CRF unary (official 1).
+        limit, shard, skip_bad, overlays, progress, record: As in :func:`generate_cams`;
+            overlays go to ``<out_dir>/overlays/<id>.jpg``.
+
+    Returns:
+        The run report.
+
+    Raises:
+        FileNotFoundError: A missing image or CAM file (without ``skip_bad``).
+        UnknownLabelError: A CAM file's class id outside the dataset's classes.
+
+    Reference: CLIP-ES Table 2 (+dCRF), Section 3.4; supplementary D.
+    """
+    started = time.perf_counter()
+    out_dir, cams_dir = Path(out_dir), Path(cams_dir)
+    if not cams_dir.is_dir():
+        raise DatasetLayoutError(f"CAM folder not found: {cams_dir} (run `clipwsss cams` first)")
+    options = MaskOptions(
+        threshold, confidence, cam_key, official_crf_image, bg_exponent, dataset.n_classes
+    )
+    cams_run = read_run_record(cams_dir) or {}
+    run = {
+        "stage": "masks",
+        "clipwsss": __version__,
+        **{k: v for k, v in asdict(options).items() if k != "n_classes"},
+        "cams_dir": str(cams_dir),
+        "cams_config": {k: cams_run.get(k) for k in CAMS_COMPARE} if cams_run else None,
+        **(record or {}),
+    }
+    check_run_record(out_dir, run, MASKS_COMPARE)
+
+    done, skipped, failed, unlabelled, jobs = 0, 0, [], [], []
+    for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
+        job = _MaskJob(
+            image_id,
+            Path(),
+            cams_dir / f"{image_id}.npy",
+            out_dir / f"{image_id}.png",
+            out_dir / "overlays" / f"{image_id}.jpg" if overlays else None,
+        )
+        if job.out_path.is_file() and (job.overlay_path is None or job.overlay_path.is_file()):
+            skipped += 1
+            continue
+        sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
+        if sample is None:
+            continue
+        jobs.append(replace(job, image_path=sample.image_path))
+
+    with contextlib.closing(_run_jobs(jobs, options, workers, progress)) as results:
+        for job, err in results:
+            if err is None:
+                done += 1
+                continue
+            if not skip_bad:
+                raise err
+            log_failure(out_dir, failed, job.image_id, err)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled)
