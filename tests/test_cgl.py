@@ -1,5 +1,6 @@
 """Tests for clipwsss.cgl (background score, pseudo masks, confidence-guided loss)."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -111,3 +112,37 @@ def test_cgl_module_matches_function():
     expected = confidence_guided_loss(logits, target, conf, threshold=0.3)
     assert_close(module(logits, target, conf), expected)
     assert "threshold=0.3" in repr(module)
+
+
+def test_exponent_labels_equal_cams_to_label_for_every_k_with_ties_and_no_cams():
+    from clipwsss.cams.labels import add_exponent_confusions, exponent_labels
+
+    gen = torch.Generator().manual_seed(0)
+    cams = torch.rand(3, 9, 11, generator=gen)
+    cams[:, 0, 0] = 0.5  # a three-way tie with the background at k = 1
+    cams[1, 1, 1] = cams[2, 1, 1] = 0.9  # a tie between classes: the lower channel wins
+    keys = torch.tensor([4, 0, 11])
+    for dtype in (torch.float32, torch.float16):
+        labels = exponent_labels(cams.to(dtype), keys, (1, 2, 3.5))
+        for k, label in labels.items():
+            assert label.equal(cams_to_label(cams.to(dtype), keys, exponent=k)), (dtype, k)
+    empty = exponent_labels(torch.zeros(0, 4, 5), torch.zeros(0, dtype=torch.long), (1,))
+    assert empty[1].equal(torch.zeros(4, 5, dtype=torch.long))
+    gt = np.full((9, 11), 255)
+    gt[:3] = 5
+    hists = {1: np.zeros((21, 21), np.int64), 2: np.zeros((21, 21), np.int64)}
+    add_exponent_confusions(hists, cams, keys, gt)
+    assert hists[1].sum() == 3 * 11 and hists[2].sum() == 3 * 11
+    with pytest.raises(ValueError):
+        exponent_labels(cams, keys[:2], (1,))
+
+
+def test_confidence_kinds():
+    from clipwsss.cams.cgl import confidence
+
+    q = torch.softmax(torch.randn(3, 4, 5), dim=0)
+    cams = torch.rand(2, 4, 5)
+    assert_close(confidence(q, cams), confidence_official(q))
+    assert_close(confidence(q, cams, kind="paper"), confidence_paper(cams))
+    with pytest.raises(ValueError, match="official"):
+        confidence(q, cams, kind="eq8")

@@ -155,3 +155,39 @@ def test_top_level_exports():
         "sentence",
         "image",
     )
+
+
+def test_returns_attention_affinity_and_block_tokens_of_its_one_forward(tiny_vit, voc):
+    es = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2))
+    out = es(_image(), LABELS)
+    dense = dense_forward(tiny_vit, preprocess(_image(), patch_size=16)[None])
+    n_blocks, t = dense.attn.shape[1], dense.attn.shape[-1]
+    assert out.attn.shape == (n_blocks, t, t) and not out.attn.requires_grad
+    assert_close(out.attn, dense.attn[0], rtol=0, atol=0)  # the forward is deterministic
+    expected = attention_affinity(dense.attn[0], n_layers=2)
+    assert out.affinity.shape == (t - 1, t - 1)
+    assert_close(out.affinity, expected, rtol=0, atol=0)
+    assert_close(es.affinity(out.attn), expected, rtol=0, atol=0)
+    assert len(out.block_tokens) == n_blocks
+    assert_close(out.block_tokens[-1], dense.block_tokens[-1][0].detach())
+    # The refinement is the one of the affinity it returns.
+    assert_close(out.refined, es.refine_from_affinity(out.cams, out.affinity))
+    # No refinement: no affinity computed, the attention still returned.
+    plain = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2, refine="none"))(_image(), LABELS)
+    assert plain.affinity is None and plain.refined is None and plain.attn is not None
+
+
+def test_batch_equals_one_image_at_a_time_and_refuses_mixed_sizes(tiny_vit, voc):
+    es = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2))
+    images, labels = [_image(seed=0), _image(seed=1)], [LABELS, [3]]
+    outs = es.batch(images, labels)
+    assert len(outs) == 2
+    for out, image, lab in zip(outs, images, labels, strict=True):
+        one = es(image, lab)
+        assert out.keys.tolist() == list(lab)
+        assert_close(out.cams, one.cams)
+        assert_close(out.refined, one.refined)
+    with pytest.raises(ValueError, match="same-size"):
+        es.batch([_image(), _image(h=80)], [LABELS, LABELS])
+    with pytest.raises(ValueError, match="label lists"):
+        es.batch(images, [LABELS])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import clipwsss as cw
-from clipwsss.cams.caa import refine_cams
+from clipwsss.cams.caa import refine_cams, refine_with_affinity
 from clipwsss.cams.labels import cams_to_label, min_max_normalize
 from clipwsss.data import VOC_CLASSES, VOCDataset
 from clipwsss.experiments import sweeps
@@ -63,9 +63,9 @@ def test_records_hold_the_affinity_and_multiscale_cams(es, voc):
     assert k == 2 and rec.affinity.shape == (h * w, h * w) and rec.cams_ms.shape == rec.cams.shape
     torch.testing.assert_close(rec.affinity, rec.affinity.T)
     assert 0 <= float(rec.cams_ms.min()) and float(rec.cams_ms.max()) <= 1
-    # The refinement of ClipES is the one sweeps.refine reproduces from the record.
+    # The refinement of ClipES is the one refine_with_affinity reproduces from the record.
     out = es(rec.image, [CAT, DOG])
-    torch.testing.assert_close(sweeps.refine(rec.cams, rec.affinity), out.refined)
+    torch.testing.assert_close(refine_with_affinity(rec.cams, rec.affinity), out.refined)
     # One scale: multi-scale CAMs are the plain CAMs, min-max normalised once more.
     one = sweeps.multiscale_cams(es, rec.image, [CAT, DOG], (h, w), scales=(1.0,))
     torch.testing.assert_close(one, min_max_normalize(rec.cams))
@@ -74,11 +74,11 @@ def test_records_hold_the_affinity_and_multiscale_cams(es, voc):
 def test_mhsa_is_refinement_without_boxes(es, voc):
     rec = next(sweeps.iter_records(es, voc, voc.ids[1:2]))
     torch.testing.assert_close(
-        sweeps.refine(rec.cams, rec.affinity, mode="mhsa"),
+        refine_with_affinity(rec.cams, rec.affinity, mode="mhsa"),
         refine_cams(rec.cams, rec.affinity, None),
     )
     with pytest.raises(ValueError):
-        sweeps.refine(rec.cams, rec.affinity, mode="boxes")
+        refine_with_affinity(rec.cams, rec.affinity, mode="boxes")
 
 
 def test_refinement_table_rows_and_agreement_with_score_cams(es, voc):

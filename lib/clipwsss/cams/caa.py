@@ -265,6 +265,41 @@ def refine_cams(
     return refined
 
 
+def refine_with_affinity(
+    cams: Tensor,
+    affinity: Tensor,
+    *,
+    mode: str = "caa",  # Table 2: "caa" (box masks) or "mhsa" (vanilla attention, no boxes)
+    threshold: float = 0.4,  # CLIP-ES supp. C (lambda): 0.4 for VOC, 0.7 for COCO
+    official: bool = True,
+) -> Tensor:
+    """CAA (box masks at ``threshold``, Eq. 7) or vanilla MHSA refinement with a given affinity.
+
+    The one refinement step: :class:`~clipwsss.methods.clip_es.ClipES`, the sweeps and the
+    timings call it with the affinity of :func:`attention_affinity`.
+
+    Args:
+        cams: Class CAMs at patch resolution, values in [0, 1].
+        affinity: ``A^t`` over the patches.
+        mode: "caa" or "mhsa".
+        threshold: Box threshold lambda (only for "caa").
+        official: Official boxes (uint8 CAM, border off-by-one, mask on the source pixels);
+            False: float-CAM boxes and output masked to the boxes.
+
+    Returns:
+        Refined CAMs in [0, 1), float32.
+
+    Shapes:
+        cams: (K, h, w); affinity: (N, N), N = h * w; output: (K, h, w).
+
+    Reference: CLIP-ES Section 3.3, Eq. 7; Table 2 (MHSA vs CAA).
+    """
+    if mode not in ("caa", "mhsa"):
+        raise ValueError(f"mode must be 'caa' or 'mhsa', got {mode!r}")
+    masks = box_masks(cams, threshold=threshold, official=official) if mode == "caa" else None
+    return refine_cams(cams, affinity, masks, mask_targets=not official)
+
+
 def caa_refine(
     cams: Tensor,
     attn_maps: Tensor,
@@ -298,5 +333,4 @@ def caa_refine(
     Reference: CLIP-ES Section 3.3, Eq. 6-7.
     """
     affinity = attention_affinity(attn_maps, n_layers=n_layers, n_iters=n_iters, power=power)
-    masks = box_masks(cams, threshold=threshold, official=official)
-    return refine_cams(cams, affinity, masks, mask_targets=not official)
+    return refine_with_affinity(cams, affinity, threshold=threshold, official=official)

@@ -63,6 +63,34 @@ def confidence_paper(cams: Tensor) -> Tensor:
     return torch.maximum(1 - x, x)  # Eq. 8
 
 
+def confidence(
+    posterior: Tensor,
+    cams: Tensor,
+    *,
+    kind: str = "official",  # eval_cam_with_crf.py: max CRF posterior; "paper": Eq. 8
+) -> Tensor:
+    """The confidence map of a pseudo mask: the official one or the paper's Eq. 8.
+
+    Args:
+        posterior: CRF posterior over [background, classes] (for ``kind="official"``).
+        cams: The CAMs that went into the CRF, in [0, 1] (for ``kind="paper"``).
+        kind: "official" (:func:`confidence_official`) or "paper" (:func:`confidence_paper`).
+
+    Returns:
+        Confidence in [0, 1].
+
+    Shapes:
+        posterior: (1 + K, H, W); cams: (K, H, W); output: (H, W).
+
+    Reference: CLIP-ES Eq. 8; supplementary D. [paper≠code] see the module docstring.
+    """
+    if kind == "official":
+        return confidence_official(posterior)
+    if kind == "paper":
+        return confidence_paper(cams.float())
+    raise ValueError(f"confidence must be 'official' or 'paper', got {kind!r}")
+
+
 def confidence_guided_loss(
     logits: Tensor,
     target: Tensor,

@@ -205,7 +205,55 @@ def background_exponent_confusions(
     """
     hists = {k: np.zeros((n_classes, n_classes), dtype=np.int64) for k in exponents}
     for cams, keys, gt in samples:
-        for k in exponents:
-            label = cams_to_label(torch.as_tensor(cams), keys, exponent=k)
-            hists[k] += confusion_matrix(label, gt, n_classes)
+        add_exponent_confusions(hists, torch.as_tensor(cams), keys, gt)
     return hists
+
+
+def exponent_labels(
+    cams: Tensor, keys: Sequence[int] | Tensor, exponents: Sequence[float]
+) -> dict[float, Tensor]:
+    """:func:`cams_to_label` for several background powers k from one arg-max over the classes.
+
+    Equal to ``cams_to_label(cams, keys, exponent=k)`` for each k (background wins ties,
+    then the lower class channel), computed in ``cams``' dtype (float16 for CAM files, as
+    the official script).
+
+    Shapes:
+        cams: (K, H, W); keys: (K,); each label: (H, W) int64.
+
+    Reference: official ``eval_cam.py`` (``cam_eval_thres`` search).
+    """
+    keys_t = torch.as_tensor(keys, dtype=torch.long).reshape(-1)
+    if keys_t.numel() != cams.shape[0]:
+        raise ValueError(f"{keys_t.numel()} keys for {cams.shape[0]} CAMs")
+    if cams.shape[0] == 0:
+        return {k: torch.zeros(cams.shape[1:], dtype=torch.long) for k in exponents}
+    top, idx = cams.max(dim=0)
+    fg = keys_t.to(idx.device)[idx] + 1
+    return {k: torch.where(background_score(cams, exponent=k) >= top, 0, fg) for k in exponents}
+
+
+def add_exponent_confusions(
+    hists: dict[float, np.ndarray],
+    cams: Tensor,
+    keys: Sequence[int] | Tensor,
+    gt: np.ndarray | Tensor,
+) -> None:
+    """Add one image's CAM labels to the confusion matrix of each background power k.
+
+    The one scoring step of CAMs over background powers: the evaluation pipeline, the
+    sweeps and :func:`background_exponent_confusions` call it.
+
+    Args:
+        hists: ``{k: (n, n) int64 matrix}``, updated in place.
+        cams: CAMs in [0, 1] at GT resolution.
+        keys: Their 0-based class ids.
+        gt: Ground-truth label map, 255 = ignore.
+
+    Shapes:
+        cams: (K, H, W); keys: (K,); gt: (H, W).
+
+    Reference: official ``eval_cam.py``.
+    """
+    for k, label in exponent_labels(cams, keys, tuple(hists)).items():
+        hists[k] += confusion_matrix(label, gt, len(hists[k]))

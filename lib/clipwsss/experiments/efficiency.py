@@ -42,13 +42,13 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from clipwsss.cams.cgl import confidence_official, confidence_paper
 from clipwsss.cams.crf import crf_posterior
 from clipwsss.cams.gradcam import gradcam_per_class_loop
-from clipwsss.cams.labels import apply_confidence, cams_to_label, posterior_to_label
+from clipwsss.cams.labels import cams_to_label
 from clipwsss.clip.loading import ClipModel
 from clipwsss.methods.clip_es import ClipES, ImageCams
 from clipwsss.metrics import ConfusionMatrix, SegScores
+from clipwsss.pipelines.masks import mask_from_posterior
 
 STAGES = ("CLIP forward", "Softmax-GradCAM", "CAA", "upsample", "dCRF", "pseudo-mask")
 INFERENCE_STAGES = STAGES[:4]  # Table 3 "inference": CAMs + CAA, written as CAM files
@@ -221,10 +221,8 @@ def timed_image(
     with clock("dCRF"):
         q = crf_posterior(image, cams, exponent=bg_exponent, official=official_crf_image)
     with clock("pseudo-mask"):
-        label = posterior_to_label(q, out.keys)
-        conf = confidence_official(q) if confidence == "official" else confidence_paper(
-            cams.float())  # fmt: skip
-        mask = apply_confidence(label, conf, threshold=threshold).numpy().astype(np.uint8)
+        pm = mask_from_posterior(q, out.keys, cams, threshold=threshold, confidence=confidence)
+        mask = pm.mask.numpy().astype(np.uint8)
     return mask
 
 

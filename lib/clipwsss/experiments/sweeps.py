@@ -31,22 +31,19 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
-from clipwsss.cams.cgl import confidence_official, confidence_paper
-from clipwsss.cams.crf import crf_posterior
-from clipwsss.cams.gradcam import build_text_setup, softmax_gradcam
+from clipwsss.cams.caa import refine_with_affinity
+from clipwsss.cams.cgl import confidence as cgl_confidence
+from clipwsss.cams.gradcam import softmax_gradcam
 from clipwsss.cams.labels import (
+    add_exponent_confusions,
     apply_confidence,
-    background_score,
     min_max_normalize,
-    posterior_to_label,
 )
 from clipwsss.cams.sharpness import sharpness
-from clipwsss.clip.dense import dense_forward, preprocess
-from clipwsss.clip.text import background_text_features, class_text_features
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
 from clipwsss.methods.clip_es import ClipES
-from clipwsss.metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
+from clipwsss.metrics import ConfusionMatrix, best_background_exponent, mean_iou
+from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
 INITIAL_EXPONENTS = tuple(range(1, 11))  # eval_cam.py: k in 1..10 for "highres" CAMs
@@ -66,18 +63,9 @@ class CamScorer:
     def update(self, cams: Tensor, keys: Tensor, gt: np.ndarray) -> None:
         """Add one image. Shapes: cams (K, H, W) at GT size; keys (K,); gt (H, W).
 
-        Labels equal ``cams_to_label`` for each k (background wins ties), computed from one
-        arg-max over the classes.
+        Labels equal ``cams_to_label`` for each k (:func:`~clipwsss.cams.labels.exponent_labels`).
         """
-        if cams.shape[0] == 0:
-            labels = {k: np.zeros(gt.shape, np.int64) for k in self.hists}
-        else:
-            top, idx = cams.max(dim=0).values, cams.argmax(dim=0)
-            fg = (torch.as_tensor(keys).reshape(-1)[idx] + 1).numpy()
-            labels = {k: np.where((background_score(cams, exponent=k) >= top).numpy(), 0, fg)
-                      for k in self.hists}  # fmt: skip
-        for k, hist in self.hists.items():
-            hist += confusion_matrix(labels[k], gt, len(hist))
+        add_exponent_confusions(self.hists, cams, keys, gt)
 
     def miou(self) -> float:
         """mIoU with k = 1, in [0, 1]."""
@@ -168,20 +156,8 @@ def prompt_sweep(
     )
 
 
-def _text_features(es: ClipES) -> tuple[Tensor, Tensor]:
-    """(C, E) class and (M, E) background embeddings of ``es``, as ``ClipES`` builds them."""
-    cfg = es.config
-    vocab = es.vocab if cfg.use_background else es.vocab.with_background(())
-    fusion = "sentence" if cfg.fusion == "cam" else cfg.fusion
-    return (
-        class_text_features(es.clip, vocab, template=cfg.template, fusion=fusion),
-        background_text_features(es.clip, vocab, template=cfg.template),
-    )
-
-
 def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: Sequence[str]):
     """Per labelled image: (gt, labels, [(cams, scores) of each ClipES])."""
-    features = [_text_features(es) for es in ess]
     for image_id in ids:
         sample = dataset.sample(image_id)
         if not sample.labels:
@@ -192,12 +168,10 @@ def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: S
             out = [es(image, labels) for es in ess]
             yield gt, labels, [(o.cams, o.scores) for o in out]
             continue
-        clip, cfg = ess[0].clip, ess[0].config
-        pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)
-        dense = dense_forward(clip, pixels[None], pooling=cfg.pooling)
+        dense = ess[0].forward(image)  # one image forward serves every prompt
         per_prompt = []
-        for j, (es, (fg, bg)) in enumerate(zip(ess, features, strict=True)):
-            text = build_text_setup(fg, bg, labels, text_set=es.config.text_set)
+        for j, es in enumerate(ess):
+            text = es.text_setup(labels)
             cams, s = softmax_gradcam(
                 dense, text, logit_scale=es.logit_scale, softmax=es.config.softmax,
                 retain_graph=j < len(ess) - 1, return_scores=True,
@@ -245,23 +219,6 @@ class CamRecord:
     scores: Tensor
     affinity: Tensor | None
     cams_ms: Tensor | None = None
-
-
-def image_affinity(es: ClipES, image: np.ndarray) -> Tensor:
-    """``A^t`` of one image with ``es``'s CAA settings (Eq. 6 and the power of Eq. 7).
-
-    A second forward of the image tower: :class:`ClipES` does not return its attention.
-
-    Shapes:
-        image: (H, W, 3) uint8; output: (N, N), N = number of patches.
-    """
-    clip, cfg = es.clip, es.config
-    pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)[None]
-    with torch.no_grad():
-        attn = dense_forward(clip, pixels, pooling=cfg.pooling).attn
-    return attention_affinity(
-        attn[0], n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
-    )
 
 
 def rescale(image: np.ndarray, scale: float) -> np.ndarray:
@@ -334,52 +291,15 @@ def iter_records(
             out.keys,
             out.cams,
             out.scores,
-            image_affinity(es, image) if affinity else None,
+            es.affinity(out.attn) if affinity else None,  # the attention of the same forward
             cams_ms,
         )
 
 
-def refine(
-    cams: Tensor,
-    affinity: Tensor,
-    *,
-    mode: str = "caa",
-    threshold: float = 0.4,
-    official: bool = True,
-) -> Tensor:
-    """CAA (box masks at ``threshold``, Eq. 7) or vanilla MHSA (no boxes) refinement.
-
-    Shapes:
-        cams: (K, h, w); affinity: (N, N); output: (K, h, w) in [0, 1).
-    """
-    if mode not in ("caa", "mhsa"):
-        raise ValueError(f"mode must be 'caa' or 'mhsa', got {mode!r}")
-    masks = box_masks(cams, threshold=threshold, official=official) if mode == "caa" else None
-    return refine_cams(cams, affinity, masks, mask_targets=not official)
-
-
 def refined_cams(es: ClipES, rec: CamRecord) -> Tensor:
     """``rec``'s CAMs refined as ``es.config`` says (CAA, MHSA or none). (K, h, w)."""
-    cfg = es.config
-    if cfg.refine == "none":
-        return rec.cams
-    return refine(
-        rec.cams,
-        rec.affinity,
-        mode=cfg.refine,
-        threshold=cfg.box_threshold,
-        official=cfg.official_boxes,
-    )
-
-
-def crf_label(image: np.ndarray, cams_hr: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
-    """Dense-CRF label and posterior of full-size CAMs (official: float16, k = 1).
-
-    Shapes:
-        image: (H, W, 3); cams_hr: (K, H, W); output: label (H, W), posterior (1 + K, H, W).
-    """
-    q = crf_posterior(image, cams_hr.half())
-    return posterior_to_label(q, keys), q
+    refined = es.refine_from_affinity(rec.cams, rec.affinity)
+    return rec.cams if refined is None else refined
 
 
 # --------------------------------------------------------------------------- Table 2
@@ -409,8 +329,8 @@ def refinement_table(
         for tag, base in bases.items():
             variants = {
                 "initial": base,
-                "+ MHSA": refine(base, rec.affinity, mode="mhsa"),
-                "+ CAA": refine(
+                "+ MHSA": refine_with_affinity(base, rec.affinity, mode="mhsa"),
+                "+ CAA": refine_with_affinity(
                     base, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
                 ),
             }
@@ -420,7 +340,7 @@ def refinement_table(
                 scorers.setdefault((tag, name, False), CamScorer(n, ks))
                 scorers[(tag, name, False)].update(hr, rec.keys, rec.gt)
                 if crf:
-                    label, _ = crf_label(rec.image, hr, rec.keys)
+                    label = crf_pseudo_mask(rec.image, rec.keys, hr.half()).label  # k = 1
                     scorers.setdefault((tag, name, True), ConfusionMatrix(n)).update(label, rec.gt)
     rows = []
     for (tag, name, with_crf), scorer in sorted(
@@ -457,7 +377,7 @@ def lambda_sweep(
     scorers = {lam: CamScorer(dataset.n_classes, REFINED_EXPONENTS) for lam in lambdas}
     for rec in iter_records(es, dataset, ids):
         for lam, scorer in scorers.items():
-            cams = refine(rec.cams, rec.affinity, threshold=lam, official=official)
+            cams = refine_with_affinity(rec.cams, rec.affinity, threshold=lam, official=official)
             scorer.update(es.upsample(cams, rec.gt.shape), rec.keys, rec.gt)
     return pd.DataFrame(
         [
@@ -500,12 +420,11 @@ def pseudo_mask_sweep(
     counts = {c: np.zeros(len(edges) - 1, np.int64) for c in confidences}
     scorers = {(c, mu): MaskScorer(n) for c in confidences for mu in mus}
     for rec in iter_records(es, dataset, ids):
-        hr = es.upsample(refined_cams(es, rec), rec.gt.shape)
-        label, q = crf_label(rec.image, hr, rec.keys)
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()  # float16 as the files
+        pm = crf_pseudo_mask(rec.image, rec.keys, hr)  # official CRF, k = 1
+        label, q = pm.label, pm.posterior
         for c in confidences:
-            conf = (
-                confidence_official(q) if c == "official" else confidence_paper(hr.half().float())
-            )
+            conf = cgl_confidence(q, hr, kind=c)
             counts[c] += np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
             for mu in mus:
                 scorers[(c, mu)].update(apply_confidence(label, conf, threshold=mu).numpy(), rec.gt)
@@ -577,8 +496,8 @@ def refinement_figure(es: ClipES, dataset: SegmentationDataset, ids: Sequence[st
 
     cfg, rows, labels = es.config, [], []
     for rec in iter_records(es, dataset, ids):
-        mhsa = refine(rec.cams, rec.affinity, mode="mhsa")
-        caa = refine(
+        mhsa = refine_with_affinity(rec.cams, rec.affinity, mode="mhsa")
+        caa = refine_with_affinity(
             rec.cams, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
         )
         heats = [
@@ -611,17 +530,15 @@ def confidence_figure(
 
     rows, labels = [], []
     for rec in iter_records(es, dataset, ids):
-        hr = es.upsample(refined_cams(es, rec), rec.gt.shape)
-        label, q = crf_label(rec.image, hr, rec.keys)
-        conf = confidence_official(q)
-        mask = apply_confidence(label, conf, threshold=threshold)
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()  # float16 as the files
+        pm = crf_pseudo_mask(rec.image, rec.keys, hr, MaskOptions(threshold=threshold))
         rows.append(
             [
                 rec.image,
-                colorize(label.numpy()),
-                conf.numpy(),
-                confidence_paper(hr.half().float()).numpy(),
-                colorize(mask.numpy()),
+                colorize(pm.label.numpy()),
+                pm.conf.numpy(),
+                cgl_confidence(pm.posterior, hr, kind="paper").numpy(),
+                colorize(pm.mask.numpy()),
                 colorize(rec.gt),
             ]
         )

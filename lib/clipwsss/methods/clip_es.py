@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
+from clipwsss.cams.caa import attention_affinity, refine_with_affinity
 from clipwsss.cams.gradcam import TextSet, build_text_setup, softmax_gradcam
 from clipwsss.cams.labels import min_max_normalize, upsample_cams
 from clipwsss.clip.dense import DenseOutput, Pooling, dense_forward, preprocess
@@ -57,6 +57,12 @@ class ImageCams:
         refined: (K, h, w) after CAA/MHSA, or None (no refinement, or a ResNet).
         scores: (K,) softmax (or logit) score of each target class (Eq. 3; sharpness).
         grid: (h, w) patch grid.
+        attn: (L, T, T) head-averaged attention of every block, T = 1 + h*w (class token
+            first), detached; None for a ResNet.
+        affinity: (N, N) ``A^t`` of Eq. 6 (N = h*w) the refinement used; None without one
+            (``refine="none"`` or a ResNet): ``ClipES.affinity(attn)`` computes it then.
+        block_tokens: the residual stream after each ViT block, (T, D) each, detached
+            (WeCLIP reads blocks 1-11, WeakCLIP 4/6/8/12); empty for a ResNet.
     """
 
     keys: Tensor
@@ -64,6 +70,9 @@ class ImageCams:
     refined: Tensor | None
     scores: Tensor
     grid: tuple[int, int]
+    attn: Tensor | None = None
+    affinity: Tensor | None = None
+    block_tokens: tuple[Tensor, ...] = ()
 
 
 @dataclass
@@ -116,9 +125,37 @@ class ClipES:
             raise IndexError(f"unknown class ids {bad}; the vocabulary has {len(self.vocab)}")
         dense = self.forward(image)
         cams, scores = self.gradcam(dense, labels)
-        refined = self.refine(cams, dense.attn)
-        keys = torch.as_tensor([int(c) for c in labels])
-        return ImageCams(keys=keys, cams=cams, refined=refined, scores=scores, grid=dense.grid)
+        attn = None if dense.attn is None else dense.attn[0].detach()
+        affinity = None
+        if attn is not None and self.config.refine != "none":
+            affinity = self.affinity(attn)
+        return ImageCams(
+            keys=torch.as_tensor([int(c) for c in labels]),
+            cams=cams,
+            refined=self.refine_from_affinity(cams, affinity),
+            scores=scores,
+            grid=dense.grid,
+            attn=attn,
+            affinity=affinity,
+            block_tokens=tuple(t[0].detach() for t in dense.block_tokens),
+        )
+
+    def batch(
+        self, images: Sequence[np.ndarray], labels: Sequence[Sequence[int]]
+    ) -> list[ImageCams]:
+        """CAMs of a batch of same-size images, one :class:`ImageCams` per image.
+
+        The interface the pipelines use (:class:`~clipwsss.methods.base.CamMethod`); today
+        it runs the images one after another, so results equal ``self(image, labels)``.
+
+        Shapes:
+            images: B arrays (H, W, 3) uint8 of one size; labels: B label lists.
+        """
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} label lists")
+        if len({im.shape for im in images}) > 1:
+            raise ValueError(f"a batch needs same-size images, got {[im.shape for im in images]}")
+        return [self(im, lab) for im, lab in zip(images, labels, strict=True)]
 
     # The stages of __call__, public so that benchmarks and notebooks can time or swap them.
 
@@ -161,23 +198,42 @@ class ClipES:
         scores = (torch.stack(all_scores) * valid).sum(0) / n_syn
         return min_max_normalize(fused), scores
 
+    def affinity(self, attn: Tensor) -> Tensor:
+        """Eq. 6 and the power of Eq. 7 with this config: ``A^t``, once per image.
+
+        Shapes: attn (L, T, T) (or (1, L, T, T)); output (N, N), N = T - 1.
+        """
+        cfg = self.config
+        attn = attn[0] if attn.ndim == 4 else attn
+        return attention_affinity(
+            attn, n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
+        )
+
+    def refine_from_affinity(self, cams: Tensor, affinity: Tensor | None) -> Tensor | None:
+        """Stage 3 with a given affinity: CAA, MHSA or nothing (``config.refine``, Eq. 7).
+
+        Returns None for ``refine="none"`` or without an affinity (a ResNet).
+
+        Shapes: cams (K, h, w); affinity (N, N); output (K, h, w).
+        """
+        cfg = self.config
+        if cfg.refine not in ("caa", "mhsa", "none"):
+            raise ValueError(f"refine must be 'caa', 'mhsa' or 'none', got {cfg.refine!r}")
+        if cfg.refine == "none" or affinity is None:
+            return None
+        return refine_with_affinity(
+            cams, affinity, mode=cfg.refine, threshold=cfg.box_threshold,
+            official=cfg.official_boxes,
+        )  # fmt: skip
+
     def refine(self, cams: Tensor, attn: Tensor | None) -> Tensor | None:
         """Stage 3: CAA (Eq. 6-7), MHSA or nothing (``config.refine``); None without attention.
 
-        Shapes: cams (K, h, w); attn (1, L, T, T); output (K, h, w).
+        Shapes: cams (K, h, w); attn (1, L, T, T) or (L, T, T); output (K, h, w).
         """
-        cfg = self.config
-        if cfg.refine == "none" or attn is None:
-            return None
-        affinity = attention_affinity(
-            attn[0], n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
-        )  # Eq. 6, once per image for all classes
-        masks = None
-        if cfg.refine == "caa":
-            masks = box_masks(cams, threshold=cfg.box_threshold, official=cfg.official_boxes)
-        elif cfg.refine != "mhsa":
-            raise ValueError(f"refine must be 'caa', 'mhsa' or 'none', got {cfg.refine!r}")
-        return refine_cams(cams, affinity, masks, mask_targets=not cfg.official_boxes)  # Eq. 7
+        if self.config.refine == "none" or attn is None:
+            return self.refine_from_affinity(cams, None)
+        return self.refine_from_affinity(cams, self.affinity(attn))
 
     @staticmethod
     def upsample(cams: Tensor, size: tuple[int, int]) -> Tensor:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from clipwsss.cams.labels import cams_to_label
+from clipwsss.cams.labels import add_exponent_confusions
 from clipwsss.data import SegmentationDataset, load_label_png
 from clipwsss.io.camfiles import load_cams
 from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
@@ -278,9 +278,8 @@ def _add_cams(hists: dict[float, np.ndarray], path: Path, gt: np.ndarray, cam_ke
     else:
         keys, cams = np.zeros(0, dtype=np.int64), np.zeros((0, *gt.shape), dtype=np.float16)
     _check_size(cams.shape[1:], gt.shape, path)
-    cams_t = torch.from_numpy(cams)  # float16 as stored, as the official script computes
-    for k, hist in hists.items():
-        hist += confusion_matrix(cams_to_label(cams_t, keys, exponent=k), gt, hist.shape[0])
+    # float16 as stored, as the official script computes
+    add_exponent_confusions(hists, torch.from_numpy(cams), keys, gt)
 
 
 def _check_size(pred: tuple[int, ...], gt: tuple[int, ...], path: Path) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from clipwsss._version import __version__
-from clipwsss.cams.cgl import confidence_official, confidence_paper
+from clipwsss.cams.cgl import confidence as cgl_confidence
 from clipwsss.cams.crf import crf_posterior
 from clipwsss.cams.labels import apply_confidence, posterior_to_label
 from clipwsss.data import (
@@ -80,37 +81,88 @@ class _MaskJob:
     overlay_path: Path | None
 
 
-def pseudo_mask_for(
-    image: np.ndarray, keys: np.ndarray, cams: np.ndarray, options: MaskOptions = MaskOptions()
-) -> np.ndarray:
-    """dCRF + confidence mask of one image: the pseudo label written as PNG.
+@dataclass(frozen=True)
+class PseudoMask:
+    """One image's pseudo mask and what it was made from.
+
+    Attributes:
+        label: (H, W) int64 CRF label, 0 = background, ``k + 1`` = class k.
+        conf: (H, W) confidence in [0, 1] (``MaskOptions.confidence``).
+        mask: (H, W) int64 ``label`` with 255 where ``conf < threshold`` (Eq. 9).
+        posterior: (1 + K, H, W) CRF posterior over [background, classes].
+    """
+
+    label: Tensor
+    conf: Tensor
+    mask: Tensor
+    posterior: Tensor
+
+
+def mask_from_posterior(
+    posterior: Tensor,
+    keys: np.ndarray | Tensor,
+    cams: Tensor,
+    *,
+    threshold: float = 0.95,  # mu, CLIP-ES supp. D
+    confidence: Confidence = "official",  # max CRF posterior; "paper": Eq. 8 on the CAMs
+) -> PseudoMask:
+    """CRF posterior -> label -> confidence -> 255: the pseudo-mask step after the dCRF.
+
+    Shapes:
+        posterior: (1 + K, H, W); keys: (K,); cams: (K, H, W); output maps: (H, W).
+
+    Reference: CLIP-ES Section 3.4, Eq. 8-9; supplementary D (``eval_cam_with_crf.py``).
+    """
+    label = posterior_to_label(posterior, keys)
+    conf = cgl_confidence(posterior, cams, kind=confidence)
+    mask = apply_confidence(label, conf, threshold=threshold)
+    return PseudoMask(label=label, conf=conf, mask=mask, posterior=posterior)
+
+
+def crf_pseudo_mask(
+    image: np.ndarray,
+    keys: np.ndarray | Tensor,
+    cams: Tensor,
+    options: MaskOptions = MaskOptions(),
+) -> PseudoMask:
+    """dCRF + confidence mask of one image: the one pseudo-mask function.
+
+    The runner, the sweeps, the timings and the notebooks all call it (or its two halves,
+    :func:`~clipwsss.cams.crf.crf_posterior` and :func:`mask_from_posterior`).
 
     Args:
         image: RGB uint8 photo.
         keys: 0-based class ids of the CAMs.
-        cams: CAMs in [0, 1] at the image size (float16 as stored, as the official unary).
+        cams: CAMs in [0, 1] at the image size; float16 as stored in the CAM files is what
+            the official unary sees.
         options: Threshold, confidence and CRF switches.
+
+    Shapes:
+        image: (H, W, 3); keys: (K,); cams: (K, H, W); output maps: (H, W).
+
+    Reference: CLIP-ES Section 3.4, Eq. 8-9; supplementary D (``eval_cam_with_crf.py``).
+    """
+    q = crf_posterior(
+        image, cams, exponent=options.bg_exponent, official=options.official_crf_image
+    )
+    return mask_from_posterior(
+        q, keys, cams, threshold=options.threshold, confidence=options.confidence
+    )
+
+
+def pseudo_mask_for(
+    image: np.ndarray, keys: np.ndarray, cams: np.ndarray, options: MaskOptions = MaskOptions()
+) -> np.ndarray:
+    """:func:`crf_pseudo_mask` of stored CAMs, as the uint8 map written as PNG.
 
     Returns:
         uint8 label map: 0 = background, ``k + 1`` = class k, 255 = unconfident (ignore).
 
     Shapes:
         image: (H, W, 3); keys: (K,); cams: (K, H, W); output: (H, W).
-
-    Reference: CLIP-ES Section 3.4, Eq. 8-9; supplementary D (``eval_cam_with_crf.py``).
     """
     cams_t = torch.from_numpy(np.ascontiguousarray(cams))
-    q = crf_posterior(
-        image, cams_t, exponent=options.bg_exponent, official=options.official_crf_image
-    )
-    label = posterior_to_label(q, keys)
-    if options.confidence == "official":
-        conf = confidence_official(q)
-    elif options.confidence == "paper":
-        conf = confidence_paper(cams_t.float())  # Eq. 8
-    else:
-        raise ValueError(f"confidence must be 'official' or 'paper', got {options.confidence!r}")
-    return apply_confidence(label, conf, threshold=options.threshold).numpy().astype(np.uint8)
+    return crf_pseudo_mask(image, keys, cams_t, options).mask.numpy().astype(np.uint8)
 
 
 def _mask_job(job: _MaskJob, options: MaskOptions) -> BaseException | None:
