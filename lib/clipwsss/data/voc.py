@@ -243,12 +243,16 @@ def _boxes_from_label(label: np.ndarray, class_names: Sequence[str]) -> list[tup
     return objects
 
 
-def _voc_xml(image_id: str, size: tuple[int, int], objects: Sequence, segmented: bool) -> str:
+def _voc_xml(
+    image_id: str, size: tuple[int, int], objects: Sequence, segmented: bool, database: str | None
+) -> str:
     """A standard VOC annotation XML document."""
     height, width = size
     ann = ET.Element("annotation")
     ET.SubElement(ann, "folder").text = "VOC2012"
     ET.SubElement(ann, "filename").text = f"{image_id}.jpg"
+    if database is not None:
+        ET.SubElement(ET.SubElement(ann, "source"), "database").text = database
     size_el = ET.SubElement(ann, "size")
     for tag, value in (("width", width), ("height", height), ("depth", 3)):
         ET.SubElement(size_el, tag).text = str(value)
@@ -257,7 +261,7 @@ def _voc_xml(image_id: str, size: tuple[int, int], objects: Sequence, segmented:
         obj = ET.SubElement(ann, "object")
         ET.SubElement(obj, "name").text = name
         ET.SubElement(obj, "pose").text = "Unspecified"
-        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "truncated").text = str(int(len(rest) > 1 and bool(rest[1])))
         ET.SubElement(obj, "difficult").text = str(int(bool(rest and rest[0])))
         bndbox = ET.SubElement(obj, "bndbox")
         for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True):
@@ -273,6 +277,9 @@ def write_voc_sample(
     label: np.ndarray | None,
     class_names: Sequence[str] = VOC_CLASSES,
     objects: Sequence[tuple] | None = None,
+    *,
+    jpeg_subsampling: int | None = None,  # PIL's default (4:2:0); 0 = 4:4:4 (the toy world)
+    database: str | None = None,  # optional <source><database> of the XML
 ) -> Sample:
     """Write one image in VOC format (JPEG, palette GT PNG, XML), each file atomically.
 
@@ -283,9 +290,12 @@ def write_voc_sample(
         label: GT class ids (0 = bg, ``k + 1`` = ``class_names[k]``, 255 = ignore) written
             as ``SegmentationClass/<id>.png``; ``None`` writes no PNG.
         class_names: Foreground class names that ``label`` and ``objects`` refer to.
-        objects: ``(name, (xmin, ymin, xmax, ymax))`` or ``(name, box, difficult)`` per
-            object, written in this order (VOC boxes are 1-based, inclusive). ``None``:
-            one object per class in ``label``, ascending, boxing its pixels.
+        objects: ``(name, (xmin, ymin, xmax, ymax))``, ``(name, box, difficult)`` or
+            ``(name, box, difficult, truncated)`` per object, written in this order (VOC
+            boxes are 1-based, inclusive). ``None``: one object per class in ``label``,
+            ascending, boxing its pixels.
+        jpeg_subsampling: PIL's JPEG ``subsampling`` (``None``: PIL's default).
+        database: Written as ``<source><database>`` when given.
 
     Returns:
         The written sample (labels as a ``label_source="xml"`` reader returns them).
@@ -307,12 +317,13 @@ def write_voc_sample(
         raise UnknownClassError(f"objects name unknown classes {unknown}; known: {class_names}")
 
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=95)
+    jpeg = {} if jpeg_subsampling is None else {"subsampling": jpeg_subsampling}
+    Image.fromarray(image).save(buffer, format="JPEG", quality=95, **jpeg)
     image_path = atomic_write_bytes(root / "JPEGImages" / f"{image_id}.jpg", buffer.getvalue())
     gt_path = None
     if label is not None:
         gt_path = save_label_png(root / "SegmentationClass" / f"{image_id}.png", label)
-    xml = _voc_xml(image_id, image.shape[:2], objects, segmented=label is not None)
+    xml = _voc_xml(image_id, image.shape[:2], objects, label is not None, database)
     atomic_write_text(root / "Annotations" / f"{image_id}.xml", xml)
     labels = dedupe([index[obj[0]] for obj in objects])
     return Sample(image_id=image_id, image_path=image_path, labels=labels, gt_path=gt_path)

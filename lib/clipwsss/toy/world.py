@@ -29,15 +29,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import yaml
-from PIL import Image
 
+from clipwsss.data.images import voc_palette
+from clipwsss.data.voc import write_split, write_voc_sample
 from clipwsss.toy.shapes import VARIANTS, Sprite, draw_sprite
 from clipwsss.toy.textures import TEXTURES, noise_patch, railway, railway_tracks
 
@@ -594,6 +594,14 @@ def world_description() -> dict:
     }
 
 
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """The PASCAL VOC palette: (n, 3) uint8; 0 black, 1 (128, 0, 0), ..., 255 (224, 224, 192).
+
+    :func:`clipwsss.data.images.voc_palette` as an array.
+    """
+    return np.asarray(voc_palette(n), np.uint8).reshape(n, 3)
+
+
 def add_ignore_band(label: np.ndarray, width: int = 2, ignore_index: int = 255) -> np.ndarray:
     """Mark pixels near a boundary between different values as ``ignore_index``, as VOC does.
 
@@ -611,47 +619,6 @@ def add_ignore_band(label: np.ndarray, width: int = 2, ignore_index: int = 255) 
     return out
 
 
-def voc_colormap(n: int = 256) -> np.ndarray:
-    """The PASCAL VOC palette: (n, 3) uint8; 0 black, 1 (128, 0, 0), ..., 255 (224, 224, 192)."""
-    cmap = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
-
-
-_VOC_PALETTE = voc_colormap().flatten().tolist()
-
-
-def _voc_xml(image_id: str, scene: Scene) -> str:
-    """VOC ``Annotations`` XML: one object per visible instance, 1-based inclusive boxes."""
-    h, w = scene.label.shape
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = "VOC2012"
-    ET.SubElement(root, "filename").text = f"{image_id}.jpg"
-    ET.SubElement(ET.SubElement(root, "source"), "database").text = "clipwsss toy world"
-    size = ET.SubElement(root, "size")
-    for tag, v in (("width", w), ("height", h), ("depth", 3)):
-        ET.SubElement(size, tag).text = str(v)
-    ET.SubElement(root, "segmented").text = "1"
-    for obj in scene.objects:
-        node = ET.SubElement(root, "object")
-        ET.SubElement(node, "name").text = TOY_CLASSES[obj.class_id]
-        ET.SubElement(node, "pose").text = "Unspecified"
-        ET.SubElement(node, "truncated").text = str(int(obj.truncated))
-        ET.SubElement(node, "difficult").text = "0"
-        box = ET.SubElement(node, "bndbox")
-        for tag, v in zip(("xmin", "ymin", "xmax", "ymax"), obj.box, strict=True):
-            ET.SubElement(box, tag).text = str(v + 1)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode") + "\n"
-
-
 def _write_sample(root: Path, image_id: str, scene: Scene) -> dict:
     """Write the JPEG, the palette PNG (with its ignore band) and the XML of one scene.
 
@@ -659,13 +626,14 @@ def _write_sample(root: Path, image_id: str, scene: Scene) -> dict:
         The scene's ``captions.jsonl`` fields: caption, class names, main background.
     """
     size = scene.label.shape[0]
-    Image.fromarray(scene.image).save(
-        root / "JPEGImages" / f"{image_id}.jpg", quality=95, subsampling=0
-    )
-    png = Image.fromarray(add_ignore_band(scene.label, max(2, size // 64)))
-    png.putpalette(_VOC_PALETTE)
-    png.save(root / "SegmentationClass" / f"{image_id}.png")
-    (root / "Annotations" / f"{image_id}.xml").write_text(_voc_xml(image_id, scene))
+    objects = [  # one per visible instance; VOC boxes are 1-based, inclusive
+        (TOY_CLASSES[o.class_id], tuple(v + 1 for v in o.box), False, o.truncated)
+        for o in scene.objects
+    ]
+    write_voc_sample(
+        root, image_id, scene.image, add_ignore_band(scene.label, max(2, size // 64)),
+        TOY_CLASSES, objects, jpeg_subsampling=0, database="clipwsss toy world",
+    )  # fmt: skip
     names = [TOY_CLASSES[c] for c in scene.labels]
     return {"caption": scene.caption, "labels": names, "background": scene.background}
 
@@ -712,10 +680,9 @@ def generate_toy_voc(
                     counts[split][name] += 1
                 if progress and i % 500 == 0:
                     print(f"toy {split}: {i}/{n}", file=sys.stderr)
-    sets = root / "ImageSets" / "Segmentation"
     for split in ("train", "val"):
-        (sets / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids[split]))
-    (sets / "trainval.txt").write_text("".join(f"{i}\n" for i in ids["train"] + ids["val"]))
+        write_split(root, split, ids[split])
+    write_split(root, "trainval", ids["train"] + ids["val"])
     (root / "classes.yaml").write_text(yaml.safe_dump(world_description(), sort_keys=False))
     return {
         "root": str(root), "n_train": n_train, "n_val": n_val, "seed": seed,
