@@ -9,8 +9,8 @@ Paper: CLIP-ES Sections 3.1-3.3, Tables 2, 6, 8, S1, S2.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from clipwsss.cams.labels import min_max_normalize, upsample_cams
 from clipwsss.clip.dense import DenseOutput, Pooling, dense_forward, preprocess
 from clipwsss.clip.loading import ClipModel
 from clipwsss.clip.text import background_text_features, class_text_features, synonym_text_features
+from clipwsss.methods.base import register_method
 from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary, Fusion
 
 Refinement = Literal["caa", "mhsa", "none"]
@@ -235,7 +236,34 @@ class ClipES:
             return self.refine_from_affinity(cams, None)
         return self.refine_from_affinity(cams, self.affinity(attn))
 
+    # The CamMethod interface (methods/base.py) the pipelines use.
+
+    @property
+    def min_image_size(self) -> int:
+        """Smallest image side: one patch."""
+        return self.clip.patch_size
+
+    @property
+    def n_classes(self) -> int:
+        """Foreground classes of the vocabulary."""
+        return len(self.vocab)
+
+    def run_record(self) -> dict[str, Any]:
+        """Model, weights, vocabulary and every switch, for a CAM folder's ``run.json``."""
+        return {
+            "model": self.clip.name,
+            "pretrained": self.clip.pretrained,
+            "weights": self.clip.fingerprint,
+            "config": asdict(self.config),
+            "classes": list(self.vocab.names),
+            "sentences": list(self.vocab.sentences),
+            "background": list(self.vocab.background),
+        }
+
     @staticmethod
     def upsample(cams: Tensor, size: tuple[int, int]) -> Tensor:
         """(K, h, w) patch-resolution CAMs -> (K, H, W) at the original image size."""
         return upsample_cams(cams, size)
+
+
+register_method("clip-es", config=ClipEsConfig)(ClipES)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import numpy as np
 from clipwsss._version import __version__
 from clipwsss.data import SegmentationDataset, load_image
 from clipwsss.io.camfiles import cam_overlay, check_run_record, save_cams, save_jpeg
-from clipwsss.methods.clip_es import ClipES
+from clipwsss.methods.base import CamMethod
 from clipwsss.pipelines.common import (
     CAMS_COMPARE,
     BadImageError,
@@ -51,23 +50,12 @@ from clipwsss.pipelines.common import (
 # --------------------------------------------------------------------------- stage 1-2: CAMs
 
 
-def cams_record(es: ClipES, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def cams_record(es: CamMethod, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``run.json`` of a CAM folder: model, weights, vocabulary, every switch."""
-    return {
-        "stage": "cams",
-        "clipwsss": __version__,
-        "model": es.clip.name,
-        "pretrained": es.clip.pretrained,
-        "weights": es.clip.fingerprint,
-        "config": asdict(es.config),
-        "classes": list(es.vocab.names),
-        "sentences": list(es.vocab.sentences),
-        "background": list(es.vocab.background),
-        **(extra or {}),
-    }
+    return {"stage": "cams", "clipwsss": __version__, **es.run_record(), **(extra or {})}
 
 
-def image_cams(es: ClipES, image: np.ndarray, labels: Sequence[int]) -> dict[str, np.ndarray]:
+def image_cams(es: CamMethod, image: np.ndarray, labels: Sequence[int]) -> dict[str, np.ndarray]:
     """One image's CAM file contents: keys, refined and initial CAMs at the image size.
 
     ``attn_highres`` is the initial CAM when there is no refinement (``refine="none"`` or a
@@ -87,7 +75,7 @@ def image_cams(es: ClipES, image: np.ndarray, labels: Sequence[int]) -> dict[str
 
 
 def generate_cams(
-    es: ClipES,
+    es: CamMethod,
     dataset: SegmentationDataset,
     out_dir: str | Path,
     *,
@@ -101,7 +89,8 @@ def generate_cams(
     """Write ``<out_dir>/<image_id>.npy`` CAM files (official format) for a dataset.
 
     Args:
-        es: The CLIP-ES CAM generator (model, vocabulary, switches).
+        es: A CAM method (:class:`~clipwsss.methods.base.CamMethod`, e.g. ``ClipES``:
+            model, vocabulary, switches).
         dataset: Images with image-level labels; its class order must be the vocabulary's.
         out_dir: Output folder (created).
         limit: Handle only the first ``limit`` ids of the shard.
@@ -123,9 +112,9 @@ def generate_cams(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if len(es.vocab) != len(dataset.class_names):
+    if es.n_classes != len(dataset.class_names):
         raise ValueError(
-            f"the vocabulary has {len(es.vocab)} classes but the dataset "
+            f"the vocabulary has {es.n_classes} classes but the dataset "
             f"{len(dataset.class_names)}; give a class list that matches the dataset"
         )
     check_run_record(out_dir, cams_record(es, record), CAMS_COMPARE)
@@ -142,7 +131,7 @@ def generate_cams(
             continue
         try:
             image = load_image(sample.image_path)
-            patch = es.clip.patch_size
+            patch = es.min_image_size
             if min(image.shape[:2]) < patch:
                 raise BadImageError(
                     f"image {sample.image_path} ({image.shape[1]}x{image.shape[0]}) is "
