@@ -15,6 +15,7 @@ resume / shard / bad-input behaviour. Exit status: 0 done, 1 bad input or data e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
 from clipwsss.clip.loading import WeightsNotFoundError
 from clipwsss.data import (
     DATASETS,
@@ -38,10 +40,10 @@ from clipwsss.io.camfiles import (
     OutputMismatchError,
     read_run_record,
 )
+from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.common import UnknownLabelError, parse_shard
 from clipwsss.pipelines.evaluate import EvalResult
-
-BOX_THRESHOLD = {"voc12": 0.4, "coco14": 0.7, "custom": 0.4}  # CLIP-ES supp. C
+from clipwsss.pipelines.masks import MaskOptions
 
 RANDOM_WEIGHTS_BANNER = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -145,48 +147,11 @@ def _add_cams(sub) -> None:
         help="accept --pretrained none (tests and timing only)",
     )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
-    a = p.add_argument_group("ablation switches (defaults reproduce the official code)")
-    a.add_argument(
-        "--box-threshold", type=float, help="CAA box threshold lambda (default 0.4; 0.7 for coco14)"
+    a = p.add_argument_group(
+        "ablation switches (ClipEsConfig fields; defaults reproduce the official code)"
     )
-    a.add_argument("--no-softmax", action="store_true", help="GradCAM on logits (Table 6)")
-    a.add_argument(
-        "--no-background", action="store_true", help="no background words in the softmax (Table 6)"
-    )
+    add_config_arguments(a, ClipEsConfig)
     a.add_argument("--no-synonyms", action="store_true", help="plain class names (Table 8)")
-    a.add_argument(
-        "--text-set",
-        choices=("image", "dataset"),
-        default="image",
-        help="softmax over the image's classes (official) or all classes",
-    )
-    a.add_argument(
-        "--fusion",
-        choices=("sentence", "feature", "cam"),
-        default="sentence",
-        help="synonym fusion level (Table S2)",
-    )
-    a.add_argument(
-        "--refine",
-        choices=("caa", "mhsa", "none"),
-        default="caa",
-        help="CAM refinement (Table 2); none: attn_highres = highres",
-    )
-    a.add_argument(
-        "--pooling",
-        choices=("avg", "cls"),
-        default="avg",
-        help="image embedding: avg of patch tokens (official) or cls (Table S1)",
-    )
-    a.add_argument(
-        "--corrected-boxes",
-        action="store_true",
-        help="CAA boxes without the official off-by-one, mask on targets too",
-    )
-    a.add_argument("--template", help="prompt template with {} (default 'a clean origami {}.')")
-    a.add_argument("--caa-layers", type=int, default=8, help="attention blocks averaged (8)")
-    a.add_argument("--sinkhorn-iters", type=int, default=3, help="Sinkhorn rounds (3)")
-    a.add_argument("--caa-power", type=int, default=2, help="affinity power t (2)")
 
 
 def _add_masks(sub) -> None:
@@ -199,29 +164,10 @@ def _add_masks(sub) -> None:
     _add_data_args(p)
     _add_output_args(p, "missing/corrupt images or CAM files")
     p.add_argument("--workers", type=_non_negative, default=2, help="CRF processes (2)")
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=0.95,
-        help="confidence mu; lower pixels become 255 (0.95; 0 keeps all)",
-    )
-    p.add_argument(
-        "--confidence",
-        choices=("official", "paper"),
-        default="official",
-        help="official: max CRF posterior; paper: Eq. 8 on the CAMs",
-    )
-    p.add_argument("--cam-key", choices=("attn_highres", "highres"), default="attn_highres")
-    p.add_argument(
-        "--corrected-crf-image",
-        action="store_true",
-        help="plain RGB image in the CRF (official: wrapped mean-subtracted BGR)",
-    )
-    p.add_argument(
-        "--bg-exponent",
-        type=float,
-        default=1.0,
-        help="background (1 - max cam)^k in the CRF unary (official k = 1)",
+    add_config_arguments(
+        p.add_argument_group("pseudo-mask switches (MaskOptions fields; official defaults)"),
+        MaskOptions,
+        skip=("n_classes",),  # from the data set
     )
 
 
@@ -338,9 +284,8 @@ def _device(name: str) -> str:
 
 def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.clip.loading import load_clip
-    from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+    from clipwsss.methods.clip_es import ClipES
     from clipwsss.pipelines.cams import generate_cams
-    from clipwsss.vocab import CLIP_ES_TEMPLATE
 
     pretrained = None if args.pretrained.lower() == "none" else args.pretrained
     if pretrained is None and not args.allow_random_weights:
@@ -351,28 +296,14 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     vocab = _vocabulary(args)
     if args.no_synonyms:
         vocab = vocab.without_synonyms()
-    if not vocab.background and not args.no_background:
+    if not vocab.background and args.use_background is not False:
         warnings.warn(
             "the vocabulary has no background words; CLIP-ES needs them (Table 6): "
             "add `background: [...]` to the vocabulary YAML",
             stacklevel=1,
         )
-    config = ClipEsConfig(
-        template=args.template or CLIP_ES_TEMPLATE,
-        pooling=args.pooling,
-        softmax=not args.no_softmax,
-        use_background=not args.no_background,
-        text_set=args.text_set,
-        fusion=args.fusion,
-        refine=args.refine,
-        box_threshold=(
-            args.box_threshold if args.box_threshold is not None else BOX_THRESHOLD[args.dataset]
-        ),
-        caa_layers=args.caa_layers,
-        sinkhorn_iters=args.sinkhorn_iters,
-        caa_power=args.caa_power,
-        official_boxes=not args.corrected_boxes,
-    )
+    # Flags that were given override the data set's official config (box lambda: supp. C).
+    config = config_from_args(ClipEsConfig, args, ClipEsConfig.for_dataset(args.dataset))
     dataset = _dataset(args)
     device = _device(args.device)
     clip = load_clip(args.model, pretrained, device=device)
@@ -409,11 +340,7 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.cams,
         args.out,
         workers=args.workers,
-        threshold=args.threshold,
-        confidence=args.confidence,
-        cam_key=args.cam_key,
-        official_crf_image=not args.corrected_crf_image,
-        bg_exponent=args.bg_exponent,
+        **_mask_switches(config_from_args(MaskOptions, args)),
         limit=args.limit,
         shard=args.shard,
         skip_bad=args.skip_bad_images,
@@ -423,6 +350,13 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     print(f"masks: {report.summary()}")
     return 0
+
+
+def _mask_switches(options: MaskOptions) -> dict:
+    """The fields of ``options`` that ``generate_masks`` takes (n_classes comes from the data)."""
+    fields = dataclasses.asdict(options)
+    fields.pop("n_classes")
+    return fields
 
 
 def _split(args: argparse.Namespace) -> str:

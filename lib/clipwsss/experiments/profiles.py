@@ -86,7 +86,7 @@ def _profiles() -> dict[str, Profile]:
             dataset="voc12",
             data_root=str(data / "VOCdevkit" / "VOC2012"),
             split="train",
-            clip_es=ClipEsConfig(box_threshold=0.4),  # supp. C
+            clip_es=ClipEsConfig.for_dataset("voc12"),  # lambda 0.4, supp. C
             n_classes=21,
         ),
         "coco14": Profile(
@@ -96,7 +96,7 @@ def _profiles() -> dict[str, Profile]:
             dataset="coco14",
             data_root=str(data / "coco2014"),
             split="train",
-            clip_es=ClipEsConfig(box_threshold=0.7),  # supp. C
+            clip_es=ClipEsConfig.for_dataset("coco14"),  # lambda 0.7, supp. C
             n_classes=81,
         ),
     }

@@ -28,24 +28,38 @@ from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary, Fusion
 Refinement = Literal["caa", "mhsa", "none"]
 
 
+# lambda of CAA per data set (CLIP-ES supp. C); the default of ClipEsConfig is VOC's.
+BOX_THRESHOLD = {"voc12": 0.4, "coco14": 0.7}
+
+
 @dataclass(frozen=True)
 class ClipEsConfig:
-    """Every switch of the CLIP-ES CAM stages; defaults reproduce the official code."""
+    """Every switch of the CLIP-ES CAM stages; defaults reproduce the official code.
+
+    The CLI flags of ``clipwsss cams`` are generated from these fields and their comments
+    (``cli/config_flags.py``): a new switch is one field with one comment.
+    """
 
     template: str = CLIP_ES_TEMPLATE  # Section 3.2.1, lowest sharpness on VOC train
     pooling: Pooling = "avg"  # Table S1: avg-token (default) or cls-token
     softmax: bool = True  # Section 3.1 / Table 6: False gives plain logit GradCAM
     # Table 6: False = no background words. With text_set="image" and one label the softmax
     # then has a single entry (score 1, zero gradient): pair it with text_set="dataset".
-    use_background: bool = True
+    use_background: bool = field(default=True, metadata={"flag": "background"})
     text_set: TextSet = "image"  # official: the image's classes; "dataset": all classes
     fusion: Fusion = "sentence"  # Table S2: sentence (default), feature or cam level
     refine: Refinement = "caa"  # Table 2: CAA, vanilla MHSA, or none
-    box_threshold: float = 0.4  # lambda, supp. C: 0.4 VOC, 0.7 COCO
+    box_threshold: float = BOX_THRESHOLD["voc12"]  # CAA box lambda, supp. C: 0.4 VOC, 0.7 COCO
     caa_layers: int = 8  # official: last 8 blocks
     sinkhorn_iters: int = 3  # official: 3 rounds
     caa_power: int = 2  # official: t = 2 (A @ A)
-    official_boxes: bool = True  # uint8 CAM, border off-by-one, mask on source pixels only
+    # official CAA boxes: uint8 CAM, border off-by-one, mask on source pixels only
+    official_boxes: bool = field(default=True, metadata={"negations": {"--corrected-boxes": False}})
+
+    @classmethod
+    def for_dataset(cls, name: str, **changes: Any) -> ClipEsConfig:
+        """The official settings of a data set ("voc12", "coco14"; others get VOC's)."""
+        return cls(**{"box_threshold": BOX_THRESHOLD.get(name, cls.box_threshold), **changes})
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import multiprocessing as mp
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -60,14 +60,20 @@ MASKS_COMPARE = (
 )
 
 
+CamKey = Literal["attn_highres", "highres"]  # refined or initial CAMs of a CAM file
+
+
 @dataclass(frozen=True)
 class MaskOptions:
     """Switches of the pseudo-mask stage; defaults reproduce ``eval_cam_with_crf.py``."""
 
-    threshold: float = 0.95  # mu, CLIP-ES supp. D; pixels below become 255
+    threshold: float = 0.95  # confidence mu, CLIP-ES supp. D; lower pixels become 255
     confidence: Confidence = "official"  # max CRF posterior; "paper": Eq. 8 on the CAMs
-    cam_key: str = "attn_highres"  # which CAMs of the file go into the CRF
-    official_crf_image: bool = True  # wrapped mean-subtracted BGR image (crf.crf_image)
+    cam_key: CamKey = "attn_highres"  # which CAMs of the file go into the CRF
+    # CRF image: wrapped mean-subtracted BGR as the official code (crf.crf_image)
+    official_crf_image: bool = field(
+        default=True, metadata={"negations": {"--corrected-crf-image": False}}
+    )
     bg_exponent: float = 1.0  # (1 - max cam)^k in the CRF unary; official k = 1
     n_classes: int = 21  # background included; keys must be < n_classes - 1
 
