@@ -55,6 +55,10 @@ def build_text_setup(
 
     Raises:
         ValueError: empty or repeated labels; IndexError: a label outside [0, C).
+
+    Shapes:
+        class_features: (C, E); background_features: (M, E); labels: (K,);
+        rows of the returned setup: (K + ..., E) text features.
     """
     if len(labels) == 0:
         raise ValueError("empty label set: GradCAM needs at least one image-level label")
@@ -123,6 +127,10 @@ def softmax_gradcam(
     Returns:
         (K, h, w) CAMs at patch resolution, each min-max scaled to [0, 1]; with
         ``return_scores`` also the (K,) scores.
+
+    Shapes:
+        dense.activation: (1, T, D); text features: (R, E); output: (K, h, w)
+        (and (K,) scores).
     """
     if dense.activation.shape[0] != 1:
         raise ValueError("softmax_gradcam takes one image (B = 1)")
@@ -154,6 +162,9 @@ def gradcam_per_class_loop(
 
     Returns:
         (K, h, w) CAMs at patch resolution.
+
+    Shapes:
+        dense.activation: (1, T, D); output: (K, h, w).
     """
     if dense.last_block_input is None:
         raise ValueError("the per-class loop needs a ViT dense output")

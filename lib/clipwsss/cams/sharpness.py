@@ -22,6 +22,9 @@ def sharpness(scores: Sequence[Tensor | np.ndarray | Sequence[float]]) -> float:
 
     Returns:
         The sharpness, a float >= 0.
+
+    Shapes:
+        scores: n tensors (k_i,); output: a scalar.
     """
     if len(scores) == 0:
         raise ValueError("sharpness needs at least one image")

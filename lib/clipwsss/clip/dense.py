@@ -39,6 +39,9 @@ def preprocess(
 
     Raises:
         ValueError: for a non-RGB array or an image smaller than one patch.
+
+    Shapes:
+        image: (H, W, 3) uint8; output: (3, H', W') float32.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
@@ -67,6 +70,9 @@ def interpolate_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:
 
     Returns:
         (1 + h*w, D). The identity when ``grid`` is the native (g, g).
+
+    Shapes:
+        pos_embed: (1 + g*g, D); output: (1 + h*w, D).
     """
     cls_pos, patch_pos = pos_embed[:1], pos_embed[1:]
     g = int(round(math.sqrt(patch_pos.shape[0])))
@@ -156,7 +162,11 @@ def attention_map(block: nn.Module, normed: Tensor) -> Tensor:
 
 
 def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
-    """CLIP-ES pooling: ``ln_post`` on all tokens, then patch mean (avg) or class token."""
+    """CLIP-ES pooling: ``ln_post`` on all tokens, then patch mean (avg) or class token.
+
+    Shapes:
+        tokens: (B, T, D); output: (B, E) (after the projection).
+    """
     tokens = visual.ln_post(tokens)
     pooled = tokens[:, 1:].mean(dim=1) if pooling == "avg" else tokens[:, 0]
     return pooled @ visual.proj
@@ -177,6 +187,10 @@ def vit_dense_forward(
 
     Returns:
         DenseOutput with L attention maps.
+
+    Shapes:
+        pixels: (B, 3, H, W); activation: (B, 1 + h*w, D); attn: (B, L, T, T);
+        block_tokens: L tensors (B, T, D); image_embedding: (B, E).
     """
     if pooling not in ("avg", "cls"):
         raise ValueError(f"pooling must be 'avg' or 'cls', got {pooling!r}")
@@ -246,6 +260,9 @@ def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
 
     Returns:
         DenseOutput with ``attn=None`` and T = h*w tokens of width 2048 (RN50).
+
+    Shapes:
+        pixels: (B, 3, H, W); activation: (B, h*w, C); image_embedding: (B, E).
     """
     with torch.no_grad():
         x = visual.stem(pixels)
@@ -262,7 +279,11 @@ def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
 
 
 def dense_forward(clip: ClipModel, pixels: Tensor, *, pooling: Pooling = "avg") -> DenseOutput:
-    """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W)."""
+    """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W).
+
+    Shapes:
+        pixels: (B, 3, H, W); see :class:`DenseOutput` for the outputs.
+    """
     pixels = pixels.to(clip.device)
     if clip.is_vit:
         return vit_dense_forward(clip.model.visual, pixels, pooling=pooling)

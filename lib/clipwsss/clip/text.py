@@ -74,7 +74,11 @@ def class_text_features(
 def synonym_text_features(
     clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE
 ) -> list[Tensor]:
-    """Per class, one normalised embedding per synonym: a list of C tensors (S_c, E)."""
+    """Per class, one normalised embedding per synonym: a list of C tensors (S_c, E).
+
+    Shapes:
+        returns C tensors (S_c, E), S_c = synonyms of class c.
+    """
     texts = [template.format(w) for syns in vocab.synonyms for w in syns]
     feats = encode_texts(clip, texts)
     return list(torch.split(feats, [len(s) for s in vocab.synonyms]))
@@ -83,5 +87,9 @@ def synonym_text_features(
 def background_text_features(
     clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE
 ) -> Tensor:
-    """Embeddings of the background words (M, E); (0, E) when the set is empty."""
+    """Embeddings of the background words (M, E); (0, E) when the set is empty.
+
+    Shapes:
+        returns (M, E), M = background words.
+    """
     return encode_texts(clip, [template.format(w) for w in vocab.background])

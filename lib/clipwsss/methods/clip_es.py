@@ -175,14 +175,22 @@ class ClipES:
     # The stages of __call__, public so that benchmarks and notebooks can time or swap them.
 
     def forward(self, image: np.ndarray) -> DenseOutput:
-        """Stage 1: preprocess (H, W, 3) uint8 RGB and run the dense CLIP forward (one image)."""
+        """Stage 1: preprocess (H, W, 3) uint8 RGB and run the dense CLIP forward (one image).
+
+        Shapes:
+            image: (H, W, 3) uint8; activation: (1, 1 + h*w, D); attn: (1, L, T, T).
+        """
         pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
                             std=self.clip.std)[None]  # fmt: skip
         return dense_forward(self.clip, pixels, pooling=self.config.pooling)
 
     def text_setup(self, labels: Sequence[int], synonym: int = 0):
         """The GradCAM text rows for ``labels`` (targets, other classes, background words),
-        from each class's ``synonym``-th text feature (only CAM-level fusion has several)."""
+        from each class's ``synonym``-th text feature (only CAM-level fusion has several).
+
+        Shapes:
+            labels: (K,); rows: (R, E) text features.
+        """
         feats = self._class_features[synonym]
         return build_text_setup(feats, self._background, labels, text_set=self.config.text_set)
 
@@ -191,6 +199,9 @@ class ClipES:
 
         Returns:
             (cams (K, h, w) in [0, 1], scores (K,)).
+
+        Shapes:
+            dense.activation: (1, T, D); labels: (K,); cams: (K, h, w); scores: (K,).
         """
         cfg = self.config
         all_cams, all_scores = [], []
@@ -276,7 +287,11 @@ class ClipES:
 
     @staticmethod
     def upsample(cams: Tensor, size: tuple[int, int]) -> Tensor:
-        """(K, h, w) patch-resolution CAMs -> (K, H, W) at the original image size."""
+        """Patch-resolution CAMs -> the original image size (bilinear, as cv2.resize).
+
+        Shapes:
+            cams: (K, h, w); output: (K, H, W).
+        """
         return upsample_cams(cams, size)
 
 
