@@ -413,3 +413,15 @@ def test_weights_fingerprint_follows_the_weights_not_the_object(tiny_vit):
     with torch.no_grad():
         next(same.parameters()).view(-1)[0] += 1e-3
     assert weights_fingerprint(same) != weights_fingerprint(tiny_vit.model)
+
+
+def test_resolve_device_auto_and_errors():
+    from clipwsss.clip.loading import resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("no-such-device")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            resolve_device("cuda")

@@ -269,17 +269,12 @@ def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
 
 
 def _device(name: str) -> str:
-    import torch
+    from clipwsss.clip.loading import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise UsageError(f"--device {name}: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}, but no CUDA device is available; use auto or cpu")
-    return name
+        return resolve_device(name)
+    except ValueError as err:
+        raise UsageError(f"--{err}") from None
 
 
 def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -25,6 +25,23 @@ PRETRAINED_ENV = "CLIPWSSS_PRETRAINED"
 MODEL_CONFIG_DIR = Path(__file__).parents[1] / "model_configs"  # tiny test models, registered below
 
 
+def resolve_device(name: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when a CUDA device is present, else ``"cpu"``; others checked.
+
+    Raises:
+        ValueError: an unknown device name, or a CUDA device asked for without one.
+    """
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"device {name!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}, but no CUDA device is available; use auto or cpu")
+    return name
+
+
 class WeightsNotFoundError(RuntimeError):
     """Raised when CLIP weights cannot be loaded; the message says how to provide them."""
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from clipwsss.cams.labels import cams_to_label
-from clipwsss.clip.loading import ClipModel, load_clip
+from clipwsss.clip.loading import ClipModel, load_clip, resolve_device
 from clipwsss.data import SegmentationDataset, build_dataset, load_image, load_label_png
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, Profile, get_profile
 from clipwsss.methods.clip_es import ClipES
@@ -80,9 +80,7 @@ def setup(
                              image_size=TOY_IMAGE_SIZE)  # fmt: skip
     kw = {"class_names": prof.class_names()} if prof.name == "toy" else {}
     dataset = build_dataset(prof.dataset, root, split, **kw)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    clip = load_clip(prof.model, prof.pretrained, device=device)
+    clip = load_clip(prof.model, prof.pretrained, device=resolve_device(device))
     ids = tuple(dataset.ids[:limit] if limit else dataset.ids)
     return Setup(prof, clip, prof.vocabulary(), dataset, ids)
 
