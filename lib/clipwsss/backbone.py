@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
+
+from .checkpoint import Activation, is_torchscript_archive, load_local_clip, uses_quick_gelu
 
 # CLIP normalisation (the official code and open_clip's OPENAI_DATASET_MEAN/STD).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -51,6 +52,9 @@ class ClipModel:
         fingerprint: ``weights_fingerprint`` of the loaded weights: run folders record it, so
             a resumed run refuses to mix CAMs of a retrained or replaced checkpoint.
             ``"random-init"`` for ``pretrained=None``.
+        quick_gelu: the MLPs use QuickGELU (OpenAI CLIP) rather than ``nn.GELU``.
+        load_note: for a local checkpoint, which activation was chosen, why, and how to
+            override it (``clipwsss.checkpoint.load_local_clip``); empty otherwise.
     """
 
     model: nn.Module
@@ -61,6 +65,8 @@ class ClipModel:
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     fingerprint: str = ""
+    quick_gelu: bool = False
+    load_note: str = ""
 
     @property
     def is_vit(self) -> bool:
@@ -99,12 +105,7 @@ def _weights_help(model_name: str, pretrained: str | None, cause: BaseException 
     )
 
 
-def _is_torchscript_archive(path: Path) -> bool:
-    """OpenAI's released ``*.pt`` files are TorchScript archives (they contain constants.pkl)."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(name.endswith("constants.pkl") for name in zf.namelist())
+_is_torchscript_archive = is_torchscript_archive  # moved to checkpoint.py (issue 12)
 
 
 def _local_tokenizer_kwargs(model_name: str) -> dict:
@@ -135,6 +136,7 @@ def load_clip(
     pretrained: str | os.PathLike | None = "openai",
     *,
     device: str | torch.device = "cpu",
+    activation: Activation = "auto",
 ) -> ClipModel:
     """Load a frozen CLIP through open_clip, in fp32.
 
@@ -146,6 +148,9 @@ def load_clip(
             or ``None`` for random initialisation (tests and benchmarks only). The value
             ``"env"`` reads the path from ``$CLIPWSSS_PRETRAINED``.
         device: where to put the model.
+        activation: for a local checkpoint file: "auto" (TorchScript and plain state dicts:
+            QuickGELU; open_clip training checkpoints: their config's), "quick_gelu" or
+            "gelu" (see ``clipwsss.checkpoint``). ``ClipModel.load_note`` says what was chosen.
 
     Returns:
         The loaded model with its tokenizer and geometry.
@@ -161,6 +166,7 @@ def load_clip(
         if not pretrained:
             raise WeightsNotFoundError(_weights_help(model_name, "env", None))
     source = None if pretrained is None else str(pretrained)
+    note = ""
     try:
         if model_name.startswith("local-dir:"):
             model = open_clip.create_model(model_name)
@@ -171,14 +177,13 @@ def load_clip(
             path = Path(source).expanduser()
             if not path.is_file():
                 raise FileNotFoundError(f"checkpoint file not found: {path}")
-            if _is_torchscript_archive(path):
-                model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
-            else:
-                model = open_clip.create_model(model_name, pretrained=str(path))
+            local = load_local_clip(path, model_name, activation=activation)  # issue 12
+            model, note = local.model, local.note
         else:
             model = open_clip.create_model(
-                model_name, pretrained=source, force_quick_gelu=(source == "openai")
-            )
+                model_name, pretrained=source,
+                force_quick_gelu=(source == "openai" or activation == "quick_gelu"),
+            )  # fmt: skip
     except WeightsNotFoundError:
         raise
     except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
@@ -195,6 +200,8 @@ def load_clip(
         pretrained=source,
         patch_size=_patch_size(model.visual),
         fingerprint=fingerprint,
+        quick_gelu=uses_quick_gelu(model),
+        load_note=note,
     )
 
 

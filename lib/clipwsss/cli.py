@@ -143,6 +143,13 @@ def _add_cams(sub) -> None:
         action="store_true",
         help="accept --pretrained none (tests and timing only)",
     )
+    m.add_argument(
+        "--activation",
+        choices=("auto", "quick_gelu", "gelu"),
+        default="auto",
+        help="MLP activation for a checkpoint file (auto: TorchScript and plain state dicts "
+        "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's; issue 12)",
+    )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     a = p.add_argument_group("ablation switches (defaults reproduce the official code)")
     a.add_argument(
@@ -374,7 +381,9 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     dataset = _dataset(args)
     device = _device(args.device)
-    clip = load_clip(args.model, pretrained, device=device)
+    clip = load_clip(args.model, pretrained, device=device, activation=args.activation)
+    if clip.load_note:
+        print(f"cams: weights {clip.load_note}", file=sys.stderr)
     if pretrained is None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr)
     es = ClipES(clip, vocab, config)

@@ -72,7 +72,8 @@ Confidence = Literal["official", "paper"]
 
 # Fields of run.json that must agree for a resumed run to write into the same folder.
 CAMS_COMPARE = (
-    "stage", "model", "pretrained", "weights", "config", "classes", "sentences", "background"
+    "stage", "model", "pretrained", "weights", "activation", "config", "classes", "sentences",
+    "background",
 )  # fmt: skip
 MASKS_COMPARE = (
     "stage",
@@ -242,6 +243,7 @@ def cams_record(es: ClipES, extra: dict[str, Any] | None = None) -> dict[str, An
         "model": es.clip.name,
         "pretrained": es.clip.pretrained,
         "weights": es.clip.fingerprint,
+        "activation": "quick_gelu" if es.clip.quick_gelu else "gelu",  # not in the fingerprint
         "config": asdict(es.config),
         "classes": list(es.vocab.names),
         "sentences": list(es.vocab.sentences),
