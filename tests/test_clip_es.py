@@ -52,7 +52,7 @@ def test_matches_the_pure_modules(tiny_vit, voc):
     out = ClipES(tiny_vit, voc, cfg)(_image(), LABELS)
 
     pixels = preprocess(_image(), patch_size=16)[None]
-    dense = dense_forward(tiny_vit, pixels)
+    dense = dense_forward(tiny_vit, pixels, pos_embed_fp16=cfg.pos_embed_fp16)
     text = build_text_setup(
         class_text_features(tiny_vit, voc), background_text_features(tiny_vit, voc), LABELS
     )
@@ -65,6 +65,22 @@ def test_matches_the_pure_modules(tiny_vit, voc):
     mhsa = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2, refine="mhsa"))(_image(), LABELS)
     affinity = attention_affinity(dense.attn[0], n_layers=2)
     assert_close(mhsa.refined, refine_cams(cams, affinity, None))
+
+
+def test_float32_pos_embed_switch(tiny_vit, voc):
+    """Official: the interpolated positional table is rounded to float16 (issue 12); the
+    switch keeps it in float32, which moves the CAMs by a rounding-sized amount."""
+    from clipwsss.backbone import interpolate_pos_embed, official_pos_embed
+
+    table = tiny_vit.model.visual.positional_embedding
+    rounded = official_pos_embed(table, (5, 6))
+    assert rounded.dtype == table.dtype
+    assert torch.equal(rounded, interpolate_pos_embed(table, (5, 6)).half().float())
+    assert not torch.equal(rounded, interpolate_pos_embed(table, (5, 6)))
+    fp16 = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2))(_image(), LABELS)
+    fp32 = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2, pos_embed_fp16=False))(_image(), LABELS)
+    diff = float((fp16.cams - fp32.cams).abs().max())
+    assert 0 < diff < 0.05
 
 
 def test_text_switches_change_the_cams(tiny_vit, voc):

@@ -190,6 +190,11 @@ def _add_cams(sub) -> None:
         help="CAA boxes without the official off-by-one, mask on targets too",
     )
     a.add_argument("--template", help="prompt template with {} (default 'a clean origami {}.')")
+    a.add_argument(
+        "--float32-pos-embed",
+        action="store_true",
+        help="keep the interpolated positional table in float32 (official: cast to float16)",
+    )
     a.add_argument("--caa-layers", type=int, default=8, help="attention blocks averaged (8)")
     a.add_argument("--sinkhorn-iters", type=int, default=3, help="Sinkhorn rounds (3)")
     a.add_argument("--caa-power", type=int, default=2, help="affinity power t (2)")
@@ -378,6 +383,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         sinkhorn_iters=args.sinkhorn_iters,
         caa_power=args.caa_power,
         official_boxes=not args.corrected_boxes,
+        pos_embed_fp16=not args.float32_pos_embed,
     )
     dataset = _dataset(args)
     device = _device(args.device)

@@ -49,6 +49,9 @@ class ClipEsConfig:
     sinkhorn_iters: int = 3  # official: 3 rounds
     caa_power: int = 2  # official: t = 2 (A @ A)
     official_boxes: bool = True  # uint8 CAM, border off-by-one, mask on source pixels only
+    # official: the interpolated positional table is cast to float16 on every forward
+    # (``backbone.official_pos_embed``); False keeps it in float32. Issue 12.
+    pos_embed_fp16: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,9 @@ class ClipES:
         """Stage 1: preprocess (H, W, 3) uint8 RGB and run the dense CLIP forward (one image)."""
         pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
                             std=self.clip.std)[None]  # fmt: skip
-        return dense_forward(self.clip, pixels, pooling=self.config.pooling)
+        cfg = self.config
+        return dense_forward(self.clip, pixels, pooling=cfg.pooling,
+                             pos_embed_fp16=cfg.pos_embed_fp16)  # fmt: skip
 
     def text_setup(self, labels: Sequence[int], synonym: int = 0):
         """The GradCAM text rows for ``labels`` (targets, other classes, background words),

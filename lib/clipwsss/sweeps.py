@@ -193,7 +193,8 @@ def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: S
             continue
         clip, cfg = ess[0].clip, ess[0].config
         pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)
-        dense = dense_forward(clip, pixels[None], pooling=cfg.pooling)
+        dense = dense_forward(clip, pixels[None], pooling=cfg.pooling,
+                              pos_embed_fp16=cfg.pos_embed_fp16)  # fmt: skip
         per_prompt = []
         for j, (es, (fg, bg)) in enumerate(zip(ess, features, strict=True)):
             text = build_text_setup(fg, bg, labels, text_set=es.config.text_set)
@@ -257,7 +258,8 @@ def image_affinity(es: ClipES, image: np.ndarray) -> Tensor:
     clip, cfg = es.clip, es.config
     pixels = preprocess(image, patch_size=clip.patch_size, mean=clip.mean, std=clip.std)[None]
     with torch.no_grad():
-        attn = dense_forward(clip, pixels, pooling=cfg.pooling).attn
+        attn = dense_forward(clip, pixels, pooling=cfg.pooling,
+                             pos_embed_fp16=cfg.pos_embed_fp16).attn  # fmt: skip
     return attention_affinity(
         attn[0], n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
     )
