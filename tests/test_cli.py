@@ -196,3 +196,40 @@ def test_interrupt_exits_130(voc, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(clipwsss.runner, "generate_cams", interrupted)
     assert main(["cams", *_data(voc), "--out", str(tmp_path / "c"), *TINY]) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 12 fixes
+
+
+@pytest.mark.parametrize("suffix", [".txt", ""])
+def test_split_accepts_an_id_list_path_with_or_without_txt(voc, tmp_path, suffix, capsys):
+    ids = tmp_path / "lists" / "two.txt"
+    ids.parent.mkdir()
+    ids.write_text("img_1\nimg_3\n")
+    split = str(ids)[: -len(".txt")] + suffix
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", split]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 0
+    assert sorted(p.stem for p in (tmp_path / "cams").glob("*.npy")) == ["img_1", "img_3"]
+
+
+def test_split_path_that_does_not_exist_is_a_clear_error(voc, tmp_path, capsys):
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", str(tmp_path / "nope.txt")]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 1
+    assert "no id list at" in capsys.readouterr().err
+
+
+def test_split_name_with_txt_is_the_name(voc, tmp_path):
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", "train.txt"]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 0
+    assert len(list((tmp_path / "cams").glob("*.npy"))) == 4
+
+
+def test_masks_out_equal_to_the_cams_folder_is_refused(voc, tmp_path, capsys):
+    cams = tmp_path / "cams"
+    assert main(["cams", *_data(voc), "--out", str(cams), *TINY]) == 0
+    capsys.readouterr()
+    args = ["masks", "--cams", str(cams), *_data(voc), "--workers", "0", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "." / "cams")]) == 2
+    err = capsys.readouterr().err
+    assert "is the CAM folder" in err and "run.json" in err
+    assert not list(cams.glob("*.png"))

@@ -301,6 +301,34 @@ def _vocabulary(args: argparse.Namespace):
     raise UsageError("--dataset custom needs --classes (a class list or vocabulary YAML)")
 
 
+def split_source(value: str) -> tuple[str, Path | None]:
+    """``--split``: a split name, or a path to an id list with or without ``.txt``.
+
+    Returns:
+        (split name, id-list file or None). ``train`` -> ("train", None);
+        ``lists/mine.txt`` and ``lists/mine`` -> ("mine", Path("lists/mine.txt")); a bare
+        ``train.txt`` that is not a file here is the split name ``train``.
+
+    Raises:
+        DatasetLayoutError: a path (it has a folder part) that is not a file, with or
+            without ``.txt``.
+    """
+    explicit = "/" in value or os.sep in value or value.endswith(".txt")
+    if not explicit:
+        return value, None
+    path = Path(value).expanduser()
+    tried = [path] if path.suffix == ".txt" else [path, path.with_name(path.name + ".txt")]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate.stem, candidate
+    if path.parent == Path(".") and path.suffix == ".txt":
+        return path.stem, None
+    raise DatasetLayoutError(
+        f"--split {value}: no id list at {' nor '.join(str(p) for p in tried)} "
+        "(give a split name such as train, or the path of an id list)"
+    )
+
+
 def _dataset(args: argparse.Namespace) -> SegmentationDataset:
     kwargs: dict = {}
     if args.gt_dir is not None:
@@ -321,7 +349,10 @@ def _dataset(args: argparse.Namespace) -> SegmentationDataset:
             kwargs["label_source"] = args.label_source
         if names is not None:
             kwargs["class_names"] = names
-    return build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
+    split, split_file = split_source(args.split or "train")
+    if split_file is not None:
+        kwargs["split_file"] = split_file
+    return build_dataset(args.dataset, args.root, split, **kwargs)
 
 
 def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
@@ -417,6 +448,13 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .runner import generate_masks
 
+    if args.out.resolve() == args.cams.resolve():
+        raise UsageError(
+            f"--out {args.out} is the CAM folder: each stage keeps its own run.json (the "
+            "settings a resumed run is checked against) and `eval` reads a folder as CAMs or "
+            "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
+            "outputs/voc12/masks (docs/cli.md, 'Output layout')"
+        )
     dataset = _dataset(args)
     report = generate_masks(
         dataset,
