@@ -27,6 +27,7 @@ from .text import (
     class_text_features,
     synonym_text_features,
 )
+from .validate import check_box_threshold, check_template
 
 Refinement = Literal["caa", "mhsa", "none"]
 
@@ -52,6 +53,10 @@ class ClipEsConfig:
     # official: the interpolated positional table is cast to float16 on every forward
     # (``backbone.official_pos_embed``); False keeps it in float32. Issue 12.
     pos_embed_fp16: bool = True
+
+    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+        check_box_threshold(self.box_threshold)
+        check_template(self.template)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from .data import (
     save_label_png,
 )
 from .metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
+from .validate import check_bg_exponent, check_unit_interval
 
 Confidence = Literal["official", "paper"]
 
@@ -364,6 +365,10 @@ class MaskOptions:
     official_crf_image: bool = True  # wrapped mean-subtracted BGR image (crf.crf_image)
     bg_exponent: float = 1.0  # (1 - max cam)^k in the CRF unary; official k = 1
     n_classes: int = 21  # background included; keys must be < n_classes - 1
+
+    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+        check_unit_interval("threshold (mu)", self.threshold)
+        check_bg_exponent(self.bg_exponent)
 
 
 @dataclass(frozen=True)
@@ -708,6 +713,7 @@ def evaluate(
 
     Reference: CLIP-ES Tables 1-2; official ``eval_cam.py`` and ``eval_cam_with_crf.py``.
     """
+    check_bg_exponent(bg_exponent)  # issue 12, #5
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder not found: {pred_dir}")
