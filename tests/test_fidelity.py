@@ -56,6 +56,7 @@ def candidate(tmp_path_factory) -> Path:
     return cand
 
 
+@pytest.mark.slow  # about 20 s on an idle 2-core CPU: 8 images through cams and 2 x masks
 def test_cams_and_masks_match_the_official_code(candidate, capsys):
     capsys.readouterr()
     status = _compare_main()([str(REFERENCE), str(candidate), "--tol", "1e-4",
