@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,26 @@ def test_masks_out_equal_to_the_cams_folder_is_refused(voc, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is the CAM folder" in err and "run.json" in err
     assert not list(cams.glob("*.png"))
+
+
+def test_out_that_cannot_be_a_folder_is_refused_before_loading(voc, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for out, reason in ((a_file, "is a file; give a folder"), (a_file / "cams", "below it")):
+        assert main(["cams", *_data(voc), "--out", str(out), *TINY]) == 2
+        assert reason in capsys.readouterr().err
+    assert main(["cams", *_data(voc), "--out", str(tmp_path / "cams"), *TINY]) == 0
+    capsys.readouterr()
+    args = ["eval", "--pred", str(tmp_path / "cams"), *_data(voc), "--quiet"]
+    assert main([*args, "--json", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_read_only_out_is_refused(voc, tmp_path, capsys, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root may write anyway: make the permission check see it as locked
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: Path(p) != locked and real(p, m))
+    assert main(["cams", *_data(voc), "--out", str(locked / "cams"), *TINY]) == 2
+    assert "is not writable" in capsys.readouterr().err

@@ -364,6 +364,29 @@ def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
     }
 
 
+def check_output_path(path: Path, flag: str, *, is_file: bool = False) -> None:
+    """Refuse an output that cannot be written, before any model loads (issue 12, #7).
+
+    ``path`` is a folder to create or reuse (``is_file``: a file to write): it must not be
+    a file (a folder), sit below a file, or lie in a folder without write permission.
+
+    Raises:
+        UsageError: naming the flag and the reason.
+    """
+    if is_file and path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name")
+    if not is_file and path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; give a folder")
+    start = path.parent if is_file or not path.exists() else path
+    for folder in (start, *start.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(f"{flag} {path}: {folder} is a file, so nothing can go below it")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UsageError(f"{flag} {path}: {folder} is not writable")
+            return
+
+
 def _device(name: str) -> str:
     import torch
 
@@ -417,6 +440,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         pos_embed_fp16=not args.float32_pos_embed,
     )
     dataset = _dataset(args)
+    check_output_path(args.out, "--out")
     device = _device(args.device)
     clip = load_clip(args.model, pretrained, device=device, activation=args.activation)
     if clip.load_note:
@@ -455,6 +479,7 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
             "outputs/voc12/masks (docs/cli.md, 'Output layout')"
         )
+    check_output_path(args.out, "--out")
     dataset = _dataset(args)
     report = generate_masks(
         dataset,
@@ -515,6 +540,8 @@ def format_eval(result: EvalResult) -> str:
 def cmd_eval(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .runner import evaluate
 
+    if args.json is not None:
+        check_output_path(args.json, "--json", is_file=True)
     dataset = _dataset(args)
     result = evaluate(
         dataset,
