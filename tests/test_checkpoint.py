@@ -112,3 +112,17 @@ def test_full_size_vit_b16_quickgelu_state_dict(tmp_path):
     es = cw.ClipES(clip, cw.voc_vocabulary())
     out = es(np.zeros((375, 500, 3), np.uint8) + 128, labels=[7])
     assert out.cams.shape == out.refined.shape == (1, 24, 32)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::torch.jit.TracerWarning")
+def test_torchscript_archive_loads_with_quickgelu(tmp_path):
+    """A TorchScript archive (as OpenAI released them), traced here from the kit's model."""
+    clip = cw.load_clip("ViT-B-16", KIT_WEIGHTS)
+    pixels = torch.randn(1, 3, 224, 224)
+    traced = torch.jit.trace_module(clip.model, {"encode_image": pixels}, check_trace=False)
+    path = tmp_path / "ViT-small.pt"
+    traced.save(str(path))
+    loaded = load_local_clip(path, activation="auto")
+    assert loaded.kind == "torchscript" and loaded.quick_gelu and "TorchScript" in loaded.note
+    with torch.no_grad():
+        assert torch.equal(loaded.model.encode_image(pixels), clip.model.encode_image(pixels))

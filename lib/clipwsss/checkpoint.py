@@ -45,7 +45,7 @@ class LocalClip:
     """A CLIP built from a local file, with what was decided while loading it.
 
     Attributes:
-        model: the open_clip ``CLIP`` module, float32.
+        model: the open_clip ``CLIP`` module, float32, eval mode.
         kind: "torchscript", "state_dict" or "training_checkpoint".
         quick_gelu: whether the MLPs use QuickGELU (else ``nn.GELU``).
         note: one line for the user: the file kind, the activation chosen and why, and how to
@@ -143,7 +143,9 @@ def infer_clip_architecture(state_dict: dict[str, Tensor]) -> dict:
             "text_cfg": text_cfg}  # fmt: skip
 
 
-_TS_ONLY = ("input_resolution", "context_length", "vocab_size")  # TorchScript-only entries
+# Entries that are not weights: OpenAI's TorchScript metadata, and the causal text mask that
+# a traced open_clip model stores (open_clip rebuilds it).
+_TS_ONLY = ("input_resolution", "context_length", "vocab_size", "attn_mask")
 
 
 def _named_config_clip(
@@ -262,7 +264,7 @@ def load_local_clip(
         arch = f"architecture of model config {model_name}"
     name = "QuickGELU" if quick_gelu else "nn.GELU"
     note = f"{path.name}: {name} ({reason}); {arch}; {OVERRIDE_HINT}"
-    return LocalClip(model=model.float(), kind=kind, quick_gelu=quick_gelu, note=note)
+    return LocalClip(model=model.float().eval(), kind=kind, quick_gelu=quick_gelu, note=note)
 
 
 def uses_quick_gelu(model: nn.Module) -> bool:
