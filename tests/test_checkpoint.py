@@ -108,6 +108,13 @@ def test_full_size_vit_b16_quickgelu_state_dict(tmp_path):
     tokens = open_clip.tokenize(["a clean origami cat."])
     with torch.no_grad():
         np.testing.assert_array_equal(clip.model.encode_text(tokens), ref.encode_text(tokens))
+    # The OpenAI layout proper: every tensor float16 (as the kit's file), loaded exactly.
+    half = tmp_path / "ViT-B-16-fp16.pt"
+    torch.save({k: v.half() for k, v in ref.state_dict().items()}, half)
+    clip16 = cw.load_clip("ViT-B-16", half)
+    assert clip16.quick_gelu
+    for key, value in ref.state_dict().items():
+        assert torch.equal(clip16.model.state_dict()[key], value.half().float()), key
     # The full-size dense forward at a VOC size: grid (24, 32), 12 attention maps.
     es = cw.ClipES(clip, cw.voc_vocabulary())
     out = es(np.zeros((375, 500, 3), np.uint8) + 128, labels=[7])
