@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +197,63 @@ def test_interrupt_exits_130(voc, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(clipwsss.pipelines.cams, "generate_cams", interrupted)
     assert main(["cams", *_data(voc), "--out", str(tmp_path / "c"), *TINY]) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 12 fixes
+
+
+@pytest.mark.parametrize("suffix", [".txt", ""])
+def test_split_accepts_an_id_list_path_with_or_without_txt(voc, tmp_path, suffix, capsys):
+    ids = tmp_path / "lists" / "two.txt"
+    ids.parent.mkdir()
+    ids.write_text("img_1\nimg_3\n")
+    split = str(ids)[: -len(".txt")] + suffix
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", split]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 0
+    assert sorted(p.stem for p in (tmp_path / "cams").glob("*.npy")) == ["img_1", "img_3"]
+
+
+def test_split_path_that_does_not_exist_is_a_clear_error(voc, tmp_path, capsys):
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", str(tmp_path / "nope.txt")]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 1
+    assert "no id list at" in capsys.readouterr().err
+
+
+def test_split_name_with_txt_is_the_name(voc, tmp_path):
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", "train.txt"]
+    assert main(["cams", *data, "--out", str(tmp_path / "cams"), *TINY]) == 0
+    assert len(list((tmp_path / "cams").glob("*.npy"))) == 4
+
+
+def test_masks_out_equal_to_the_cams_folder_is_refused(voc, tmp_path, capsys):
+    cams = tmp_path / "cams"
+    assert main(["cams", *_data(voc), "--out", str(cams), *TINY]) == 0
+    capsys.readouterr()
+    args = ["masks", "--cams", str(cams), *_data(voc), "--workers", "0", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "." / "cams")]) == 2
+    err = capsys.readouterr().err
+    assert "is the CAM folder" in err and "run.json" in err
+    assert not list(cams.glob("*.png"))
+
+
+def test_out_that_cannot_be_a_folder_is_refused_before_loading(voc, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for out, reason in ((a_file, "is a file; give a folder"), (a_file / "cams", "below it")):
+        assert main(["cams", *_data(voc), "--out", str(out), *TINY]) == 2
+        assert reason in capsys.readouterr().err
+    assert main(["cams", *_data(voc), "--out", str(tmp_path / "cams"), *TINY]) == 0
+    capsys.readouterr()
+    args = ["eval", "--pred", str(tmp_path / "cams"), *_data(voc), "--quiet"]
+    assert main([*args, "--json", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_read_only_out_is_refused(voc, tmp_path, capsys, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root may write anyway: make the permission check see it as locked
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: Path(p) != locked and real(p, m))
+    assert main(["cams", *_data(voc), "--out", str(locked / "cams"), *TINY]) == 2
+    assert "is not writable" in capsys.readouterr().err

@@ -53,7 +53,7 @@ def test_matches_the_pure_modules(tiny_vit, voc):
     out = ClipES(tiny_vit, voc, cfg)(_image(), LABELS)
 
     pixels = preprocess(_image(), patch_size=16)[None]
-    dense = dense_forward(tiny_vit, pixels)
+    dense = dense_forward(tiny_vit, pixels, pos_embed_fp16=cfg.pos_embed_fp16)
     text = build_text_setup(
         class_text_features(tiny_vit, voc), background_text_features(tiny_vit, voc), LABELS
     )
@@ -66,6 +66,22 @@ def test_matches_the_pure_modules(tiny_vit, voc):
     mhsa = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2, refine="mhsa"))(_image(), LABELS)
     affinity = attention_affinity(dense.attn[0], n_layers=2)
     assert_close(mhsa.refined, refine_cams(cams, affinity, None))
+
+
+def test_float32_pos_embed_switch(tiny_vit, voc):
+    """Official: the interpolated positional table is rounded to float16 (issue 12); the
+    switch keeps it in float32, which moves the CAMs by a rounding-sized amount."""
+    from clipwsss.clip.dense import interpolate_pos_embed, official_pos_embed
+
+    table = tiny_vit.model.visual.positional_embedding
+    rounded = official_pos_embed(table, (5, 6))
+    assert rounded.dtype == table.dtype
+    assert torch.equal(rounded, interpolate_pos_embed(table, (5, 6)).half().float())
+    assert not torch.equal(rounded, interpolate_pos_embed(table, (5, 6)))
+    fp16 = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2))(_image(), LABELS)
+    fp32 = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2, pos_embed_fp16=False))(_image(), LABELS)
+    diff = float((fp16.cams - fp32.cams).abs().max())
+    assert 0 < diff < 0.05
 
 
 def test_text_switches_change_the_cams(tiny_vit, voc):
@@ -160,7 +176,8 @@ def test_top_level_exports():
 def test_returns_attention_affinity_and_block_tokens_of_its_one_forward(tiny_vit, voc):
     es = ClipES(tiny_vit, voc, ClipEsConfig(caa_layers=2))
     out = es(_image(), LABELS)
-    dense = dense_forward(tiny_vit, preprocess(_image(), patch_size=16)[None])
+    pixels = preprocess(_image(), patch_size=16)[None]
+    dense = dense_forward(tiny_vit, pixels, pos_embed_fp16=es.config.pos_embed_fp16)  # as ClipES
     n_blocks, t = dense.attn.shape[1], dense.attn.shape[-1]
     assert out.attn.shape == (n_blocks, t, t) and not out.attn.requires_grad
     assert_close(out.attn, dense.attn[0], rtol=0, atol=0)  # the forward is deterministic

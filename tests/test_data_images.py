@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from clipwsss.data import (
     CorruptImageError,
     atomic_path,
     atomic_write_bytes,
+    atomic_write_text,
     colorize,
     load_image,
     load_label_png,
@@ -223,3 +226,17 @@ def test_atomic_path_works_with_np_save(tmp_path):
         np.save(tmp, np.arange(4))  # suffix kept: np.save does not append another ".npy"
     np.testing.assert_array_equal(np.load(target), np.arange(4))
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_apply_the_umask(tmp_path, umask):
+    """Outputs are readable as the umask allows, not mkstemp's 0o600 (issue 12, #3)."""
+    old = os.umask(umask)
+    try:
+        text = atomic_write_text(tmp_path / "run.json", "{}")
+        with atomic_path(tmp_path / "cams.npy") as tmp:
+            np.save(tmp, np.zeros(2))
+    finally:
+        os.umask(old)
+    for path in (text, tmp_path / "cams.npy"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

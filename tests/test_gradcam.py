@@ -90,6 +90,19 @@ def test_gradcam_from_grads_is_eq1_eq2(tiny_vit):
     assert_close(cams, min_max_normalize(raw))
 
 
+def test_gradcam_is_scaled_twice_like_the_official_helper():
+    """A CAM whose range is near the 1e-7 eps: one min-max pass peaks far below 1, the
+    official two passes (per layer, then the layer mean) bring it to about 1 (issue 12)."""
+    g = torch.Generator().manual_seed(3)
+    act, grads = torch.rand(12, 8, generator=g), torch.rand(1, 12, 8, generator=g) * 1e-8
+    raw = torch.relu(grads.mean(1) @ act.T).view(1, 3, 4)
+    once = min_max_normalize(raw)
+    assert float(once.max()) < 0.5
+    cams = gradcam_from_grads(act, grads, (3, 4))
+    assert_close(cams, min_max_normalize(once))
+    assert float(cams.max()) > 0.99
+
+
 # --------------------------------------------------------------------------- batched vs loop
 
 

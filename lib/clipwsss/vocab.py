@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from clipwsss.data.classes import COCO_CLASSES, VOC_CLASSES
+from clipwsss.validate import VocabularyError, check_words, read_yaml_or_json
 
 # Section 3.2.1: the prompt with the lowest sharpness on VOC train.
 CLIP_ES_TEMPLATE = "a clean origami {}."
@@ -151,18 +152,19 @@ def make_vocabulary(
     for name, value in items:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"class names must be non-empty strings, got {name!r}")
-        if value is None:
-            words: tuple[str, ...] = (name,)
-        elif isinstance(value, str):
-            words = tuple(w.strip() for w in value.split(",") if w.strip())
-        else:
-            words = tuple(str(w).strip() for w in value)
+        words = check_words(f"synonyms of {name!r}", value, allow_comma_string=True)  # #8
         names.append(name)
         syns.append(words or (name,))
+    background = check_words("background", background)  # issue 12, #8: not a bare string
+    if sentences is not None and not isinstance(sentences, Mapping):
+        raise VocabularyError(f"sentences must be a mapping class -> text, got {sentences!r}")
     sentences = dict(sentences or {})
     unknown = set(sentences) - set(names)
     if unknown:
-        raise KeyError(f"sentences given for unknown classes {sorted(unknown)}")
+        raise VocabularyError(f"sentences given for unknown classes {sorted(unknown)}")
+    bad = {k: v for k, v in sentences.items() if not isinstance(v, str)}
+    if bad:
+        raise VocabularyError(f"sentences must be strings, got {bad}")
     sent = tuple(sentences.get(n, ",".join(s)) for n, s in zip(names, syns, strict=True))
     return ClassVocabulary(tuple(names), tuple(syns), sent, tuple(background))
 
@@ -178,17 +180,18 @@ def load_vocabulary(path: str | Path) -> ClassVocabulary:
           person: [person with clothes, people, human]
         background: [grass, sky, wall]
     """
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"class list not found: {path}")
-    spec = yaml.safe_load(path.read_text())
+    spec = read_yaml_or_json(path)  # a syntax error names the file (issue 12, #7)
     if not isinstance(spec, Mapping) or "classes" not in spec:
         raise ValueError(f"{path}: expected a mapping with a 'classes' key")
-    return make_vocabulary(
-        spec["classes"], background=spec.get("background") or (), sentences=spec.get("sentences")
-    )
+    try:
+        return make_vocabulary(
+            spec["classes"], background=spec.get("background"), sentences=spec.get("sentences")
+        )
+    except VocabularyError as err:
+        raise VocabularyError(f"{path}: {err}") from None
 
 
 def voc_vocabulary(*, background: Sequence[str] = VOC_BACKGROUND) -> ClassVocabulary:

@@ -146,6 +146,13 @@ def _add_cams(sub) -> None:
         action="store_true",
         help="accept --pretrained none (tests and timing only)",
     )
+    m.add_argument(
+        "--activation",
+        choices=("auto", "quick_gelu", "gelu"),
+        default="auto",
+        help="MLP activation for a checkpoint file (auto: TorchScript and plain state dicts "
+        "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's; issue 12)",
+    )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     a = p.add_argument_group(
         "ablation switches (ClipEsConfig fields; defaults reproduce the official code)"
@@ -236,6 +243,34 @@ def _vocabulary(args: argparse.Namespace):
     raise UsageError("--dataset custom needs --classes (a class list or vocabulary YAML)")
 
 
+def split_source(value: str) -> tuple[str, Path | None]:
+    """``--split``: a split name, or a path to an id list with or without ``.txt``.
+
+    Returns:
+        (split name, id-list file or None). ``train`` -> ("train", None);
+        ``lists/mine.txt`` and ``lists/mine`` -> ("mine", Path("lists/mine.txt")); a bare
+        ``train.txt`` that is not a file here is the split name ``train``.
+
+    Raises:
+        DatasetLayoutError: a path (it has a folder part) that is not a file, with or
+            without ``.txt``.
+    """
+    explicit = "/" in value or os.sep in value or value.endswith(".txt")
+    if not explicit:
+        return value, None
+    path = Path(value).expanduser()
+    tried = [path] if path.suffix == ".txt" else [path, path.with_name(path.name + ".txt")]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate.stem, candidate
+    if path.parent == Path(".") and path.suffix == ".txt":
+        return path.stem, None
+    raise DatasetLayoutError(
+        f"--split {value}: no id list at {' nor '.join(str(p) for p in tried)} "
+        "(give a split name such as train, or the path of an id list)"
+    )
+
+
 def _dataset(args: argparse.Namespace) -> SegmentationDataset:
     kwargs: dict = {}
     if args.gt_dir is not None:
@@ -256,7 +291,10 @@ def _dataset(args: argparse.Namespace) -> SegmentationDataset:
             kwargs["label_source"] = args.label_source
         if names is not None:
             kwargs["class_names"] = names
-    return build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
+    split, split_file = split_source(args.split or "train")
+    if split_file is not None:
+        kwargs["split_file"] = split_file
+    return build_dataset(args.dataset, args.root, split, **kwargs)
 
 
 def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
@@ -266,6 +304,29 @@ def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
         "split": args.split or ("train" if args.dataset != "custom" else str(args.labels)),
         "command": ["clipwsss", *argv],
     }
+
+
+def check_output_path(path: Path, flag: str, *, is_file: bool = False) -> None:
+    """Refuse an output that cannot be written, before any model loads (issue 12, #7).
+
+    ``path`` is a folder to create or reuse (``is_file``: a file to write): it must not be
+    a file (a folder), sit below a file, or lie in a folder without write permission.
+
+    Raises:
+        UsageError: naming the flag and the reason.
+    """
+    if is_file and path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name")
+    if not is_file and path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; give a folder")
+    start = path.parent if is_file or not path.exists() else path
+    for folder in (start, *start.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(f"{flag} {path}: {folder} is a file, so nothing can go below it")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UsageError(f"{flag} {path}: {folder} is not writable")
+            return
 
 
 def _device(name: str) -> str:
@@ -300,8 +361,11 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     # Flags that were given override the data set's official config (box lambda: supp. C).
     config = config_from_args(ClipEsConfig, args, ClipEsConfig.for_dataset(args.dataset))
     dataset = _dataset(args)
+    check_output_path(args.out, "--out")
     device = _device(args.device)
-    clip = load_clip(args.model, pretrained, device=device)
+    clip = load_clip(args.model, pretrained, device=device, activation=args.activation)
+    if clip.load_note:
+        print(f"cams: weights {clip.load_note}", file=sys.stderr)
     if pretrained is None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr)
     es = ClipES(clip, vocab, config)
@@ -329,6 +393,14 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.pipelines.masks import generate_masks
 
+    if args.out.resolve() == args.cams.resolve():
+        raise UsageError(
+            f"--out {args.out} is the CAM folder: each stage keeps its own run.json (the "
+            "settings a resumed run is checked against) and `eval` reads a folder as CAMs or "
+            "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
+            "outputs/voc12/masks (docs/cli.md, 'Output layout')"
+        )
+    check_output_path(args.out, "--out")
     dataset = _dataset(args)
     report = generate_masks(
         dataset,
@@ -392,6 +464,8 @@ def format_eval(result: EvalResult) -> str:
 def cmd_eval(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.pipelines.evaluate import evaluate
 
+    if args.json is not None:
+        check_output_path(args.json, "--json", is_file=True)
     dataset = _dataset(args)
     result = evaluate(
         dataset,

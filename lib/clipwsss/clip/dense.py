@@ -85,6 +85,21 @@ def interpolate_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:
     return torch.cat([cls_pos, table.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)])
 
 
+def official_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:
+    """The positional table as the official CLIP-ES forward adds it: bilinear, then float16.
+
+    The official ``upsample_pos_emb`` interpolates the patch table in float32 and casts the
+    result (class row included) to float16 on every forward, before it is added to the
+    float32 tokens; on the CLIP-ES fidelity kit dropping that cast moves the CAMs by up to
+    1.8e-3. Also done on the native grid (the cast is not an identity for float32 weights).
+
+    Shapes:
+        pos_embed: (1 + g*g, D); returns (1 + h*w, D) in ``pos_embed``'s dtype, every value
+        a float16 number.
+    """
+    return interpolate_pos_embed(pos_embed, grid).half().to(pos_embed.dtype)
+
+
 @dataclass(frozen=True)
 class DenseOutput:
     """What one forward of the image tower gives the CAM, CAA and pooling stages.
@@ -173,7 +188,7 @@ def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
 
 
 def vit_dense_forward(
-    visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg"
+    visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg", pos_embed_fp16: bool = False
 ) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
@@ -184,6 +199,8 @@ def vit_dense_forward(
         visual: ``model.visual`` of an open_clip ViT.
         pixels: (B, 3, H, W) normalised images, H and W multiples of the patch size.
         pooling: "avg" (mean of patch tokens after ``ln_post``, CLIP-ES default) or "cls".
+        pos_embed_fp16: round the interpolated positional table to float16
+            (:func:`official_pos_embed`, the official CLIP-ES forward); False keeps float32.
 
     Returns:
         DenseOutput with L attention maps.
@@ -203,8 +220,10 @@ def vit_dense_forward(
     with torch.no_grad():
         x = visual.conv1(pixels).flatten(2).transpose(1, 2)  # (B, h*w, D)
         cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        x = torch.cat([cls, x], dim=1) + interpolate_pos_embed(visual.positional_embedding, grid)
-        x = visual.ln_pre(x)
+        pos = (official_pos_embed if pos_embed_fp16 else interpolate_pos_embed)(
+            visual.positional_embedding, grid
+        )
+        x = visual.ln_pre(torch.cat([cls, x], dim=1) + pos)
         for block in blocks[:-1]:
             x, attn = block_with_attn(block, x)
             attns.append(attn)
@@ -278,15 +297,22 @@ def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
     )
 
 
-def dense_forward(clip: ClipModel, pixels: Tensor, *, pooling: Pooling = "avg") -> DenseOutput:
+def dense_forward(
+    clip: ClipModel, pixels: Tensor, *, pooling: Pooling = "avg", pos_embed_fp16: bool = False
+) -> DenseOutput:
     """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W).
+
+    ``pos_embed_fp16`` (ViT only): the official CLIP-ES float16 positional table
+    (:func:`official_pos_embed`).
 
     Shapes:
         pixels: (B, 3, H, W); see :class:`DenseOutput` for the outputs.
     """
     pixels = pixels.to(clip.device)
     if clip.is_vit:
-        return vit_dense_forward(clip.model.visual, pixels, pooling=pooling)
+        return vit_dense_forward(
+            clip.model.visual, pixels, pooling=pooling, pos_embed_fp16=pos_embed_fp16
+        )
     return resnet_dense_forward(clip.model.visual, pixels)
 
 

@@ -10,12 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from clipwsss.clip.checkpoint import (
+    Activation,
+    is_torchscript_archive,
+    load_local_clip,
+    uses_quick_gelu,
+)
 
 # CLIP normalisation (the official code and open_clip's OPENAI_DATASET_MEAN/STD).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -61,6 +67,9 @@ class ClipModel:
         fingerprint: ``weights_fingerprint`` of the loaded weights: run folders record it, so
             a resumed run refuses to mix CAMs of a retrained or replaced checkpoint.
             ``"random-init"`` for ``pretrained=None``.
+        quick_gelu: the MLPs use QuickGELU (OpenAI CLIP) rather than ``nn.GELU``.
+        load_note: for a local checkpoint, which activation was chosen, why, and how to
+            override it (``clipwsss.clip.checkpoint.load_local_clip``); empty otherwise.
     """
 
     model: nn.Module
@@ -71,6 +80,8 @@ class ClipModel:
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     fingerprint: str = ""
+    quick_gelu: bool = False
+    load_note: str = ""
 
     @property
     def is_vit(self) -> bool:
@@ -109,12 +120,7 @@ def _weights_help(model_name: str, pretrained: str | None, cause: BaseException 
     )
 
 
-def _is_torchscript_archive(path: Path) -> bool:
-    """OpenAI's released ``*.pt`` files are TorchScript archives (they contain constants.pkl)."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(name.endswith("constants.pkl") for name in zf.namelist())
+_is_torchscript_archive = is_torchscript_archive  # moved to clip/checkpoint.py (issue 12)
 
 
 def _local_tokenizer_kwargs(model_name: str) -> dict:
@@ -145,6 +151,7 @@ def load_clip(
     pretrained: str | os.PathLike | None = "openai",
     *,
     device: str | torch.device = "cpu",
+    activation: Activation = "auto",
 ) -> ClipModel:
     """Load a frozen CLIP through open_clip, in fp32.
 
@@ -156,6 +163,10 @@ def load_clip(
             or ``None`` for random initialisation (tests and benchmarks only). The value
             ``"env"`` reads the path from ``$CLIPWSSS_PRETRAINED``.
         device: where to put the model.
+        activation: for a local checkpoint file: "auto" (TorchScript and plain state dicts:
+            QuickGELU; open_clip training checkpoints: their config's), "quick_gelu" or
+            "gelu" (see ``clipwsss.clip.checkpoint``). ``ClipModel.load_note`` says what was
+            chosen.
 
     Returns:
         The loaded model with its tokenizer and geometry.
@@ -171,6 +182,7 @@ def load_clip(
         if not pretrained:
             raise WeightsNotFoundError(_weights_help(model_name, "env", None))
     source = None if pretrained is None else str(pretrained)
+    note = ""
     try:
         if model_name.startswith("local-dir:"):
             model = open_clip.create_model(model_name)
@@ -181,14 +193,13 @@ def load_clip(
             path = Path(source).expanduser()
             if not path.is_file():
                 raise FileNotFoundError(f"checkpoint file not found: {path}")
-            if _is_torchscript_archive(path):
-                model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
-            else:
-                model = open_clip.create_model(model_name, pretrained=str(path))
+            local = load_local_clip(path, model_name, activation=activation)  # issue 12
+            model, note = local.model, local.note
         else:
             model = open_clip.create_model(
-                model_name, pretrained=source, force_quick_gelu=(source == "openai")
-            )
+                model_name, pretrained=source,
+                force_quick_gelu=(source == "openai" or activation == "quick_gelu"),
+            )  # fmt: skip
     except WeightsNotFoundError:
         raise
     except Exception as err:  # network, hub, missing or corrupt file: say how to fix it
@@ -205,5 +216,7 @@ def load_clip(
         pretrained=source,
         patch_size=_patch_size(model.visual),
         fingerprint=fingerprint,
+        quick_gelu=uses_quick_gelu(model),
+        load_note=note,
     )
 

@@ -24,10 +24,11 @@ Quote ids in YAML (``"007": [cat]``) or YAML reads ``007`` as the integer 7.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from clipwsss.validate import read_yaml_or_json
 
 from .base import (
     AnnotationError,
@@ -88,13 +89,7 @@ def _read_text_labels(path: Path) -> dict[str, tuple[list[str], str]]:
 
 
 def _read_mapping_labels(path: Path) -> dict[str, tuple[list[str], str]]:
-    with open(path, encoding="utf-8") as f:
-        if path.suffix.lower() == ".json":
-            data = json.load(f)
-        else:
-            import yaml
-
-            data = yaml.safe_load(f)
+    data = read_yaml_or_json(path, error=AnnotationError)  # names the file (issue 12, #7)
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a mapping image id -> class names")
     entries: dict[str, tuple[list[str], str]] = {}

@@ -49,6 +49,13 @@ class CorruptImageError(ValueError):
 # --------------------------------------------------------------------------- atomic writes
 
 
+def _current_umask() -> int:
+    """The process umask (there is no getter: set it and put it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success.
@@ -59,7 +66,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     ``with`` body raises, the temporary file is removed and an existing ``path`` is left
     untouched, so a crashed or interrupted run never leaves a half-written output that a
     resumed run would take for finished. Parent directories are created. No ``fsync``: the
-    rename is atomic for other processes, not durable across a power loss.
+    rename is atomic for other processes, not durable across a power loss. The file gets
+    the mode a plain ``open(path, "w")`` would give (0o666 less the umask), not
+    ``mkstemp``'s private 0o600.
 
     Args:
         path: The final destination.
@@ -80,6 +89,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp made it 0o600 (issue 12, #3)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from clipwsss.clip.dense import DenseOutput, Pooling, dense_forward, preprocess
 from clipwsss.clip.loading import ClipModel
 from clipwsss.clip.text import background_text_features, class_text_features, synonym_text_features
 from clipwsss.methods.base import register_method
+from clipwsss.validate import check_box_threshold, check_template
 from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary, Fusion
 
 Refinement = Literal["caa", "mhsa", "none"]
@@ -55,6 +56,15 @@ class ClipEsConfig:
     caa_power: int = 2  # official: t = 2 (A @ A)
     # official CAA boxes: uint8 CAM, border off-by-one, mask on source pixels only
     official_boxes: bool = field(default=True, metadata={"negations": {"--corrected-boxes": False}})
+    # official: the interpolated positional table is cast to float16 on every forward
+    # (clip.dense.official_pos_embed); False keeps it in float32
+    pos_embed_fp16: bool = field(
+        default=True, metadata={"negations": {"--float32-pos-embed": False}}
+    )
+
+    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+        check_box_threshold(self.box_threshold)
+        check_template(self.template)
 
     @classmethod
     def for_dataset(cls, name: str, **changes: Any) -> ClipEsConfig:
@@ -182,7 +192,9 @@ class ClipES:
         """
         pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
                             std=self.clip.std)[None]  # fmt: skip
-        return dense_forward(self.clip, pixels, pooling=self.config.pooling)
+        cfg = self.config
+        return dense_forward(self.clip, pixels, pooling=cfg.pooling,
+                             pos_embed_fp16=cfg.pos_embed_fp16)  # fmt: skip
 
     def text_setup(self, labels: Sequence[int], synonym: int = 0):
         """The GradCAM text rows for ``labels`` (targets, other classes, background words),
@@ -279,6 +291,8 @@ class ClipES:
             "model": self.clip.name,
             "pretrained": self.clip.pretrained,
             "weights": self.clip.fingerprint,
+            # the activation is not part of the weights fingerprint
+            "activation": "quick_gelu" if self.clip.quick_gelu else "gelu",
             "config": asdict(self.config),
             "classes": list(self.vocab.names),
             "sentences": list(self.vocab.sentences),

@@ -17,7 +17,8 @@ Confidence = Literal["official", "paper"]
 
 # Fields of run.json that must agree for a resumed run to write into the same folder.
 CAMS_COMPARE = (
-    "stage", "model", "pretrained", "weights", "config", "classes", "sentences", "background"
+    "stage", "model", "pretrained", "weights", "activation", "config", "classes", "sentences",
+    "background",
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from clipwsss.data import SegmentationDataset, load_label_png
 from clipwsss.io.camfiles import load_cams
 from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
 from clipwsss.pipelines.common import progress_bar, select_ids
+from clipwsss.validate import check_bg_exponent
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def evaluate(
 
     Reference: CLIP-ES Tables 1-2; official ``eval_cam.py`` and ``eval_cam_with_crf.py``.
     """
+    check_bg_exponent(bg_exponent)  # issue 12, #5
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder not found: {pred_dir}")

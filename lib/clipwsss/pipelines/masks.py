@@ -48,6 +48,7 @@ from clipwsss.pipelines.common import (
     progress_bar,
     select_ids,
 )
+from clipwsss.validate import check_bg_exponent, check_unit_interval
 
 MASKS_COMPARE = (
     "stage",
@@ -76,6 +77,10 @@ class MaskOptions:
     )
     bg_exponent: float = 1.0  # (1 - max cam)^k in the CRF unary; official k = 1
     n_classes: int = 21  # background included; keys must be < n_classes - 1
+
+    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+        check_unit_interval("threshold (mu)", self.threshold)
+        check_bg_exponent(self.bg_exponent)
 
 
 @dataclass(frozen=True)
