@@ -73,7 +73,8 @@ def test_batched_gradcam_equals_per_image(tiny_vit):
     x = torch.randn(2, 3, 64, 80)
     labels = [[0, 2], [1]]
     dense = vit_dense_forward(tiny_vit.model.visual, x)
-    texts = [build_text_setup(model.fg_text, model.bg_text, lab) for lab in labels]
+    fg, bg = model.text_features()
+    texts = [build_text_setup(fg, bg, lab) for lab in labels]
     cams = batch_gradcam(dense.activation, dense.image_embedding, texts, grid=dense.grid,
                          logit_scale=model.logit_scale)  # fmt: skip
     for i in range(2):

@@ -72,12 +72,18 @@ class WeClip(nn.Module):
             decoder_layers=config.decoder_layers, decoder_heads=config.decoder_heads,
             n_classes=config.n_classes,
         )  # fmt: skip
-        with torch.no_grad():
-            fg = class_text_features(clip, vocab, template=CLIP_ES_TEMPLATE)
-            bg = background_text_features(clip, vocab, template=CLIP_ES_TEMPLATE)
-        self.register_buffer("fg_text", fg, persistent=False)
-        self.register_buffer("bg_text", bg, persistent=False)
+        self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
+
+    def text_features(self) -> tuple[Tensor, Tensor]:
+        """(C-1, E) class and (M, E) background embeddings, "a clean origami {}." (cached)."""
+        device = self.clip.device
+        if self._text is None or self._text[0].device != device:
+            with torch.no_grad():
+                fg = class_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE)
+                bg = background_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE)
+            self._text = (fg, bg)
+        return self._text
 
     def _apply(self, fn, recurse=True):  # keep the frozen CLIP on the decoder's device
         super()._apply(fn, recurse)
@@ -109,7 +115,8 @@ class WeClip(nn.Module):
         """
         if len(labels) != pixels.shape[0]:
             raise ValueError(f"{len(labels)} label sets for a batch of {pixels.shape[0]}")
-        texts = [build_text_setup(self.fg_text, self.bg_text, list(lab)) for lab in labels]
+        fg, bg = self.text_features()
+        texts = [build_text_setup(fg, bg, list(lab)) for lab in labels]
         act, emb = gradcam_inputs(self.clip.model.visual, out.dense, self.config.gradcam_target)
         cams = batch_gradcam(act, emb, texts, grid=out.dense.grid, logit_scale=self.logit_scale)
         result = []
