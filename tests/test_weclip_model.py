@@ -39,7 +39,9 @@ def test_parameter_counts(vit_b16):
     assert coco.trainable_parameters() == 6_000_465
     assert sum(p.numel() for p in vit_b16.model.parameters()) == 149_620_737
     assert not any(p.requires_grad for p in vit_b16.model.parameters())
-    assert set(voc.state_dict()) == {f"decoder.{k}" for k in voc.decoder.state_dict()}
+    assert set(voc.state_dict()) == {f"decoder.{k}" for k in voc.decoder.state_dict()} | {
+        "step_count"
+    }
 
 
 def test_decoder_block_range(tiny_vit):
@@ -87,3 +89,23 @@ def test_rfm_switch_counts_validation_forwards():
     assert WeClipConfig().rfm_switch_iteration() == 9145  # specs/methods.md section 2
     assert WeClipConfig(count_val_forwards=False).rfm_switch_iteration() == 15001
     assert coco_config().rfm_switch_iteration() == 40001  # no validation during COCO training
+
+
+def test_gradcam_target_option_changes_the_cams(tiny_vit):
+    from clipwsss.backbone import vit_dense_forward
+    from clipwsss.methods.weclip.pseudo import gradcam_inputs
+
+    vocab = make_vocabulary(["cat", "dog"], background=["sky"])
+    model = WeClip(tiny_vit, vocab, WeClipConfig(n_classes=3))
+    torch.manual_seed(2)
+    dense = vit_dense_forward(tiny_vit.model.visual, torch.randn(1, 3, 64, 64))
+    fg, bg = model.text_features()
+    texts = [build_text_setup(fg, bg, [0, 1])]
+    cams = {}
+    for target in ("ln_1", "block_output"):
+        act, emb = gradcam_inputs(tiny_vit.model.visual, dense, target)
+        torch.testing.assert_close(emb, dense.image_embedding)  # same forward, other leaf
+        cams[target] = batch_gradcam(act, emb, texts, grid=dense.grid,
+                                     logit_scale=model.logit_scale)[0]  # fmt: skip
+    assert cams["ln_1"].shape == cams["block_output"].shape == (2, 4, 4)
+    assert not torch.allclose(cams["ln_1"], cams["block_output"], atol=1e-3)

@@ -72,6 +72,9 @@ class WeClip(nn.Module):
             decoder_layers=config.decoder_layers, decoder_heads=config.decoder_heads,
             n_classes=config.n_classes,
         )  # fmt: skip
+        # Training steps seen (official ``iter_num``): checkpointed, so a resumed run
+        # switches CAA -> RFM at the same step.
+        self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
         self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
 
@@ -117,8 +120,11 @@ class WeClip(nn.Module):
             raise ValueError(f"{len(labels)} label sets for a batch of {pixels.shape[0]}")
         fg, bg = self.text_features()
         texts = [build_text_setup(fg, bg, list(lab)) for lab in labels]
-        act, emb = gradcam_inputs(self.clip.model.visual, out.dense, self.config.gradcam_target)
-        cams = batch_gradcam(act, emb, texts, grid=out.dense.grid, logit_scale=self.logit_scale)
+        with torch.enable_grad():  # GradCAM needs gradients even under no_grad (validation)
+            act, emb = gradcam_inputs(self.clip.model.visual, out.dense,
+                                      self.config.gradcam_target)  # fmt: skip
+            cams = batch_gradcam(act, emb, texts, grid=out.dense.grid,
+                                 logit_scale=self.logit_scale)  # fmt: skip
         result = []
         for i, lab in enumerate(labels):
             aff = out.decoder.affinity[i].detach() if use_rfm else None
