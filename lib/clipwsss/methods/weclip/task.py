@@ -60,6 +60,7 @@ class WeClipTask(TrainTask):
     clip_name: str = "ViT-B-16"
     pretrained: str | None = "openai"  # None (random CLIP) only for tests and timing
     crop: int = 320  # configs/voc_attn_reg.yaml: crop_size 320
+    recipe: str = "voc12"  # the named recipe this task came from (recorded, for ``predict``)
 
     def build_model(self) -> nn.Module:
         clip = load_clip(self.clip_name, self.pretrained)
@@ -99,7 +100,8 @@ class WeClipTask(TrainTask):
     def config(self) -> dict[str, Any]:
         record = {"data": dataclasses.asdict(self.data), "model": dataclasses.asdict(
             self.model_config), "vocab": list(self.vocab.names), "clip": self.clip_name,
-            "pretrained": self.pretrained, "crop": self.crop}  # fmt: skip
+            "pretrained": self.pretrained, "crop": self.crop,
+            "recipe": self.recipe}  # fmt: skip
         return json.loads(json.dumps(record))  # tuples -> lists: equal to config.json read back
 
 
@@ -122,6 +124,8 @@ def recipe_task(name: str, data: WeClipData, **overrides) -> WeClipTask:
         from clipwsss.profiles import get_profile
 
         profile = get_profile("toy")
+        if data.class_names is None:  # toy XMLs name toy classes, not VOC's
+            data = dataclasses.replace(data, class_names=tuple(profile.class_names()))
         base = dict(vocab=profile.vocabulary(), model_config=toy_config(),
                     clip_name=profile.model, pretrained=profile.pretrained,
                     crop=RECIPES["toy"].crop)  # fmt: skip
@@ -132,4 +136,4 @@ def recipe_task(name: str, data: WeClipData, **overrides) -> WeClipTask:
     else:
         raise KeyError(f"unknown WeCLIP recipe {name!r}; known: {list(RECIPES)}")
     base.update(overrides)
-    return WeClipTask(data=data, **base)
+    return WeClipTask(data=data, recipe=name, **base)
