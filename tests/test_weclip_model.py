@@ -39,6 +39,12 @@ def test_parameter_counts(vit_b16):
     assert coco.trainable_parameters() == 6_000_465
     assert sum(p.numel() for p in vit_b16.model.parameters()) == 149_620_737
     assert not any(p.requires_grad for p in vit_b16.model.parameters())
+    # The official model leaves every CLIP parameter named "*11*" (block 11 of both towers,
+    # for its GradCAM hooks) requires_grad=True: counting requires_grad there gives 16,225,301.
+    official_extra = {n: p.numel() for n, p in vit_b16.model.named_parameters() if "11" in n}
+    assert sum(v for n, v in official_extra.items() if n.startswith("visual.")) == 7_087_872
+    assert sum(v for n, v in official_extra.items() if not n.startswith("visual.")) == 3_152_384
+    assert voc.trainable_parameters() + sum(official_extra.values()) == 16_225_301
     assert set(voc.state_dict()) == {f"decoder.{k}" for k in voc.decoder.state_dict()} | {
         "step_count"
     }

@@ -13,6 +13,7 @@ from typing import Literal
 
 GradcamTarget = Literal["ln_1", "block_output"]
 Normalisation = Literal["imagenet", "clip"]
+RfmSelection = Literal["official", "abs"]
 
 # datasets/transforms.py:normalize_img (0-255 scale divided by 255 here)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,6 +44,9 @@ class WeClipConfig:
     box_threshold: float = 0.4  # lambda, clip_tool.py: 0.4 VOC, 0.7 COCO (CLIP-ES supp. C)
     caa_layers: int = 8  # plain CAA before the RFM switch: the last 8 maps (CLIP-ES)
     rfm_layers: int = 6  # RFM: the last 6 attention maps (COCO 10), clip_tool.py L152
+    # RFM layer filter: "official" d_l = sum(A_f - W_l) (A_f cancels out of the choice);
+    # "abs" d_l = sum |A_f - W_l| (the paper's distance). Both keep d_l <= mean.
+    rfm_selection: RfmSelection = "official"
     sinkhorn_iters: int = 3  # compute_trans_mat: 3 rounds
     affinity_power: int = 2  # compute_trans_mat: one T @ T
     # RFM switch: iter_num > 15000 (COCO 40000) in model_attn_aff_voc.py. iter_num also counts

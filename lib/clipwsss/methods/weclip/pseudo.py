@@ -107,7 +107,7 @@ def refined_cams(cams: Tensor, attn_maps: Tensor, affinity: Tensor | None,
     else:
         n_layers = min(cfg.rfm_layers, attn_maps.shape[0])
         trans = rfm_affinity(attn_maps, affinity, n_layers=n_layers, n_iters=cfg.sinkhorn_iters,
-                             power=cfg.affinity_power)  # fmt: skip
+                             power=cfg.affinity_power, selection=cfg.rfm_selection)  # fmt: skip
     masks = box_masks(cams, threshold=cfg.box_threshold, official=True)
     return refine_cams(cams, trans, masks)
 
