@@ -106,3 +106,14 @@ def test_recipes():
     voc, coco = RECIPES["voc12"], RECIPES["coco14"]
     assert (voc.iterations, voc.batch_size, voc.crop, voc.lr) == (30000, 4, 320, 2e-3)
     assert (voc.warmup_iters, voc.power, coco.iterations) == (50, 1.0, 80000)
+
+
+def test_label_sources(tmp_path, make_rect_voc):
+    from clipwsss.methods.weclip.samples import image_labels
+
+    ds = make_rect_voc(tmp_path / "voc", n=2)
+    assert image_labels(ds, 1) == ds[1].labels  # default: the data set's source (XML)
+    assert sorted(image_labels(ds, 1, from_gt=True)) == sorted(ds[1].labels)  # the GT PNG
+    empty = make_rect_voc(tmp_path / "voc_empty", n=2, empty=("no_objects",))
+    with pytest.raises(ValueError, match="no image-level label.*no_objects"):
+        WeClipTrainSet(empty)
