@@ -117,3 +117,19 @@ def test_label_sources(tmp_path, make_rect_voc):
     empty = make_rect_voc(tmp_path / "voc_empty", n=2, empty=("no_objects",))
     with pytest.raises(ValueError, match="no image-level label.*no_objects"):
         WeClipTrainSet(empty)
+
+
+def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
+    profile, clip, train, _ = toy
+    model = WeClip(clip, profile.vocabulary(), toy_config(rfm_start=2))  # switch at step 3
+    seen, real = [], model.pseudo_labels
+
+    def spy(pixels, out, labels, *, use_rfm):
+        seen.append(use_rfm)
+        return real(pixels, out, labels, use_rfm=use_rfm)
+
+    monkeypatch.setattr(model, "pseudo_labels", spy)
+    batch = _batch(train)
+    for _ in range(4):
+        training_step(model, batch)
+    assert seen == [False, False, True, True]
