@@ -7,6 +7,7 @@ import torch
 
 from clipwsss.caa import attention_affinity
 from clipwsss.methods.weclip.losses import (
+    affinity_label,
     affinity_loss,
     affinity_targets,
     radius_mask,
@@ -125,3 +126,14 @@ def test_par_follows_image_edges():
     before = (scores[0].argmax(0) == truth).float().mean()
     after = (par_refine(image, scores)[0].argmax(0) == truth).float().mean()
     assert before < 0.9 and after > 0.99
+
+
+def test_affinity_label_choices():
+    pseudo = torch.tensor([[[0, 1], [2, 2]]])
+    logits = torch.zeros(1, 3, 1, 2)
+    logits[0, 2, 0, 0] = logits[0, 1, 0, 1] = 1.0  # prediction: left column 2, right 1
+    assert affinity_label(pseudo, logits, "pseudo") is pseudo
+    assert affinity_label(pseudo, logits, "prediction").tolist() == [[[2, 1], [2, 1]]]
+    assert affinity_label(pseudo, logits, "both").tolist() == [[[255, 1], [2, 255]]]
+    with pytest.raises(ValueError, match="aff_target"):
+        affinity_label(pseudo, logits, "oracle")

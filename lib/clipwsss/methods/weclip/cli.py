@@ -24,7 +24,7 @@ from clipwsss.train import TrainConfig, add_config_arguments, config_from_args
 from .config import WeClipConfig
 
 # Literal and variadic fields get hand-written flags (the generated ones need plain types).
-_OWN_FLAGS = ("gradcam_target", "normalisation", "rfm_selection", "par_dilations")
+_OWN_FLAGS = ("gradcam_target", "normalisation", "rfm_selection", "aff_target", "par_dilations")
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,7 @@ def _add_train(sub) -> None:
     p.add_argument("--gradcam-target", choices=("ln_1", "block_output"), default=None)
     p.add_argument("--normalisation", choices=("imagenet", "clip"), default=None)
     p.add_argument("--rfm-selection", choices=("official", "abs"), default=None)
+    p.add_argument("--aff-target", choices=("pseudo", "prediction", "both"), default=None)
     p.add_argument("--par-dilations", type=int, nargs="+", default=None)
     add_config_arguments(p, TrainConfig, skip=("device",))
     add_config_arguments(p, WeClipConfig, skip=_OWN_FLAGS)

@@ -97,6 +97,28 @@ def affinity_loss(affinity: Tensor, target: Tensor) -> Tensor:
     return 0.5 * pos_loss + 0.5 * neg_loss
 
 
+def affinity_label(pseudo: Tensor, logits: Tensor, target: str = "pseudo",
+                   *, ignore_index: int = IGNORE) -> Tensor:  # fmt: skip
+    """The label map the affinity targets come from (supplementary Table 3).
+
+    "pseudo": the online pseudo label M_p (official); "prediction": argmax of the decoder's
+    logits (detached, nearest-upsampled to the label size); "both": M_p where it agrees with
+    the prediction, ``ignore_index`` elsewhere.
+
+    Shapes:
+        pseudo: (B, H, W); logits: (B, C, h, w); returns (B, H, W) long.
+    """
+    if target == "pseudo":
+        return pseudo
+    pred = logits.detach().argmax(dim=1, keepdim=True).float()
+    pred = F.interpolate(pred, size=pseudo.shape[-2:], mode="nearest")[:, 0].long()
+    if target == "prediction":
+        return pred
+    if target == "both":
+        return torch.where(pred == pseudo, pseudo, torch.full_like(pseudo, ignore_index))
+    raise ValueError(f"aff_target must be 'pseudo', 'prediction' or 'both', got {target!r}")
+
+
 @dataclass(frozen=True)
 class WeClipLoss:
     """The terms of one training step. Attributes: total, seg and aff, each ()."""
@@ -113,6 +135,7 @@ def weclip_loss(
     *,
     aff_weight: float = 0.1,  # lambda, supp. Table 4
     radius: int = 8,  # get_mask_by_radius(radius=8)
+    aff_target: str = "pseudo",  # supp. Table 3: M_p (official)
 ) -> WeClipLoss:
     """L = L_seg + lambda L_aff on one batch.
 
@@ -122,5 +145,6 @@ def weclip_loss(
     Reference: WeCLIP Section 3.4.
     """
     seg = segmentation_loss(logits, label)
-    aff = affinity_loss(affinity, affinity_targets(label, logits.shape[-2:], radius=radius))
+    aff_label = affinity_label(label, logits, aff_target)
+    aff = affinity_loss(affinity, affinity_targets(aff_label, logits.shape[-2:], radius=radius))
     return WeClipLoss(total=seg + aff_weight * aff, seg=seg, aff=aff)

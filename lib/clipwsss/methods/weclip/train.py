@@ -75,4 +75,5 @@ def training_step(model: nn.Module, batch: dict[str, Tensor]) -> WeClipLoss:
     if cfg.ignore_padding and "valid" in batch:
         pseudo = torch.where(batch["valid"].bool(), pseudo, torch.full_like(pseudo, 255))
     return weclip_loss(out.decoder.logits, out.decoder.affinity, pseudo,
-                       aff_weight=cfg.aff_weight, radius=cfg.aff_radius)  # fmt: skip
+                       aff_weight=cfg.aff_weight, radius=cfg.aff_radius,
+                       aff_target=cfg.aff_target)  # fmt: skip
