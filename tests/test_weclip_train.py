@@ -133,3 +133,21 @@ def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
     for _ in range(4):
         training_step(model, batch)
     assert seen == [False, False, True, True]
+
+
+def test_crf_inference_option(toy):
+    from clipwsss.data import load_image
+    from clipwsss.methods.weclip.infer import predict_label
+    from clipwsss.methods.weclip.samples import normalise
+
+    profile, clip, _, val = toy
+    torch.manual_seed(0)
+    model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
+    image = load_image(val[0].image_path)
+    pixels = normalise(image)[None]
+    plain = predict_label(model, pixels, image, InferenceConfig(long_side=None))
+    crf = predict_label(model, pixels, image, InferenceConfig(long_side=None, crf=True))
+    assert crf.shape == plain.shape == (96, 96) and crf.dtype == np.uint8
+    assert crf.max() < 11
+    with pytest.raises(ValueError, match="CRF needs the uint8 photo"):
+        predict_label(model, pixels, None, InferenceConfig(long_side=None, crf=True))
