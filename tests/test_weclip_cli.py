@@ -27,3 +27,18 @@ def test_train_then_predict(tmp_path, capsys):
     assert main(argv) == 0
     pngs = sorted(pred.glob("*.png"))
     assert len(pngs) == 2 and load_label_png(pngs[0]).shape == (96, 96)
+
+
+def test_train_weclip_joins_an_existing_train_parser():
+    import argparse
+
+    from clipwsss.methods.weclip.cli import add_subcommands
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    other = sub.add_parser("train").add_subparsers(dest="method")
+    other.add_parser("deeplab")  # another method registered `train` first
+    add_subcommands(sub)
+    args = parser.parse_args(["train", "weclip", "--dataset", "voc12", "--root", "x"])
+    assert args.method == "weclip" and args.handler.__name__ == "cmd_train_weclip"
+    assert parser.parse_args(["train", "deeplab"]).method == "deeplab"

@@ -35,9 +35,18 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default=None, help="auto (cuda if present), cpu or cuda")
 
 
+def _method_subparsers(sub):
+    """The ``train`` parser's method subparsers; created here unless another method (e.g.
+    ``train deeplab``) registered ``train`` first, in which case ``weclip`` joins it."""
+    train = sub.choices.get("train")
+    if train is None:
+        train = sub.add_parser("train", help="train a method with the shared engine")
+        return train.add_subparsers(dest="method", required=True)
+    return next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def _add_train(sub) -> None:
-    train = sub.add_parser("train", help="train a method (weclip) with the shared engine")
-    methods = train.add_subparsers(dest="method", required=True)
+    methods = _method_subparsers(sub)
     p = methods.add_parser("weclip", help="WeCLIP: frozen CLIP + decoder, single stage")
     _data_args(p)
     p.add_argument("--recipe", choices=("voc12", "coco14", "toy"), default="voc12")
