@@ -37,8 +37,10 @@ def test_train_weclip_joins_an_existing_train_parser():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
     other = sub.add_parser("train").add_subparsers(dest="method")
-    other.add_parser("deeplab")  # another method registered `train` first
+    other.add_parser("deeplab")  # another method registered `train` and `predict` first
+    sub.add_parser("predict")
     add_subcommands(sub)
+    assert "predict-weclip" in sub.choices
     args = parser.parse_args(["train", "weclip", "--dataset", "voc12", "--root", "x"])
     assert args.method == "weclip" and args.handler.__name__ == "cmd_train_weclip"
     assert parser.parse_args(["train", "deeplab"]).method == "deeplab"

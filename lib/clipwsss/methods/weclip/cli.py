@@ -66,7 +66,10 @@ def _add_train(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="WeCLIP predictions as pseudo-mask PNGs")
+    # Another method (DeepLab) may own `predict`; then this one is `predict-weclip` until one
+    # `predict` dispatches on the run's task class (config.json "task"/"class").
+    name = "predict" if "predict" not in sub.choices else "predict-weclip"
+    p = sub.add_parser(name, help="WeCLIP predictions as pseudo-mask PNGs")
     _data_args(p)
     p.add_argument("--run-dir", required=True, type=Path, help="a finished `train weclip` run")
     p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
