@@ -532,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return commands.get(args.command, getattr(args, "handler", None))(args, argv)
+            return (getattr(args, "handler", None) or commands[args.command])(args, argv)
         except UsageError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
