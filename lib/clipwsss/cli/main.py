@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cams(sub)
     _add_masks(sub)
     _add_eval(sub)
+    from .methods.weclip.cli import add_subcommands as add_weclip  # train weclip, predict
+
+    add_weclip(sub)
     return parser
 
 
@@ -533,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return commands[args.command](args, argv)
+            return (getattr(args, "handler", None) or commands[args.command])(args, argv)
         except UsageError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
