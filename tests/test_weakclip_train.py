@@ -103,3 +103,39 @@ def test_augment_pads_seeds_with_ignore():
     assert set(s.unique().tolist()) == {1}  # short side 48, long side 72: cropped, no pad
     p, s = augment(pixels, seed, crop=48, scale_range=(0.5, 0.5), rng=rng)
     assert (s == 255).float().mean() > 0.5 and (p[:, s == 255] == 0).all()
+
+
+def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
+    import shutil
+
+    from clipwsss.methods.weakclip.task import train_weakclip
+    from clipwsss.train import checkpoint_steps
+
+    clip, names = toy
+    seeds = toy_voc.root / "SegmentationClass"
+    kw = dict(iterations=3, batch_size=2, checkpoint_interval=1, log_interval=1, device="cpu",
+              progress=False)  # fmt: skip
+    full = train_weakclip(clip, names, toy_voc, seeds, RECIPE, tmp_path / "a", **kw)
+    losses = [r["loss"] for r in full.history if r["kind"] == "train"]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    # A run killed after step 2: its step-3 checkpoint and final model never got written.
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "checkpoints" / "step-00000003")
+    (tmp_path / "b" / "model.pt").unlink()
+    assert checkpoint_steps(tmp_path / "b") == [2]
+    resumed = train_weakclip(clip, names, toy_voc, seeds, RECIPE, tmp_path / "b", **kw)
+    assert resumed.resumed_from == 2
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+    # Faithful: the adapter's group has lr_mult 0, so only its BN statistics move.
+    from safetensors.torch import load_file
+
+    step2 = load_file(tmp_path / "a" / "checkpoints" / "step-00000002" / "model.safetensors")
+    moved = {n for n in step2 if not torch.equal(step2[n], a[n])}
+    assert {n for n in moved if n.startswith("adapter.")} == {
+        "adapter.fpn1.2.running_mean", "adapter.fpn1.2.running_var",
+        "adapter.fpn1.2.num_batches_tracked",
+    }  # fmt: skip
+    assert {"gamma", "beta", "text_encoder.contexts", "head.conv_seg.weight"} <= moved
+    assert not any(n.startswith(("visual.", "text_encoder.transformer.")) for n in moved)

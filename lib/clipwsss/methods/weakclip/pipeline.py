@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from clipwsss.data import SegmentationDataset, atomic_write_text, load_image, save_label_png
@@ -68,19 +67,3 @@ def predict_dataset(
     info = {"stage": "weakclip predict", "inference": repr(inference), **(record or {}), **summary}
     atomic_write_text(out / "run.json", json.dumps(info, indent=2, default=str))
     return summary
-
-
-def load_trained(path: str | Path, model: WeakCLIP) -> WeakCLIP:
-    """Load trained WeakCLIP weights (a ``state_dict`` file) into ``model``.
-
-    Raises:
-        FileNotFoundError: no such file.
-        RuntimeError: the weights do not fit the model (other classes or config).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"WeakCLIP weights not found: {path} (train first)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("model", state)
-    model.load_state_dict(state, strict=True)
-    return model

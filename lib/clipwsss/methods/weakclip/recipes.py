@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .config import WeakClipConfig
+from .infer import COCO_CRF, InferenceConfig
 from .losses import LossConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # mmseg img_norm_cfg 123.675, 116.28, 103.53
@@ -38,6 +39,7 @@ class TrainRecipe:
         std: input normalisation std.
         seed: random seed (official 504).
         checkpoint_every: steps between checkpoints.
+        inference: test-time scales, flip, windows and CRF for the pseudo masks.
     """
 
     name: str
@@ -56,6 +58,7 @@ class TrainRecipe:
     std: tuple[float, float, float] = IMAGENET_STD
     seed: int = 504  # tools/train.py --seed
     checkpoint_every: int = 2000
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
 
 
 def _recipes() -> dict[str, TrainRecipe]:
@@ -70,7 +73,12 @@ def _recipes() -> dict[str, TrainRecipe]:
     )
     return {
         "voc12": TrainRecipe(name="voc12"),
-        "coco14": TrainRecipe(name="coco14", batch_size=24, iters=40_000),  # 6 x 4 GPUs
+        "coco14": TrainRecipe(
+            name="coco14",
+            batch_size=24,  # 6 / GPU x 4 GPUs
+            iters=40_000,  # schedule_40k
+            inference=InferenceConfig(crf_params=COCO_CRF),
+        ),
         "toy": TrainRecipe(
             name="toy",
             model=toy_model,
@@ -86,6 +94,7 @@ def _recipes() -> dict[str, TrainRecipe]:
             std=(0.26862954, 0.26130258, 0.27577711),
             seed=0,
             checkpoint_every=50,
+            inference=InferenceConfig(short_side=96, crop=96, stride=64),
         ),
     }
 
