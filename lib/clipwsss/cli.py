@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cams(sub)
     _add_masks(sub)
     _add_eval(sub)
+    from .methods.weakclip.cli import add_subcommands as add_weakclip  # train weakclip, predict
+
+    add_weakclip(sub)
     return parser
 
 
@@ -529,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return commands[args.command](args, argv)
+            return commands.get(args.command, getattr(args, "handler", None))(args, argv)
         except UsageError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
