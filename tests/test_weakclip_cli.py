@@ -53,3 +53,8 @@ def test_every_config_field_has_a_flag():
         ["train", "weakclip", "--n-prompts", "4", "--chain-coattention", "true", "--lr", "3e-4"]
     )
     assert (args.n_prompts, args.chain_coattention, args.lr) == (4, True, 3e-4)
+
+
+def test_random_weights_need_an_explicit_flag(capsys):
+    assert main(["train", "weakclip", "--recipe", "toy", "--pretrained", "none"]) == 1
+    assert "--allow-random-weights" in capsys.readouterr().err

@@ -35,6 +35,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, help="split list name (default train)")
     p.add_argument("--model", help="open_clip model or local-dir:/path (default: the profile's)")
     p.add_argument("--pretrained", help="weights tag or file (default: the profile's)")
+    p.add_argument(
+        "--allow-random-weights", action="store_true", help="accept --pretrained none (tests only)"
+    )
     p.add_argument("--limit", type=int, help="use only the first N images")
 
 
@@ -86,6 +89,8 @@ def _setting(args: argparse.Namespace, recipe_name: str):
 
     profile = get_profile(args.profile or recipe_name)
     pretrained = args.pretrained if args.pretrained is not None else profile.pretrained
+    if pretrained == "none" and not args.allow_random_weights:
+        raise ValueError("--pretrained none means random CLIP weights: add --allow-random-weights")
     clip = load_clip(args.model or profile.model, None if pretrained == "none" else pretrained)
     names = ["background", *profile.class_names()]
     kwargs = {"class_names": names[1:]} if profile.dataset == "voc12" else {}
