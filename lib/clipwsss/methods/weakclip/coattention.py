@@ -10,7 +10,7 @@ Official code: ``models.py:ContextDecoder`` L798-871 (DenseCLIP's decoder with a
 layer, so only the last of the 3 layers of each stack reaches the output; the other 4 layers
 (4 x 1,051,904 parameters at width 256) never get a gradient. ``chain=True`` feeds each layer
 the previous output, as the paper intends. The code's alpha/beta are the 512-vectors
-``gamma`` / ``beta`` (init 0.1, Table 6).
+``gamma`` / ``beta`` (init 0.1, the "learnable temperature" ablation).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """WeakCLIP configuration: one frozen dataclass, faithful (official code) by default.
 
 Paper: Zhu et al., "WeakCLIP: Adapting CLIP for Weakly-Supervised Semantic Segmentation",
-IJCV 2025 (Section 3; Tables 5-6, 9). Official code: github.com/hustvl/WeakCLIP @b72d559
+IJCV 2025 (Section 3; ablations of N and of the "temperature" init). Official code:
+github.com/hustvl/WeakCLIP @b72d559
 (``configs/_base_/models/weakclip_vitb.py``, ``weakclip/weakclip.py``, ``weakclip/models.py``).
 
 [paper≠code] The official code differs from the paper in three places, each one field here:
@@ -26,7 +27,8 @@ class WeakClipConfig:
     """Architecture and loss switches of WeakCLIP (defaults = official ViT-B/16 VOC code).
 
     Attributes:
-        n_prompts: learnable context vectors N before the class name (Table 5: 8).
+        n_prompts: learnable context vectors N before the class name (best of 2/4/8/16 in
+            the paper's ablation: 8).
         name_context: tokens of a tokenised class name incl. SOT/EOT (official 5; the text
             context is then 1 + N + name_context - 1 = 13).
         feature_blocks: 1-based ViT blocks whose outputs feed the pyramid adapter
@@ -42,7 +44,7 @@ class WeakClipConfig:
         chain_coattention: feed each layer the previous layer's output (paper); official
             False calls every layer on the stack input, so only the last one is live.
         residual_init: initial value of the 512-vectors gamma (text) and beta (pixels)
-            scaling the co-attention updates (Table 6 "temperature" init: 0.1).
+            scaling the co-attention updates (ablation of the "learnable temperature" init: 0.1).
         neck_channels: FPN neck width (official 256).
         head_channels: Semantic-FPN head width (official 256).
         head_dropout: dropout before the classifier (official 0.1).
@@ -51,7 +53,7 @@ class WeakClipConfig:
         aux_temperature: temperature tau of the score map in the auxiliary loss (0.07).
     """
 
-    n_prompts: int = 8  # Table 5; weakclip_vitb.py context_length=8
+    n_prompts: int = 8  # N ablation; weakclip_vitb.py context_length=8
     name_context: int = 5  # weakclip.py: tokenize(c, context_length=5)
     feature_blocks: tuple[int, ...] = (4, 6, 8, 12)  # out_indices=[3, 5, 7, 11]
     input_resolution: int = 512  # weakclip_vitb.py input_resolution=512
@@ -61,7 +63,7 @@ class WeakClipConfig:
     coattn_layers: int = 3  # two stacks of 3
     coattn_dropout: float = 0.1  # ContextDecoder dropout
     chain_coattention: bool = False  # official bug: only the last layer is live
-    residual_init: float = 0.1  # gamma/beta init, Table 6
+    residual_init: float = 0.1  # gamma/beta init, "temperature" ablation
     neck_channels: int = 256  # mmseg FPN out_channels
     head_channels: int = 256  # FPNHeadDGCN channels
     head_dropout: float = 0.1  # FPNHeadDGCN dropout_ratio

@@ -1,7 +1,7 @@
 """WeakCLIP: frozen CLIP + learnable prompts, pyramid adapter, co-attention, text-guided decoder.
 
-Paper: WeakCLIP (Zhu et al., IJCV 2025), Section 3, Fig. 2; parameter table (Table 9:
-21.2M trainable of 171.5M). Official code: ``weakclip/weakclip.py``, ``weakclip/models.py``.
+Paper: WeakCLIP (Zhu et al., IJCV 2025), Section 3, Fig. 2; efficiency table (21.2M
+trainable of 171.5M). Official code: ``weakclip/weakclip.py``, ``weakclip/models.py``.
 
 Forward (one batch of normalised images, B x 3 x H x W, K classes incl. background):
 
@@ -145,7 +145,7 @@ def build_weakclip(
 
 @dataclass(frozen=True)
 class ParameterCounts:
-    """Parameter counts of a WeakCLIP model (WeakCLIP Table 9: 21.2M / 171.5M).
+    """Parameter counts of a WeakCLIP model (WeakCLIP efficiency table: 21.2M / 171.5M).
 
     Attributes:
         trainable: parameters with ``requires_grad`` (official 21,240,853).

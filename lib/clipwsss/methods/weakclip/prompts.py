@@ -96,7 +96,7 @@ class LearnablePrompts(nn.Module):
     Shapes:
         forward() returns (K, E) text features t_p (not normalised).
 
-    Reference: WeakCLIP Section 3.2, Table 5 (N = 8).
+    Reference: WeakCLIP Section 3.2; ablation of N (best N = 8).
     """
 
     def __init__(self, clip_model: nn.Module, name_ids: Tensor, *, n_prompts: int = 8) -> None:
