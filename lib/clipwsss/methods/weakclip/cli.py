@@ -169,7 +169,7 @@ def cmd_predict(args: argparse.Namespace, argv) -> int:
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["model"].items()}
     model = load_trained(args.run_dir, build_weakclip(clip, names, WeakClipConfig(**fields)))
     model = model.to(_device(args.device))
-    inference = _inference(recipe["inference"], args)
+    inference = _inference(get_recipe(recipe["name"]).inference, args)
     mean, std = tuple(recipe["mean"]), tuple(recipe["std"])
     record = {"run_dir": str(args.run_dir)}
     summary = predict_dataset(
@@ -179,17 +179,14 @@ def cmd_predict(args: argparse.Namespace, argv) -> int:
     return 0
 
 
-def _inference(stored: dict, args: argparse.Namespace):
-    """The recipe's InferenceConfig (from config.json) with the command's changes."""
-    from .infer import InferenceConfig
-
-    changes = {
-        "scales": tuple(args.scales or stored["scales"]),
-        "flip": stored["flip"] and not args.no_flip,
-        "crf": stored["crf"] and not args.no_crf,
-        "crf_params": tuple(map(tuple, stored["crf_params"])),
-    }
-    return InferenceConfig(**{**stored, **changes})
+def _inference(base, args: argparse.Namespace):
+    """The recipe's InferenceConfig with the command's changes."""
+    return dataclasses.replace(
+        base,
+        scales=tuple(args.scales or base.scales),
+        flip=base.flip and not args.no_flip,
+        crf=base.crf and not args.no_crf,
+    )
 
 
 def _device(name: str) -> str:

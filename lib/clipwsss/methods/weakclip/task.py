@@ -77,7 +77,10 @@ class WeakClipTask(TrainTask):
     def _settings(self) -> dict[str, Any]:
         return {
             "method": "weakclip",
-            "recipe": dataclasses.asdict(self.recipe),
+            # Inference settings do not change training: `predict` takes them from the recipe.
+            "recipe": {
+                k: v for k, v in dataclasses.asdict(self.recipe).items() if k != "inference"
+            },
             "class_names": self.class_names,
             "seed_dir": str(self.seed_dir),
             "clip": self.clip.name,
