@@ -132,3 +132,12 @@ def test_toy_model_uses_all_four_blocks_of_the_micro_clip():
     out = model(torch.randn(2, 3, 96, 96))
     assert recipe.model.feature_blocks == (1, 2, 3, 4)
     assert out.logits.shape == (2, 11, 48, 48) and out.scores.shape == (2, 11, 12, 12)
+
+
+def test_voc_and_coco_names_fit_the_official_name_context(vitb16):
+    from clipwsss.data.classes import COCO_CLASSES
+
+    for classes in (VOC_CLASSES, COCO_CLASSES):
+        ids = tokenize_names(vitb16.tokenizer, ["background", *classes], context=5)
+        assert ids.shape == (1 + len(classes), 5)
+        assert (ids.argmax(dim=1) <= 4).all()  # EOT (the largest id) inside the 5 slots
