@@ -139,3 +139,15 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     }  # fmt: skip
     assert {"gamma", "beta", "text_encoder.contexts", "head.conv_seg.weight"} <= moved
     assert not any(n.startswith(("visual.", "text_encoder.transformer.")) for n in moved)
+
+
+def test_voc_recipe_maps_to_the_official_schedule(tmp_path):
+    from clipwsss.methods.weakclip.task import train_config
+    from clipwsss.train import lr_factor
+
+    config = train_config(get_recipe("voc12"), tmp_path)
+    assert (config.optimizer, config.schedule, config.iterations) == ("adamw", "cosine", 20_000)
+    assert (config.lr, config.weight_decay, config.warmup_iters) == (1e-4, 3e-5, 1500)
+    assert config.lr * lr_factor(0, config) == pytest.approx(1e-10)  # warm-up ratio 1e-6
+    assert config.lr * lr_factor(20_000, config) == pytest.approx(1e-6)  # absolute min_lr
+    assert train_config(get_recipe("coco14"), tmp_path).iterations == 40_000
