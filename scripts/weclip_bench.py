@@ -22,11 +22,11 @@ import torch
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clipwsss.backbone import load_clip
+    from clipwsss.clip.loading import load_clip
     from clipwsss.methods.weclip.config import WeClipConfig
     from clipwsss.methods.weclip.model import WeClip
     from clipwsss.methods.weclip.train import training_step
-    from clipwsss.text import voc_vocabulary
+    from clipwsss.vocab import voc_vocabulary
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--iterations", type=int, default=3, help="timed iterations (after 1 warm-up)")

@@ -25,8 +25,10 @@ import torch
 def _clip_es_runs(data: Path, work: Path, split: str, limit: int | None) -> dict:
     import clipwsss as cw
     from clipwsss.data import VOCDataset
-    from clipwsss.profiles import get_profile
-    from clipwsss.runner import evaluate, generate_cams, generate_masks
+    from clipwsss.experiments.profiles import get_profile
+    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.pipelines.evaluate import evaluate
+    from clipwsss.pipelines.masks import generate_masks
 
     profile = get_profile("toy", data_root=str(data))
     dataset = VOCDataset(data, split, class_names=profile.class_names())
@@ -47,12 +49,12 @@ def _clip_es_runs(data: Path, work: Path, split: str, limit: int | None) -> dict
 def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
                 limits: dict[str, int | None]) -> tuple[dict, float]:  # fmt: skip
     from clipwsss.data import VOCDataset
+    from clipwsss.experiments.profiles import get_profile
     from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.pipeline import predict_dataset
-    from clipwsss.methods.weclip.task import WeClipData, recipe_task, recipe_train_config
-    from clipwsss.profiles import get_profile
-    from clipwsss.runner import evaluate
+    from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.train import train
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
     names = tuple(get_profile("toy").class_names())
     task = recipe_task("toy", WeClipData("voc12", str(data), "train", class_names=names))
@@ -111,7 +113,7 @@ def write_markdown(summary: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from clipwsss.profiles import TOY_IMAGE_SIZE
+    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE
     from clipwsss.toy import generate_toy_voc
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)

@@ -34,7 +34,7 @@ PAPER = {"aff_weight=0": 73.3, "aff_weight=0.1": 74.9, "aff_weight=0.5": 73.6,
 
 
 def _names() -> tuple[str, ...]:
-    from clipwsss.profiles import get_profile
+    from clipwsss.experiments.profiles import get_profile
 
     return tuple(get_profile("toy").class_names())
 
@@ -56,9 +56,9 @@ def _parse_sets(items: list[str]) -> dict:
 def cmd_train(args) -> None:
     from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.pipeline import predict_dataset
-    from clipwsss.methods.weclip.task import WeClipData, recipe_task, recipe_train_config
     from clipwsss.methods.weclip.train import toy_config
     from clipwsss.train import train
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
     changes = _parse_sets(args.set)
     data = WeClipData("voc12", str(args.data), "train", class_names=_names())
@@ -73,9 +73,9 @@ def cmd_train(args) -> None:
 def _scale_runs(args, runs: dict) -> None:
     from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.pipeline import predict_dataset
-    from clipwsss.methods.weclip.task import WeClipData, recipe_task
-    from clipwsss.runner import evaluate
+    from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.train import load_trained
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
     val = _val(args.data)
     for seed in (0, 1):
@@ -93,7 +93,7 @@ def _scale_runs(args, runs: dict) -> None:
 
 def cmd_report(args) -> None:
     from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
-    from clipwsss.runner import evaluate
+    from clipwsss.pipelines.evaluate import evaluate
 
     val = _val(args.data)
     runs = {"seed 0: default (aff_weight=0.1, blocks 1-3)": evaluate(

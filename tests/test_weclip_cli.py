@@ -2,9 +2,11 @@
 
 import json
 
-from clipwsss.cli import main
+import pytest
+
+from clipwsss.cli.main import main
 from clipwsss.data import load_label_png
-from clipwsss.profiles import TOY_IMAGE_SIZE
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE
 from clipwsss.toy import generate_toy_voc
 
 
@@ -29,18 +31,35 @@ def test_train_then_predict(tmp_path, capsys):
     assert len(pngs) == 2 and load_label_png(pngs[0]).shape == (96, 96)
 
 
-def test_train_weclip_joins_an_existing_train_parser():
-    import argparse
+def test_one_train_and_one_predict_for_every_method(capsys):
+    from clipwsss.cli.main import build_parser
 
-    from clipwsss.methods.weclip.cli import add_subcommands
-
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    other = sub.add_parser("train").add_subparsers(dest="method")
-    other.add_parser("deeplab")  # another method registered `train` and `predict` first
-    sub.add_parser("predict")
-    add_subcommands(sub)
-    assert "predict-weclip" in sub.choices
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert "predict-weclip" not in sub.choices  # one predict, dispatching on the run folder
     args = parser.parse_args(["train", "weclip", "--dataset", "voc12", "--root", "x"])
-    assert args.method == "weclip" and args.handler.__name__ == "cmd_train_weclip"
-    assert parser.parse_args(["train", "deeplab"]).method == "deeplab"
+    assert args.method == "weclip" and args.handler.__module__ == "clipwsss.cli.weclip"
+    args = parser.parse_args(["train", "weakclip", "--recipe", "toy"])
+    assert args.method == "weakclip" and args.handler.__module__ == "clipwsss.cli.weakclip"
+
+
+def test_predict_dispatches_on_the_recorded_task(tmp_path, capsys):
+    from clipwsss.cli.methods import run_method
+
+    for cls, method in (("WeClipTask", "weclip"), ("WeakClipTask", "weakclip")):
+        (tmp_path / "config.json").write_text(json.dumps({"task": {"class": cls}}))
+        assert run_method(tmp_path) == method
+        assert main(["predict", "--run-dir", str(tmp_path), "--help"]) == 0
+        assert "--out" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as err:  # a WeCLIP flag on a WeakCLIP run
+        main(["predict", "--run-dir", str(tmp_path), "--out", "o", "--long-side", "3"])
+    assert err.value.code == 2 and "--long-side" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"task": {"class": "OtherTask"}}))
+    assert main(["predict", "--run-dir", str(tmp_path), "--out", "o"]) == 1
+    assert "'OtherTask'" in capsys.readouterr().err
+
+
+def test_unknown_flags_still_refused_outside_predict(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["eval", "--no-such-flag"])
+    assert err.value.code == 2

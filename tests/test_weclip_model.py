@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from clipwsss.backbone import load_clip
-from clipwsss.gradcam import build_text_setup, softmax_gradcam
+from clipwsss.cams.gradcam import build_text_setup, softmax_gradcam
+from clipwsss.clip.loading import load_clip
 from clipwsss.methods.weclip.config import WeClipConfig, coco_config
 from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.pseudo import batch_gradcam
-from clipwsss.text import coco_vocabulary, make_vocabulary, voc_vocabulary
+from clipwsss.vocab import coco_vocabulary, make_vocabulary, voc_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_vocabulary_mismatch_and_empty_labels(tiny_vit):
 
 def test_batched_gradcam_equals_per_image(tiny_vit):
     """One batched backward over all classes of all images == CLIP-ES per image."""
-    from clipwsss.backbone import vit_dense_forward
+    from clipwsss.clip.dense import vit_dense_forward
 
     vocab = make_vocabulary(["cat", "dog", "cow"], background=["sky", "grass"])
     model = WeClip(tiny_vit, vocab, WeClipConfig(n_classes=4))
@@ -98,7 +98,7 @@ def test_rfm_switch_counts_validation_forwards():
 
 
 def test_gradcam_target_option_changes_the_cams(tiny_vit):
-    from clipwsss.backbone import vit_dense_forward
+    from clipwsss.clip.dense import vit_dense_forward
     from clipwsss.methods.weclip.pseudo import gradcam_inputs
 
     vocab = make_vocabulary(["cat", "dog"], background=["sky"])

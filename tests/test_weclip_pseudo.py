@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from clipwsss.caa import attention_affinity
+from clipwsss.cams.caa import attention_affinity
 from clipwsss.methods.weclip.losses import (
     affinity_label,
     affinity_loss,

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-import clipwsss.methods.weclip.task as task_module
-from clipwsss.methods.weclip.task import WeClipData, recipe_task, recipe_train_config
-from clipwsss.profiles import TOY_IMAGE_SIZE, get_profile
+import clipwsss.train.tasks.weclip as task_module
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
 from clipwsss.toy import generate_toy_voc
 from clipwsss.train import checkpoint_steps, train
+from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,12 @@ def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatc
     assert resumed.resumed_from == 2 and int(resumed.model.step_count) == 4
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=0, rtol=0)
+
+
+def test_toy_recipe_matches_the_toy_profile():
+    # train/tasks (layer 4) cannot read experiments.profiles: its copy must stay the same.
+    profile = get_profile("toy")
+    task = recipe_task("toy", WeClipData("voc12", "", "train"))
+    assert (task.clip_name, task.pretrained) == (profile.model, profile.pretrained)
+    assert task.vocab == profile.vocabulary()
+    assert task.data.class_names == tuple(profile.class_names())

@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from clipwsss.backbone import load_clip
+from clipwsss.clip.loading import load_clip
 from clipwsss.data import VOCDataset, load_label_png
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
 from clipwsss.methods.weclip.infer import InferenceConfig, multiscale_logits, parse_scales
 from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.pipeline import predict_dataset
 from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
 from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
-from clipwsss.profiles import TOY_IMAGE_SIZE, get_profile
 from clipwsss.toy import generate_toy_voc
 
 

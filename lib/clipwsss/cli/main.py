@@ -1,4 +1,5 @@
-"""The ``clipwsss`` command line: ``cams`` -> ``masks`` -> ``eval`` (CLIP-ES stages 1-3).
+"""The ``clipwsss`` command line: ``cams`` -> ``masks`` -> ``eval`` (CLIP-ES stages 1-3), and
+``train <method>`` / ``predict`` for the trained methods (``cli/methods.py``).
 
     clipwsss cams  --dataset voc12 --root data/VOCdevkit/VOC2012 --split train \\
                    --out outputs/voc12/cams
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.methods import add_subcommands as add_method_commands
 from clipwsss.clip.loading import WeightsNotFoundError
 from clipwsss.data import (
     DATASETS,
@@ -218,9 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cams(sub)
     _add_masks(sub)
     _add_eval(sub)
-    from .methods.weclip.cli import add_subcommands as add_weclip  # train weclip, predict
-
-    add_weclip(sub)
+    add_method_commands(sub)  # train <method>, predict (cli/methods.py)
     return parser
 
 
@@ -528,7 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_method_flags", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.method_flags = extra  # `predict` parses them once it knows the run's method
     commands = {"cams": cmd_cams, "masks": cmd_masks, "eval": cmd_eval}
     hint = ""
     if args.command in ("cams", "masks"):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from clipwsss.crf import dense_crf
+from clipwsss.cams.crf import dense_crf
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from clipwsss.backbone import ClipModel, DenseOutput, vit_dense_forward
-from clipwsss.gradcam import build_text_setup
-from clipwsss.text import (
-    CLIP_ES_TEMPLATE,
-    ClassVocabulary,
-    background_text_features,
-    class_text_features,  # fmt: skip
-)
+from clipwsss.cams.gradcam import build_text_setup
+from clipwsss.clip.dense import DenseOutput, vit_dense_forward
+from clipwsss.clip.loading import ClipModel
+from clipwsss.clip.text import background_text_features, class_text_features
+from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 from .config import WeClipConfig
 from .decoder import DecoderOutput, WeClipDecoder

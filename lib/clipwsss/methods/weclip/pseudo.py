@@ -16,9 +16,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from clipwsss.backbone import DenseOutput, block_fused, pool_tokens
-from clipwsss.caa import attention_affinity, box_masks, refine_cams
-from clipwsss.gradcam import TextSetup, gradcam_from_grads, target_scores, upsample_cams
+from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
+from clipwsss.cams.gradcam import TextSetup, gradcam_from_grads, target_scores
+from clipwsss.cams.labels import upsample_cams
+from clipwsss.clip.dense import DenseOutput, block_fused, pool_tokens
 
 from .config import WeClipConfig
 from .par import par_refine

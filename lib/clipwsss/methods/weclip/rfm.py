@@ -20,7 +20,7 @@ from typing import Literal
 
 from torch import Tensor
 
-from clipwsss.caa import symmetric_affinity
+from clipwsss.cams.caa import symmetric_affinity
 
 Selection = Literal["official", "abs"]
 

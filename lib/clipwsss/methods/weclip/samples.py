@@ -15,7 +15,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from clipwsss.backbone import CLIP_MEAN, CLIP_STD
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD
 from clipwsss.data import SegmentationDataset, labels_from_label_map, load_image, load_label_png
 
 from .config import IMAGENET_MEAN, IMAGENET_STD, Normalisation

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,17 +20,19 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from clipwsss.backbone import load_clip
+from clipwsss.clip.loading import load_clip
 from clipwsss.data import SegmentationDataset, build_dataset, load_image, load_label_png
+from clipwsss.methods.weclip.config import WeClipConfig, coco_config
+from clipwsss.methods.weclip.infer import InferenceConfig, predict_label
+from clipwsss.methods.weclip.model import WeClip
+from clipwsss.methods.weclip.samples import WeClipTrainSet, normalise
+from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
 from clipwsss.metrics import confusion_matrix, mean_iou
-from clipwsss.text import ClassVocabulary, coco_vocabulary, voc_vocabulary
 from clipwsss.train import ParamGroup, TrainConfig, TrainTask
+from clipwsss.vocab import ClassVocabulary, coco_vocabulary, voc_vocabulary
 
-from .config import WeClipConfig, coco_config
-from .infer import InferenceConfig, predict_label
-from .model import WeClip
-from .samples import WeClipTrainSet, normalise
-from .train import RECIPES, toy_config, training_step
+# The shipped micro-CLIP, as the toy profile names it (experiments.profiles, a layer above).
+TOY_CLIP = f"local-dir:{Path(__file__).resolve().parents[2] / 'assets' / 'toy_clip'}"
 
 
 @dataclass(frozen=True)
@@ -121,13 +124,12 @@ def recipe_train_config(name: str, **overrides) -> TrainConfig:
 def recipe_task(name: str, data: WeClipData, **overrides) -> WeClipTask:
     """The task of a named recipe: model config, vocabulary, CLIP and crop."""
     if name == "toy":
-        from clipwsss.profiles import get_profile
+        from clipwsss.toy.evaluate import toy_vocabulary
 
-        profile = get_profile("toy")
+        vocab = toy_vocabulary()
         if data.class_names is None:  # toy XMLs name toy classes, not VOC's
-            data = dataclasses.replace(data, class_names=tuple(profile.class_names()))
-        base = dict(vocab=profile.vocabulary(), model_config=toy_config(),
-                    clip_name=profile.model, pretrained=profile.pretrained,
+            data = dataclasses.replace(data, class_names=tuple(vocab.names))
+        base = dict(vocab=vocab, model_config=toy_config(), clip_name=TOY_CLIP, pretrained=None,
                     crop=RECIPES["toy"].crop)  # fmt: skip
     elif name == "coco14":
         base = dict(vocab=coco_vocabulary(), model_config=coco_config())

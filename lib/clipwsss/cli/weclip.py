@@ -1,4 +1,4 @@
-"""``clipwsss train weclip`` and ``clipwsss predict``: WeCLIP's command-line handlers.
+"""``clipwsss train weclip`` and ``clipwsss predict`` of a WeCLIP run: WeCLIP's handlers.
 
     clipwsss train weclip --recipe voc12 --dataset voc12 --root data/VOCdevkit/VOC2012 \\
         --split train_aug --run-dir runs/weclip_voc
@@ -8,7 +8,7 @@
 Every field of ``TrainConfig`` (engine) and ``WeClipConfig`` (model) has a flag
 (``--iterations``, ``--aff-weight``, ``--first-block`` ...); unset flags keep the recipe's value.
 Rerunning ``train`` with the same ``--run-dir`` resumes from the newest checkpoint; rerunning
-``predict`` skips the PNGs already written.
+``predict`` skips the PNGs already written. ``cli/methods.py`` registers both commands.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from clipwsss.methods.weclip.config import WeClipConfig
 from clipwsss.train import TrainConfig, add_config_arguments, config_from_args
-
-from .config import WeClipConfig
 
 # Literal and variadic fields get hand-written flags (the generated ones need plain types).
 _OWN_FLAGS = ("gradcam_target", "normalisation", "rfm_selection", "aff_target", "par_dilations")
@@ -35,18 +34,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default=None, help="auto (cuda if present), cpu or cuda")
 
 
-def _method_subparsers(sub):
-    """The ``train`` parser's method subparsers; created here unless another method (e.g.
-    ``train deeplab``) registered ``train`` first, in which case ``weclip`` joins it."""
-    train = sub.choices.get("train")
-    if train is None:
-        train = sub.add_parser("train", help="train a method with the shared engine")
-        return train.add_subparsers(dest="method", required=True)
-    return next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _add_train(sub) -> None:
-    methods = _method_subparsers(sub)
+def add_train_parser(methods) -> None:
+    """Register ``weclip`` on the ``train`` parser's method subparsers (``cli/methods.py``)."""
     p = methods.add_parser("weclip", help="WeCLIP: frozen CLIP + decoder, single stage")
     _data_args(p)
     p.add_argument("--recipe", choices=("voc12", "coco14", "toy"), default="voc12")
@@ -62,43 +51,23 @@ def _add_train(sub) -> None:
     p.add_argument("--par-dilations", type=int, nargs="+", default=None)
     add_config_arguments(p, TrainConfig, skip=("device",))
     add_config_arguments(p, WeClipConfig, skip=_OWN_FLAGS)
-    p.set_defaults(handler=cmd_train_weclip)
+    p.set_defaults(handler=cmd_train)
 
 
-def _add_predict(sub) -> None:
-    # Another method (DeepLab) may own `predict`; then this one is `predict-weclip` until one
-    # `predict` dispatches on the run's task class (config.json "task"/"class").
-    name = "predict" if "predict" not in sub.choices else "predict-weclip"
-    p = sub.add_parser(name, help="WeCLIP predictions as pseudo-mask PNGs")
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``clipwsss predict`` for a ``train weclip`` run (besides ``--run-dir``)."""
     _data_args(p)
-    p.add_argument("--run-dir", required=True, type=Path, help="a finished `train weclip` run")
     p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
     p.add_argument("--scales", default="1.0,0.75", help="comma-separated (supp. Table 5)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal-flip averaging")
     p.add_argument("--long-side", type=int, default=512, help="resize long side; 0 = keep")
     p.add_argument("--crf", action="store_true", help="dense CRF on the softmax")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=cmd_predict)
 
 
-def add_subcommands(sub) -> None:
-    """Register ``train weclip`` and ``predict`` on the ``clipwsss`` subparsers."""
-    _add_train(sub)
-    _add_predict(sub)
-
-
-def _device(name: str | None) -> str:
-    import torch
-
-    if name in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
-def cmd_train_weclip(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.train import train
-
-    from .task import WeClipData, recipe_task, recipe_train_config
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
     data = WeClipData(args.dataset, str(args.root), args.split or "train_aug",
                       labels_from_gt=args.labels_from_gt, eval_split=args.eval_split)  # fmt: skip
@@ -120,12 +89,12 @@ def cmd_train_weclip(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from clipwsss.clip.loading import resolve_device
     from clipwsss.data import build_dataset
+    from clipwsss.methods.weclip.infer import InferenceConfig, parse_scales
+    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.train import load_trained
-
-    from .infer import InferenceConfig, parse_scales
-    from .pipeline import predict_dataset
-    from .task import WeClipData, recipe_task
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
     record = json.loads((args.run_dir / "config.json").read_text())["task"]
     fields = {f.name for f in dataclasses.fields(WeClipConfig)}
@@ -134,7 +103,7 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     data = WeClipData(**{**record["data"], "class_names": record["data"]["class_names"]})
     task = recipe_task(record["recipe"], data, model_config=WeClipConfig(**saved),
                        clip_name=record["clip"], pretrained=record["pretrained"])  # fmt: skip
-    model = load_trained(args.run_dir, task.build_model()).to(_device(args.device))
+    model = load_trained(args.run_dir, task.build_model()).to(resolve_device(args.device or "auto"))
     kwargs = {} if data.class_names is None else {"class_names": list(data.class_names)}
     dataset = build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
     config = InferenceConfig(scales=parse_scales(args.scales), flip=not args.no_flip,
