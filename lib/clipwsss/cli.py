@@ -39,6 +39,8 @@ from .data import (
     build_dataset,
 )
 from .runner import EvalResult, UnknownLabelError, parse_shard
+from .seg.cli import COMMANDS as SEG_COMMANDS
+from .seg.cli import add_subcommands as add_seg_subcommands
 
 BOX_THRESHOLD = {"voc12": 0.4, "coco14": 0.7, "custom": 0.4}  # CLIP-ES supp. C
 
@@ -264,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cams(sub)
     _add_masks(sub)
     _add_eval(sub)
+    add_seg_subcommands(sub)  # train deeplab, predict (clipwsss.seg.cli)
     return parser
 
 
@@ -522,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"cams": cmd_cams, "masks": cmd_masks, "eval": cmd_eval}
+    commands = {"cams": cmd_cams, "masks": cmd_masks, "eval": cmd_eval, **SEG_COMMANDS}
     hint = ""
     if args.command in ("cams", "masks"):
         hint = "\n(--skip-bad-images skips such inputs and lists them in OUT/failed.txt)"
