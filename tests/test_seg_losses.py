@@ -71,3 +71,12 @@ def test_labels_are_shrunk_to_the_logits():
     )
     with pytest.raises(ValueError, match="loss kind"):
         segmentation_loss(logits, target, kind="dice")
+
+
+def test_logits_can_be_upsampled_to_the_labels_instead():
+    logits = torch.randn(1, 3, 4, 4)
+    target = torch.randint(0, 3, (1, 8, 8))
+    up = F.interpolate(logits, size=(8, 8), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(
+        segmentation_loss(logits, target, kind="ce", resize="logits"), F.cross_entropy(up, target)
+    )

@@ -25,7 +25,8 @@ supplementary leaves out; **ours** = our choice, no source.
 | COCO "strong augment following [7]" | not implemented (scale/crop/flip only) | | open |
 
 The toy recipe (ResNet-18, random init, 96 px images) is ours throughout: crop and ASPP
-rates scaled to the small images, a larger lr for a randomly initialised network.
+rates scaled to the small images, AdamW 1e-3 and logits upsampled to the labels for a
+randomly initialised network.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class DeepLabRecipe:
     loss: str = "cgl"  # cgl | ce | balanced_ce (S-E)
     mu: float = 0.95  # S-D, S-E
     head_lr_mult: float = 10.0  # DLP: ASPP weights 10x (biases 2x that)
+    resize: str = "labels"  # DLP: labels shrunk to the 1/8 logits; "logits": upsample logits
     infer: InferConfig = field(default_factory=InferConfig)
 
     def to_dict(self) -> dict:
@@ -100,7 +102,13 @@ def coco_recipe(init: str = "imagenet", weights: str | None = None) -> DeepLabRe
 
 
 def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecipe:
-    """Toy world (ours): ResNet-18 from random weights on 96 px images, CPU minutes."""
+    """Toy world (ours): ResNet-18 from random weights on 96 px images, CPU minutes.
+
+    AdamW and full-resolution supervision (logits upsampled to the labels) because a
+    randomly initialised network on 12 x 12 logits learns little in 300 SGD steps: on the
+    toy set, 150 steps gave val mIoU 17.3 (AdamW, labels shrunk) and 20.1 (AdamW, logits
+    upsampled) against 12-14 after 300 SGD steps (ours, one seed each).
+    """
     return DeepLabRecipe(
         name="toy",
         model=DeepLabConfig(
@@ -115,12 +123,15 @@ def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecip
         train=_train(
             iterations=300,
             batch_size=10,
-            lr=0.01,
+            optimizer="adamw",
+            lr=1e-3,
+            weight_decay=1e-4,
             warmup_iters=30,
             log_interval=20,
-            checkpoint_interval=200,
+            checkpoint_interval=100,
         ),
         head_lr_mult=1.0,
+        resize="logits",
         infer=InferConfig(scales=(1.0,), flip=True),
     )
 

@@ -71,7 +71,12 @@ class DeepLabTask(TrainTask):
     def loss(self, model: nn.Module, batch: dict) -> tuple[Any, dict[str, float]]:
         logits = model(batch["image"])
         loss = segmentation_loss(
-            logits, batch["label"], batch.get("conf"), kind=self.recipe.loss, mu=self.recipe.mu
+            logits,
+            batch["label"],
+            batch.get("conf"),
+            kind=self.recipe.loss,
+            mu=self.recipe.mu,
+            resize=self.recipe.resize,
         )
         return loss, {}
 
