@@ -41,12 +41,15 @@ def test_one_train_and_one_predict_for_every_method(capsys):
     assert args.method == "weclip" and args.handler.__module__ == "clipwsss.cli.weclip"
     args = parser.parse_args(["train", "weakclip", "--recipe", "toy"])
     assert args.method == "weakclip" and args.handler.__module__ == "clipwsss.cli.weakclip"
+    args = parser.parse_args(["train", "deeplab", "--profile", "toy", "--masks", "m"])
+    assert args.method == "deeplab" and args.handler.__module__ == "clipwsss.cli.deeplab"
 
 
 def test_predict_dispatches_on_the_recorded_task(tmp_path, capsys):
     from clipwsss.cli.methods import run_method
 
-    for cls, method in (("WeClipTask", "weclip"), ("WeakClipTask", "weakclip")):
+    runs = (("DeepLabTask", "deeplab"), ("WeClipTask", "weclip"), ("WeakClipTask", "weakclip"))
+    for cls, method in runs:
         (tmp_path / "config.json").write_text(json.dumps({"task": {"class": cls}}))
         assert run_method(tmp_path) == method
         assert main(["predict", "--run-dir", str(tmp_path), "--help"]) == 0

@@ -1,5 +1,6 @@
 """``clipwsss train <method>`` and ``clipwsss predict``: one command each for every trained method.
 
+    clipwsss train deeplab  --profile voc12 --masks outputs/voc12/masks --run-dir runs/deeplab
     clipwsss train weclip   --recipe voc12 --dataset voc12 --root data/VOCdevkit/VOC2012 ...
     clipwsss train weakclip --recipe voc12 --root data/VOCdevkit/VOC2012 --seeds ... ...
     clipwsss predict --run-dir runs/weclip_voc --out outputs/voc12/weclip_masks [method flags]
@@ -23,6 +24,7 @@ from types import ModuleType
 
 # method name -> its CLI module (imported when the parser is built).
 METHODS: dict[str, str] = {
+    "deeplab": "clipwsss.cli.deeplab",
     "weclip": "clipwsss.cli.weclip",
     "weakclip": "clipwsss.cli.weakclip",
 }
