@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -103,7 +104,9 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.help:
             print(__doc__)
             return 0
-        raise ValueError("predict needs --run-dir RUN (a finished `clipwsss train <method>` run)")
+        print("usage: clipwsss predict --run-dir RUN [method flags]\nclipwsss predict: error: "
+              "the following arguments are required: --run-dir", file=sys.stderr)  # fmt: skip
+        return 2
     method = run_method(args.run_dir)
     parser = predict_parser(method)
     if args.help:
