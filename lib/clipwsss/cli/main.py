@@ -281,9 +281,11 @@ def _dataset(args: argparse.Namespace) -> SegmentationDataset:
             raise UsageError("--dataset custom needs --labels (the labels file)")
         if names is None:
             raise UsageError("--dataset custom needs --classes (a class list or vocabulary)")
+        missing_ok = getattr(args, "skip_bad_images", False)  # skipped per image (#10)
         return build_dataset(
-            "custom", args.root, labels_file=args.labels, class_list=names, **kwargs
-        )
+            "custom", args.root, labels_file=args.labels, class_list=names,
+            missing_ok=missing_ok, **kwargs,
+        )  # fmt: skip
     if args.labels is not None:
         raise UsageError("--labels is for --dataset custom; VOC/COCO labels come with the data")
     if args.dataset == "voc12":

@@ -39,6 +39,7 @@ from clipwsss.pipelines.common import (
     BadImageError,
     RunReport,
     UnknownLabelError,
+    data_identity,
     finish_run,
     is_bad_input,
     labelled_sample,
@@ -117,7 +118,9 @@ def generate_cams(
             f"the vocabulary has {es.n_classes} classes but the dataset "
             f"{len(dataset.class_names)}; give a class list that matches the dataset"
         )
-    check_run_record(out_dir, cams_record(es, record), CAMS_COMPARE)
+    run = cams_record(es, {"data": data_identity(dataset), **(record or {})})
+    check_run_record(out_dir, run, CAMS_COMPARE, claim=False)  # refuse early, write nothing
+    claimed = False
     ids = select_ids(dataset.ids, shard=shard, limit=limit)
     done, skipped, failed, unlabelled = 0, 0, [], []
     for image_id in progress_bar(ids, total=len(ids), desc="cams", enabled=progress):
@@ -148,6 +151,9 @@ def generate_cams(
             raise UnknownLabelError(
                 f"image {image_id} ({sample.image_path}) has labels {list(sample.labels)}: {err}"
             ) from err
+        if not claimed:  # run.json goes in with the first output (issue 12, #11, #12)
+            check_run_record(out_dir, run, CAMS_COMPARE)
+            claimed = True
         save_cams(path, contents["keys"], contents["attn_highres"], contents["highres"])
         if overlays:
             save_jpeg(view, cam_overlay(image, contents["attn_highres"]))
@@ -159,5 +165,3 @@ def generate_cams(
 
 
 # --------------------------------------------------------------------------- evaluation
-
-

@@ -41,6 +41,8 @@ from clipwsss.pipelines.common import (
     Confidence,
     RunReport,
     UnknownLabelError,
+    check_class_list,
+    data_identity,
     finish_run,
     is_bad_input,
     labelled_sample,
@@ -58,6 +60,7 @@ MASKS_COMPARE = (
     "official_crf_image",
     "bg_exponent",
     "cams_config",
+    "data",
 )
 
 
@@ -283,15 +286,17 @@ def generate_masks(
         threshold, confidence, cam_key, official_crf_image, bg_exponent, dataset.n_classes
     )
     cams_run = read_run_record(cams_dir) or {}
+    check_class_list(cams_run, dataset, cams_dir)
     run = {
         "stage": "masks",
         "clipwsss": __version__,
         **{k: v for k, v in asdict(options).items() if k != "n_classes"},
         "cams_dir": str(cams_dir),
+        "data": data_identity(dataset),
         "cams_config": {k: cams_run.get(k) for k in CAMS_COMPARE} if cams_run else None,
         **(record or {}),
     }
-    check_run_record(out_dir, run, MASKS_COMPARE)
+    check_run_record(out_dir, run, MASKS_COMPARE, claim=False)  # refuse early, write nothing
 
     done, skipped, failed, unlabelled, jobs = 0, 0, [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
@@ -310,6 +315,8 @@ def generate_masks(
             continue
         jobs.append(replace(job, image_path=sample.image_path))
 
+    if jobs:  # claim the folder before the first mask is written (issue 12, #11, #12)
+        check_run_record(out_dir, run, MASKS_COMPARE)
     with contextlib.closing(_run_jobs(jobs, options, workers, progress)) as results:
         for job, err in results:
             if err is None:

@@ -1,0 +1,164 @@
+"""Issue 12 reliability defects: kills, stale outputs, collisions, bad inputs (tiny CLIP, CPU)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipwsss.cli.main import main
+from clipwsss.io.camfiles import OutputMismatchError, check_run_record
+
+TINY = [
+    "--model", "clipwsss-tiny-vit", "--pretrained", "none", "--allow-random-weights",
+    "--caa-layers", "2", "--quiet",
+]  # fmt: skip
+
+
+@pytest.fixture()
+def voc(tmp_path, make_rect_voc) -> Path:
+    return make_rect_voc(tmp_path / "VOC2012", 3, seed=1).root
+
+
+def _data(root: Path, *extra: str) -> list[str]:
+    return ["--dataset", "voc12", "--root", str(root), "--split", "train", *extra]
+
+
+# --------------------------------------------------------------------------- #12 atomic check
+
+
+def _claim(folder: str, value: int, barrier, results) -> None:
+    import time
+
+    import clipwsss.io.camfiles as camfiles
+
+    write = camfiles.atomic_write_text
+
+    def slow_write(*args, **kwargs):  # widen the window between the check and the write
+        time.sleep(0.05)
+        return write(*args, **kwargs)
+
+    camfiles.atomic_write_text = slow_write  # this forked child only
+    barrier.wait()
+    try:
+        check_run_record(folder, {"stage": "cams", "config": value}, ("stage", "config"))
+        results.put(value)
+    except OutputMismatchError:
+        results.put(-1)
+
+
+def test_concurrent_run_record_checks_accept_one_setting(tmp_path):
+    """Processes with two settings released together: only one setting may win a folder."""
+    ctx = mp.get_context("fork")
+    for trial in range(8):
+        folder = tmp_path / f"t{trial}"
+        folder.mkdir()
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [
+            ctx.Process(target=_claim, args=(str(folder), i % 2, barrier, results))
+            for i in range(6)
+        ]
+        for p in procs:
+            p.start()
+        accepted = {results.get(timeout=30) for _ in procs} - {-1}
+        for p in procs:
+            p.join(timeout=30)
+        assert len(accepted) == 1, f"trial {trial}: settings {accepted} both accepted"
+        recorded = json.loads((folder / "run.json").read_text())["config"]
+        assert accepted == {recorded}
+
+
+# --------------------------------------------------------------------------- #11 first failure
+
+
+def test_failed_first_run_does_not_lock_the_folder(voc, tmp_path, capsys):
+    out = str(tmp_path / "cams")
+    bad = [*TINY[:-3], "--quiet"]  # default --caa-layers 8 on a 3-block model
+    assert main(["cams", *_data(voc), "--out", out, *bad]) == 1
+    err = capsys.readouterr().err
+    assert "--caa-layers" in err and "Traceback" not in err
+    assert main(["cams", *_data(voc), "--out", out, *TINY]) == 0  # the corrected rerun
+
+
+def test_check_without_claim_writes_nothing(tmp_path):
+    check_run_record(tmp_path, {"config": 1}, ("config",), claim=False)
+    assert not (tmp_path / "run.json").exists()
+    check_run_record(tmp_path, {"config": 2}, ("config",))
+    check_run_record(tmp_path, {"config": 2}, ("config",), claim=False)
+    with pytest.raises(OutputMismatchError, match="config"):
+        check_run_record(tmp_path, {"config": 1}, ("config",), claim=False)
+
+
+# --------------------------------------------------------------------------- #2 stale outputs
+
+
+def test_rerun_with_another_root_is_refused(voc, tmp_path, make_rect_voc, capsys):
+    out = str(tmp_path / "cams")
+    assert main(["cams", *_data(voc), "--out", out, *TINY]) == 0
+    other = make_rect_voc(tmp_path / "other" / "VOC2012", 3, seed=5).root  # same ids
+    capsys.readouterr()
+    assert main(["cams", *_data(other), "--out", out, *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "data" in err and "other settings" in err
+
+
+def _custom(tmp_path: Path, labels: str) -> list[str]:
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(
+            images / f"{name}.png"
+        )
+    (tmp_path / "labels.txt").write_text(labels)
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    return [
+        "--dataset", "custom", "--root", str(images), "--labels", str(tmp_path / "labels.txt"),
+        "--classes", str(tmp_path / "classes.txt"),
+    ]  # fmt: skip
+
+
+def test_edited_labels_file_is_refused(tmp_path, capsys):
+    out = str(tmp_path / "cams")
+    assert main(["cams", *_custom(tmp_path, "a cat\nb dog\n"), "--out", out, *TINY]) == 0
+    capsys.readouterr()
+    assert main(["cams", *_custom(tmp_path, "a dog\nb cat\n"), "--out", out, *TINY]) == 1
+    assert "labels_sha256" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- #9 class order
+
+
+def test_eval_and_masks_refuse_another_class_order(voc, tmp_path, capsys):
+    from clipwsss.data import VOC_CLASSES
+
+    cams = str(tmp_path / "cams")
+    assert main(["cams", *_data(voc), "--out", cams, *TINY]) == 0
+    reversed_list = tmp_path / "reversed.txt"
+    reversed_list.write_text("\n".join(VOC_CLASSES[::-1]) + "\n")
+    capsys.readouterr()
+    classes = ["--classes", str(reversed_list)]
+    assert main(["eval", "--pred", cams, *_data(voc, *classes), "--quiet"]) == 1
+    assert "class" in capsys.readouterr().err
+    masks = ["masks", "--cams", cams, *_data(voc, *classes), "--out", str(tmp_path / "m")]
+    assert main([*masks, "--workers", "0", "--quiet"]) == 1
+    assert "class" in capsys.readouterr().err
+    assert not list((tmp_path / "m").glob("*.png"))
+
+
+# --------------------------------------------------------------------------- #10 custom missing
+
+
+def test_custom_missing_image_is_skipped_with_skip_bad_images(tmp_path, capsys):
+    data = _custom(tmp_path, "a cat\nb dog\ngone cat\n")
+    out = tmp_path / "cams"
+    assert main(["cams", *data, "--out", str(out), *TINY]) == 1
+    assert "gone" in capsys.readouterr().err
+    assert main(["cams", *data, "--out", str(out), *TINY, "--skip-bad-images"]) == 0
+    assert sorted(p.stem for p in out.glob("*.npy")) == ["a", "b"]
+    assert "gone" in (out / "failed.txt").read_text()
