@@ -162,3 +162,88 @@ def test_custom_missing_image_is_skipped_with_skip_bad_images(tmp_path, capsys):
     assert main(["cams", *data, "--out", str(out), *TINY, "--skip-bad-images"]) == 0
     assert sorted(p.stem for p in out.glob("*.npy")) == ["a", "b"]
     assert "gone" in (out / "failed.txt").read_text()
+
+
+# --------------------------------------------------------------------------- #1 masks workers
+
+_SLOW_MASKS = """
+import sys, time
+import clipwsss.pipelines.masks as masks
+def slow_job(job, options):  # a CRF that takes a minute
+    time.sleep(60)
+masks._mask_job = slow_job  # the forked workers inherit it
+from clipwsss.cli.main import main
+sys.exit(main(["masks", "--cams", sys.argv[1], "--dataset", "voc12", "--root", sys.argv[2],
+               "--split", "train", "--out", sys.argv[3], "--workers", "2", "--quiet"]))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _start_slow_masks(tmp_path: Path, voc: Path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "cams").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "lib")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_MASKS, str(tmp_path / "cams"), str(voc), str(tmp_path / "m")],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(kids := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(kids) >= 2, "the masks workers did not start"
+    time.sleep(1.0)  # let the workers take their jobs
+    return proc, kids
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_masks_workers_die_with_their_parent(voc, tmp_path, signal_name):
+    import os
+    import signal
+
+    proc, kids = _start_slow_masks(tmp_path, voc)
+    try:
+        os.kill(proc.pid, getattr(signal, signal_name))
+        rc = proc.wait(timeout=20)
+        left = _wait_gone(kids, 10)
+        assert not left, f"workers {left} outlived their parent ({signal_name})"
+        if signal_name == "SIGTERM":
+            err = proc.stderr.read()
+            assert rc == 143 and "rerun" in err and "Traceback" not in err, err
+    finally:
+        proc.kill()
+        for pid in kids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

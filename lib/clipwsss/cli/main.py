@@ -9,16 +9,20 @@
 
 Every switch of ``ClipEsConfig`` has a flag; ``docs/cli.md`` describes the outputs and the
 resume / shard / bad-input behaviour. Exit status: 0 done, 1 bad input or data error,
-2 usage error or CLIP weights not found, 130 interrupted (rerun the command to resume).
+2 usage error or CLIP weights not found, 130 interrupted (Ctrl-C) and 143 terminated
+(SIGTERM): rerun the command to resume.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +58,27 @@ RANDOM_WEIGHTS_BANNER = """\
 
 class UsageError(Exception):
     """A bad combination of flags (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``kill``): stops like Ctrl-C, exit status 143 (issue 12, #1)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While a command runs, SIGTERM unwinds it as an interrupt (workers are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- parser
@@ -532,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hint = ""
     if args.command in ("cams", "masks"):
         hint = "\n(--skip-bad-images skips such inputs and lists them in OUT/failed.txt)"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.showwarning = _show_warning
         try:
             return commands[args.command](args, argv)
@@ -542,12 +567,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except WeightsNotFoundError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            what = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
             print(
-                "\ninterrupted; finished files are kept: rerun the same command to resume",
+                f"\n{what}; finished files are kept: rerun the same command to resume",
                 file=sys.stderr,
             )
-            return 130
+            return 143 if isinstance(err, Terminated) else 130
         except _INPUT_ERRORS as err:
             if os.environ.get("CLIPWSSS_TRACEBACK"):
                 raise
