@@ -247,3 +247,37 @@ def test_masks_workers_die_with_their_parent(voc, tmp_path, signal_name):
         for pid in kids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- #4 huge images
+
+
+def test_image_above_the_pixel_limit_is_refused_or_skipped(voc, tmp_path, capsys):
+    out = tmp_path / "cams"
+    small = ["--max-image-pixels", "4000"]  # the fixture's images are 64 x 80 = 5120 px
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, *small]) == 1
+    err = capsys.readouterr().err
+    assert "--max-image-pixels" in err and "--skip-bad-images" in err and "Traceback" not in err
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, *small, "--skip-bad-images"]) == 0
+    assert len((out / "failed.txt").read_text().splitlines()) == 3
+    assert not list(out.glob("*.npy"))
+
+
+def test_default_pixel_limit_refuses_a_large_photo(tiny_vit, tmp_path):
+    from PIL import Image
+
+    from clipwsss.data import VOCDataset, write_split, write_voc_sample
+    from clipwsss.methods.clip_es import ClipES, ClipEsConfig
+    from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS, generate_cams
+    from clipwsss.pipelines.common import BadImageError
+    from clipwsss.vocab import voc_vocabulary
+
+    h, w = 1000, MAX_IMAGE_PIXELS // 1000 + 16
+    label = np.zeros((h, w), np.uint8)
+    label[100:300, 100:300] = 8  # cat
+    write_voc_sample(tmp_path / "VOC2012", "big", np.zeros((h, w, 3), np.uint8), label)
+    write_split(tmp_path / "VOC2012", "train", ["big"])
+    es = ClipES(tiny_vit, voc_vocabulary(), ClipEsConfig(caa_layers=2))
+    with pytest.raises(BadImageError, match="max_image_pixels"):
+        generate_cams(es, VOCDataset(tmp_path / "VOC2012", "train"), tmp_path / "c", progress=False)
+    assert Image.MAX_IMAGE_PIXELS is None or MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS

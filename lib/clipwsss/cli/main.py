@@ -45,7 +45,8 @@ from clipwsss.io.camfiles import (
     read_run_record,
 )
 from clipwsss.methods.clip_es import ClipEsConfig
-from clipwsss.pipelines.common import UnknownLabelError, parse_shard
+from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
+from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard
 from clipwsss.pipelines.evaluate import EvalResult
 from clipwsss.pipelines.masks import MaskOptions
 
@@ -179,6 +180,13 @@ def _add_cams(sub) -> None:
         "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's; issue 12)",
     )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
+    m.add_argument(
+        "--max-image-pixels",
+        type=_non_negative,
+        default=MAX_IMAGE_PIXELS,
+        help=f"refuse images with more pixels (H*W; default {MAX_IMAGE_PIXELS} = 1024x1024; "
+        "0: no limit); --skip-bad-images skips them",
+    )
     a = p.add_argument_group(
         "ablation switches (ClipEsConfig fields; defaults reproduce the official code)"
     )
@@ -412,6 +420,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         overlays=args.overlays,
         progress=not args.quiet,
         record=_record(args, argv),
+        max_image_pixels=args.max_image_pixels or None,
     )
     print(f"cams: {report.summary()}")
     return 0
@@ -577,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _INPUT_ERRORS as err:
             if os.environ.get("CLIPWSSS_TRACEBACK"):
                 raise
-            per_image = (FileNotFoundError, CorruptImageError, CamFileError)
+            per_image = (FileNotFoundError, CorruptImageError, CamFileError, BadImageError)
             bad_input = isinstance(err, per_image) and not isinstance(err, DatasetLayoutError)
             print(
                 f"clipwsss {args.command}: error: {err}{hint if bad_input else ''}", file=sys.stderr

@@ -50,6 +50,13 @@ from clipwsss.pipelines.common import (
 
 # --------------------------------------------------------------------------- stage 1-2: CAMs
 
+# Largest image (H * W pixels) the CAM stage runs on: 1024 x 1024. CLIP-ES runs the ViT at the
+# full image size (ceil to 16), so attention memory grows with the square of the pixel count:
+# a 4000 x 3000 photo (47k tokens) needs hundreds of GB, where the official script dies with
+# an out-of-memory error and takes the run down. VOC (at most 500 x 500) and COCO (640 x 640)
+# stay far below; larger images are refused one by one (``skip_bad`` skips them; issue 12, #4).
+MAX_IMAGE_PIXELS = 1024 * 1024
+
 
 def cams_record(es: CamMethod, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``run.json`` of a CAM folder: model, weights, vocabulary, every switch."""
@@ -75,6 +82,28 @@ def image_cams(es: CamMethod, image: np.ndarray, labels: Sequence[int]) -> dict[
     return {"keys": out.keys.numpy(), "attn_highres": refined, "highres": highres}
 
 
+def check_image_size(
+    image: np.ndarray, patch: int, max_pixels: int | None, path: Path | str
+) -> None:
+    """Refuse an image smaller than one patch or with more than ``max_pixels`` pixels.
+
+    Shapes: image (H, W, 3).
+
+    Raises:
+        BadImageError: naming the image, its size and the limit.
+    """
+    h, w = image.shape[:2]
+    if min(h, w) < patch:
+        raise BadImageError(f"image {path} ({w}x{h}) is smaller than one {patch}px patch")
+    if max_pixels is not None and h * w > max_pixels:
+        raise BadImageError(
+            f"image {path} ({w}x{h} = {h * w} pixels) is above the limit of {max_pixels} "
+            "pixels (max_image_pixels, --max-image-pixels; 0 = no limit): CLIP-ES runs at the "
+            "full image size and its attention memory grows with the square of the pixels; "
+            "downscale the image or raise the limit"
+        )
+
+
 def generate_cams(
     es: CamMethod,
     dataset: SegmentationDataset,
@@ -86,6 +115,7 @@ def generate_cams(
     overlays: bool = False,
     progress: bool = True,
     record: dict[str, Any] | None = None,
+    max_image_pixels: int | None = MAX_IMAGE_PIXELS,
 ) -> RunReport:
     """Write ``<out_dir>/<image_id>.npy`` CAM files (official format) for a dataset.
 
@@ -100,12 +130,15 @@ def generate_cams(
         overlays: Also write ``<out_dir>/overlays/<id>.jpg`` (refined CAM heat maps).
         progress: Show a progress bar (only on a terminal).
         record: Extra fields for ``run.json`` (dataset name, root, split, ...).
+        max_image_pixels: Refuse an image with more pixels (``BadImageError``, a bad input
+            that ``skip_bad`` skips); None: no limit. See :data:`MAX_IMAGE_PIXELS`.
 
     Returns:
         The run report.
 
     Raises:
         FileNotFoundError, CorruptImageError: A bad input (without ``skip_bad``).
+        BadImageError: An image smaller than one patch or above ``max_image_pixels``.
         UnknownLabelError: A label outside the vocabulary (names the image).
         OutputMismatchError: ``out_dir`` holds CAMs made with other settings.
 
@@ -134,12 +167,7 @@ def generate_cams(
             continue
         try:
             image = load_image(sample.image_path)
-            patch = es.min_image_size
-            if min(image.shape[:2]) < patch:
-                raise BadImageError(
-                    f"image {sample.image_path} ({image.shape[1]}x{image.shape[0]}) is "
-                    f"smaller than one {patch}px patch"
-                )
+            check_image_size(image, es.min_image_size, max_image_pixels, sample.image_path)
         except Exception as err:
             if not (skip_bad and is_bad_input(err)):
                 raise
