@@ -281,3 +281,26 @@ def test_default_pixel_limit_refuses_a_large_photo(tiny_vit, tmp_path):
     with pytest.raises(BadImageError, match="max_image_pixels"):
         generate_cams(es, VOCDataset(tmp_path / "VOC2012", "train"), tmp_path / "c", progress=False)
     assert Image.MAX_IMAGE_PIXELS is None or MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS
+
+
+# --------------------------------------------------------------------------- #6 local-dir
+
+
+def test_pretrained_with_a_local_dir_model_is_refused(voc, tmp_path, capsys):
+    from clipwsss.clip.loading import load_clip
+    from clipwsss.experiments.profiles import TOY_MODEL_DIR
+
+    local = ["--model", f"local-dir:{TOY_MODEL_DIR}", "--quiet", "--refine", "none"]
+    cams = ["cams", *_data(voc), "--out", str(tmp_path / "c"), *local]
+    for extra in (
+        ["--pretrained", str(tmp_path / "w.pt")],
+        ["--pretrained", "none", "--allow-random-weights"],
+    ):
+        assert main([*cams, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "local-dir" in err and "RANDOM" not in err, err
+    with pytest.raises(ValueError, match="local-dir"):
+        load_clip(f"local-dir:{TOY_MODEL_DIR}", str(tmp_path / "w.pt"))
+    assert main([*cams, "--limit", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"weights of {TOY_MODEL_DIR}" in err and "RANDOM" not in err, err

@@ -163,9 +163,10 @@ def _add_cams(sub) -> None:
     )
     m.add_argument(
         "--pretrained",
-        default="openai",
+        default=None,
         help="open_clip tag (default openai), a checkpoint file, 'env' "
-        "($CLIPWSSS_PRETRAINED), or 'none' (random; needs --allow-random-weights)",
+        "($CLIPWSSS_PRETRAINED), or 'none' (random; needs --allow-random-weights); "
+        "not with a local-dir: model (the folder holds its weights)",
     )
     m.add_argument(
         "--allow-random-weights",
@@ -378,7 +379,17 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.methods.clip_es import ClipES
     from clipwsss.pipelines.cams import generate_cams
 
-    pretrained = None if args.pretrained.lower() == "none" else args.pretrained
+    local_dir = args.model.startswith("local-dir:")
+    if local_dir and args.pretrained is not None:  # issue 12, #6: never silently ignored
+        raise UsageError(
+            f"--pretrained {args.pretrained} with --model {args.model}: a local-dir: folder "
+            "loads its own weights (open_clip_model.*); drop --pretrained, or give the "
+            "checkpoint file with an open_clip model name (e.g. --model ViT-B-16)"
+        )
+    pretrained = "openai" if args.pretrained is None else args.pretrained
+    pretrained = None if pretrained.lower() == "none" else pretrained
+    if local_dir:
+        pretrained = args.model[len("local-dir:") :]
     if pretrained is None and not args.allow_random_weights:
         raise UsageError(
             "--pretrained none means random CLIP weights; add --allow-random-weights if that "
@@ -398,13 +409,17 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     dataset = _dataset(args)
     check_output_path(args.out, "--out")
     device = _device(args.device)
-    clip = load_clip(args.model, pretrained, device=device, activation=args.activation)
+    clip = load_clip(
+        args.model, None if local_dir else pretrained, device=device, activation=args.activation
+    )
     if clip.load_note:
         print(f"cams: weights {clip.load_note}", file=sys.stderr)
     if pretrained is None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr)
     es = ClipES(clip, vocab, config)
     weights = "RANDOM weights" if pretrained is None else f"weights {pretrained}"
+    if local_dir:
+        weights = f"weights of {pretrained}"
     print(
         f"cams: {len(dataset)} images in {args.dataset} {_split(args)}, model {args.model} "
         f"({weights}), device {device} -> {args.out}",
