@@ -304,3 +304,59 @@ def test_pretrained_with_a_local_dir_model_is_refused(voc, tmp_path, capsys):
     assert main([*cams, "--limit", "0"]) == 0
     err = capsys.readouterr().err
     assert f"weights of {TOY_MODEL_DIR}" in err and "RANDOM" not in err, err
+
+
+# --------------------------------------------------------------------------- minor items
+
+
+def test_empty_split_is_an_error(voc, tmp_path, capsys):
+    (voc / "ImageSets" / "Segmentation" / "empty.txt").write_text("")
+    data = ["--dataset", "voc12", "--root", str(voc), "--split", "empty"]
+    assert main(["cams", *data, "--out", str(tmp_path / "c"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "no image" in err and "empty.txt" in err and "--skip-bad-images" not in err
+
+
+def test_empty_labels_file_is_an_error(tmp_path, capsys):
+    assert main(["cams", *_custom(tmp_path, ""), "--out", str(tmp_path / "c"), *TINY]) == 1
+    assert "no image" in capsys.readouterr().err
+
+
+def test_missing_class_list_gets_no_skip_hint(voc, tmp_path, capsys):
+    missing = ["--classes", str(tmp_path / "none.txt")]
+    assert main(["cams", *_data(voc, *missing), "--out", str(tmp_path / "c"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "none.txt" in err and "--skip-bad-images" not in err
+
+
+def test_failed_log_forgets_images_fixed_since(voc, tmp_path):
+    out = tmp_path / "cams"
+    image = voc / "JPEGImages" / "img_1.jpg"
+    image.rename(image.with_suffix(".bak"))
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, "--skip-bad-images"]) == 0
+    assert "img_1" in (out / "failed.txt").read_text()
+    image.with_suffix(".bak").rename(image)
+    assert main(["cams", *_data(voc), "--out", str(out), *TINY, "--skip-bad-images"]) == 0
+    assert "img_1" not in (out / "failed.txt").read_text()
+
+
+def test_header_counts_the_shard(voc, tmp_path, capsys):
+    assert main(["cams", *_data(voc), "--out", str(tmp_path / "c"), *TINY, "--shard", "1/2"]) == 0
+    assert "cams: 1 of 3 images" in capsys.readouterr().err
+
+
+def test_only_existing_with_no_predictions_is_an_error(voc, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    pred = ["eval", "--pred", str(tmp_path / "empty"), *_data(voc), "--kind", "cams"]
+    assert main([*pred, "--only-existing", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "no prediction" in captured.err and "nan" not in captured.out
+
+
+def test_toy_classes_yaml_loads_with_synonyms_and_background(tmp_path):
+    from clipwsss.toy.evaluate import toy_vocabulary
+    from clipwsss.toy.world import generate_toy_voc
+    from clipwsss.vocab import load_vocabulary
+
+    generate_toy_voc(tmp_path / "toy", n_train=1, n_val=1, image_size=96)
+    assert load_vocabulary(tmp_path / "toy" / "classes.yaml") == toy_vocabulary()

@@ -46,7 +46,7 @@ from clipwsss.io.camfiles import (
 )
 from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
-from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard
+from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
 from clipwsss.pipelines.evaluate import EvalResult
 from clipwsss.pipelines.masks import MaskOptions
 
@@ -263,12 +263,12 @@ def _vocabulary(args: argparse.Namespace):
     from clipwsss.vocab import coco_vocabulary, load_vocabulary, make_vocabulary, voc_vocabulary
 
     if args.classes is not None:
+        if not args.classes.is_file():  # a usage slip, not a per-image bad input: no hint
+            raise DatasetLayoutError(f"class list not found: {args.classes} (--classes)")
         if args.classes.suffix.lower() in (".yaml", ".yml", ".json"):
             return load_vocabulary(args.classes)
         from clipwsss.data import read_class_list
 
-        if not args.classes.is_file():
-            raise FileNotFoundError(f"class list not found: {args.classes}")
         return make_vocabulary(read_class_list(args.classes))
     if args.dataset == "voc12":
         return voc_vocabulary()
@@ -306,6 +306,15 @@ def split_source(value: str) -> tuple[str, Path | None]:
 
 
 def _dataset(args: argparse.Namespace) -> SegmentationDataset:
+    """The data set of the flags; one with no image id is an error (not 0 images, exit 0)."""
+    dataset = _build_dataset(args)
+    if not dataset.ids:
+        source = getattr(dataset, "labels_file", None) or getattr(dataset, "split_file", None)
+        raise DatasetLayoutError(f"no image ids in {source or args.root}: nothing to do")
+    return dataset
+
+
+def _build_dataset(args: argparse.Namespace) -> SegmentationDataset:
     kwargs: dict = {}
     if args.gt_dir is not None:
         kwargs["gt_dir"] = args.gt_dir
@@ -420,8 +429,10 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     weights = "RANDOM weights" if pretrained is None else f"weights {pretrained}"
     if local_dir:
         weights = f"weights of {pretrained}"
+    n_run = len(select_ids(dataset.ids, shard=args.shard, limit=args.limit))
     print(
-        f"cams: {len(dataset)} images in {args.dataset} {_split(args)}, model {args.model} "
+        f"cams: {n_run} of {len(dataset)} images in {args.dataset} {_split(args)}"
+        f"{_shard_note(args)}, model {args.model} "
         f"({weights}), device {device} -> {args.out}",
         file=sys.stderr,
     )
@@ -475,6 +486,11 @@ def _mask_switches(options: MaskOptions) -> dict:
     fields = dataclasses.asdict(options)
     fields.pop("n_classes")
     return fields
+
+
+def _shard_note(args: argparse.Namespace) -> str:
+    i, n = args.shard
+    return f" (shard {i}/{n})" if n > 1 else ""
 
 
 def _split(args: argparse.Namespace) -> str:

@@ -197,6 +197,27 @@ def append_lines(path: PathLike, lines: Iterable[str]) -> None:
             f.write("".join(f"{ln}\n" for ln in new))
 
 
+def log_failed(out_dir: PathLike, line: str) -> None:
+    """Append one ``id<TAB>reason`` line to ``out_dir/failed.txt`` (under the folder lock)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out_dir):
+        append_lines(out_dir / FAILED_LOG, [line])
+
+
+def forget_failures(out_dir: PathLike, image_ids: Iterable[str]) -> None:
+    """Drop the ``failed.txt`` lines of images that have an output now (fixed since)."""
+    path = Path(out_dir) / FAILED_LOG
+    done = set(image_ids)
+    if not done or not path.is_file():
+        return
+    with _folder_lock(Path(out_dir)):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if ln.split("\t", 1)[0] not in done]
+        if len(kept) != len(lines):
+            atomic_write_text(path, "".join(f"{ln}\n" for ln in kept))
+
+
 def log_reason(reason: BaseException | str) -> str:
     """One-line reason for ``failed.txt``."""
     text = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else reason

@@ -155,7 +155,7 @@ def generate_cams(
     check_run_record(out_dir, run, CAMS_COMPARE, claim=False)  # refuse early, write nothing
     claimed = False
     ids = select_ids(dataset.ids, shard=shard, limit=limit)
-    done, skipped, failed, unlabelled = 0, 0, [], []
+    done, skipped, failed, unlabelled, done_ids = 0, 0, [], [], []
     for image_id in progress_bar(ids, total=len(ids), desc="cams", enabled=progress):
         path = out_dir / f"{image_id}.npy"
         view = out_dir / "overlays" / f"{image_id}.jpg"
@@ -186,7 +186,8 @@ def generate_cams(
         if overlays:
             save_jpeg(view, cam_overlay(image, contents["attn_highres"]))
         done += 1
-    return finish_run(out_dir, started, done, skipped, failed, unlabelled)
+        done_ids.append(image_id)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)
 
 
 # --------------------------------------------------------------------------- stage 3: masks

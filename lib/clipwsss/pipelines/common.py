@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clipwsss.data import AnnotationError, CorruptImageError, SegmentationDataset, UnknownClassError
-from clipwsss.io.camfiles import FAILED_LOG, UNLABELLED_LOG, append_lines, log_reason
+from clipwsss.io.camfiles import (
+    FAILED_LOG,
+    UNLABELLED_LOG,
+    append_lines,
+    forget_failures,
+    log_failed,
+    log_reason,
+)
 
 Confidence = Literal["official", "paper"]
 
@@ -159,7 +166,7 @@ def log_failure(
 ) -> None:
     """Record a skipped bad input in the report list and in ``<out>/failed.txt`` at once."""
     failed.append((image_id, log_reason(err)))
-    append_lines(out_dir / FAILED_LOG, [f"{image_id}\t{failed[-1][1]}"])
+    log_failed(out_dir, f"{image_id}\t{failed[-1][1]}")
 
 
 def labelled_sample(
@@ -192,7 +199,10 @@ def finish_run(
     skipped: int,
     failed: list[tuple[str, str]],
     unlabelled: list[str],
+    done_ids: Sequence[str] = (),
 ) -> RunReport:
+    """The run report; warns of unlabelled and skipped images, forgets fixed failures."""
+    forget_failures(out_dir, done_ids)  # failed.txt lists only images still without output
     if unlabelled:
         shown = ", ".join(unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
         warnings.warn(

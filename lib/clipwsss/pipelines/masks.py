@@ -331,7 +331,7 @@ def generate_masks(
     }
     check_run_record(out_dir, run, MASKS_COMPARE, claim=False)  # refuse early, write nothing
 
-    done, skipped, failed, unlabelled, jobs = 0, 0, [], [], []
+    done, skipped, failed, unlabelled, jobs, done_ids = 0, 0, [], [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
         job = _MaskJob(
             image_id,
@@ -354,8 +354,9 @@ def generate_masks(
         for job, err in results:
             if err is None:
                 done += 1
+                done_ids.append(job.image_id)
                 continue
             if not skip_bad:
                 raise err
             log_failure(out_dir, failed, job.image_id, err)
-    return finish_run(out_dir, started, done, skipped, failed, unlabelled)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)
