@@ -66,7 +66,10 @@ def check_class_list(run: dict[str, Any] | None, dataset: SegmentationDataset, w
     """
     if not run:
         return
-    classes = run.get("classes") or (run.get("cams_config") or {}).get("classes")
+    # the data set's list as recorded (data identity), else the vocabulary's names
+    classes = (run.get("data") or {}).get("classes") or run.get("classes")
+    if classes is None:
+        classes = (run.get("cams_config") or {}).get("classes")
     if classes is not None and list(classes) != list(dataset.class_names):
         raise ClassListMismatchError(
             f"{where} was made for the classes {classes}, but this run's class list "
