@@ -1,5 +1,6 @@
 """Every ```python block of README.md runs (house style: README claims are tested)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -56,18 +57,26 @@ def test_readme_toy_numbers_are_the_committed_results():
 
 
 def test_readme_seed_table_is_the_committed_results():
-    """The training-seed table repeats results/toy (seed 0) and results/toy/seed1."""
+    """The training-seed table repeats results/toy (seed 0), the seed-0 tables of the previous
+    numerics (results/toy/seed0_previous_numerics) and results/toy/seed1 (previous numerics)."""
     import pandas as pd
 
-    table = _readme_table("| toy val (%) | seed 0 (shipped) | seed 1 |")
+    table = _readme_table("| toy val (%) | seed 0 (shipped) | seed 0, previous numerics |")
     rows = {name: [float(v.replace("−", "-")) for v in cells] for name, cells in table.items()}
     results = README.parent / "results" / "toy"
-    for col, folder in enumerate([results, results / "seed1"]):
+    folders = [results, results / "seed0_previous_numerics", results / "seed1"]
+    for col, folder in enumerate(folders):
+        zeroshot = json.loads((folder / "zeroshot.json").read_text())
+        assert rows["zero-shot top-1"][col] == round(100 * zeroshot["top1_accuracy"], 1)
         stages = pd.read_csv(folder / "stages.csv").set_index("stage")["mIoU"]
         noise = pd.read_csv(folder / "noise.csv").set_index("run or difference")["mIoU"]
         assert rows["initial CAM"][col] == stages["initial CAM"]
+        assert rows["+ CAA"][col] == stages["+ CAA"]
         assert rows["+ CAA + dCRF"][col] == stages["+ CAA + dCRF"]
+        assert rows["+ CAA − initial CAM"][col] == noise["+ CAA - initial CAM"]
         assert rows["pseudo-mask, confidence ≥ 0.95"][col] == stages["pseudo-mask (conf >= 0.95)"]
         assert rows["+ dCRF − + CAA"][col] == noise["+ CAA + dCRF - + CAA"]
         key = "softmax + background set (default) - softmax, classes only"
         assert rows["softmax + background set − softmax, classes only"][col] == noise[key]
+        key = "softmax + background set (default) - no softmax, classes only"
+        assert rows["softmax + background set − plain GradCAM"][col] == noise[key]
