@@ -28,9 +28,12 @@ def test_no_results_folder_lists_every_number_not_measured(tmp_path):
     ledger = lg.build_ledger(tmp_path / "missing", profiles=["toy"])
     assert list(ledger.columns) == list(lg.COLUMNS)
     assert len(ledger) == N_NUMBERS and set(ledger.profile) == {"toy"}
-    deeplab = ledger.key.str.match(lg.DEEPLAB_KEY)
-    assert (ledger.status[deeplab] == lg.NEEDS_DEEPLAB).all() and deeplab.any()
-    assert (ledger.status[~deeplab] == lg.NOT_YET).all()
+    coco = ledger.key.str.match(lg.COCO_INIT_KEY)
+    real = ledger.key.str.match(lg.REAL_DATA_KEY)
+    assert (ledger.status[coco] == lg.NEEDS_COCO_INIT).all() and coco.sum() == 7
+    assert (ledger.status[real] == lg.NEEDS_REAL_DATA).all() and real.sum() == 4
+    assert (ledger.status[~coco & ~real] == lg.NOT_YET).all()
+    assert _row(ledger, "t7_voc_cgl").status == lg.NOT_YET  # notebook 12 measures it on toy
     assert ledger.ours.isna().all() and (ledger.command == "").all()
 
 
@@ -76,7 +79,9 @@ def test_notebook_mentions_attribute_unmeasured_keys(tmp_path):
     assert _row(ledger, "t2_caa").notebook == "06_caa"  # not confused with t2_caa_dcrf
     assert _row(ledger, "t2_caa_dcrf").status == lg.NOT_ON_PROFILE
     assert _row(ledger, "t1_seed").status == lg.NOT_ADDRESSED
-    assert _row(ledger, "t4_val").status == lg.NEEDS_DEEPLAB
+    assert _row(ledger, "t4_val").status == lg.NOT_ADDRESSED
+    assert _row(ledger, "t4_val_coco").status == lg.NEEDS_COCO_INIT
+    assert _row(ledger, "t5_val").status == lg.NEEDS_REAL_DATA
     assert lg.addressed_keys(nbs, ["t2_caa", "zz"]) == {"t2_caa": ["06_caa"]}
 
 
@@ -103,3 +108,21 @@ def test_commands():
     assert lg.command_for("", "toy") == ""
     assert lg.command_for("09_efficiency", "toy") == "make toy"
     assert lg.command_for("09_efficiency", "coco14").endswith("DATA=/path/to/coco2014")
+
+
+def test_deeplab_rows_measured_and_reasons_per_profile(tmp_path):
+    save_metrics(str(tmp_path / "toy"), "12_deeplab_cgl",
+                 {"t7_voc_ce": 26.0, "t7_voc_cgl": 24.0, "t4_val": 24.0}, profile="toy")
+    save_metrics(str(tmp_path / "voc12"), "12_deeplab_cgl", {"t7_voc_cgl": 70.0},
+                 profile="voc12")  # fmt: skip
+    ledger = lg.build_ledger(tmp_path)
+    for key in ("t7_voc_ce", "t7_voc_cgl", "t4_val"):
+        assert _row(ledger, key).status == lg.MEASURED
+    assert _row(ledger, "t7_voc_cgl").difference == pytest.approx(24.0 - 71.1)
+    assert _row(ledger, "t7_coco_cgl").status == lg.NEEDS_REAL_DATA
+    assert _row(ledger, "s3_mu_095").status == lg.NEEDS_COCO_INIT
+    # on a real profile a missing VOC-test / COCO row is an ordinary unmeasured key
+    assert _row(ledger, "t4_test", "voc12").status == lg.NOT_YET
+    assert _row(ledger, "s3_mu_08", "voc12").status == lg.NEEDS_COCO_INIT
+    toy = lg.status_counts(ledger).loc["toy"]
+    assert toy[lg.MEASURED] == 3 and toy[lg.NEEDS_REAL_DATA] == 4
