@@ -126,3 +126,47 @@ def test_deeplab_rows_measured_and_reasons_per_profile(tmp_path):
     assert _row(ledger, "s3_mu_08", "voc12").status == lg.NEEDS_COCO_INIT
     toy = lg.status_counts(ledger).loc["toy"]
     assert toy[lg.MEASURED] == 3 and toy[lg.NEEDS_REAL_DATA] == 4
+
+
+def test_weclip_and_weakclip_numbers_with_keys_and_tables():
+    from clipwsss.experiments import paper as pp
+    from clipwsss.methods.weakclip.reference import PAPER
+
+    keys = [n.key for n in pp.ALL_NUMBERS]
+    assert len(keys) == len(set(keys))  # unique across the three papers
+    we, wk = paper_numbers("WeCLIP"), paper_numbers("WeakCLIP")
+    assert we.source.str.match(r"^(supp\. Table [1-5]|main paper)").all()
+    assert paper_value("we_s1_weclip") == 78.2 and paper_value("we_s5_scales_075_1") == 74.9
+    # WeakCLIP's rows are reference.PAPER's values, the sweeps read from their source strings
+    assert paper_value("wk_pseudo_voc") == PAPER["pseudo-mask mIoU, VOC train"][0]
+    assert [paper_value(f"wk_abl_n_{n}") for n in (2, 4, 8, 16)] == [72.2, 72.3, 72.6, 72.3]
+    assert paper_value("wk_abl_init_0001") == 72.2 and len(wk) == len(PAPER) - 2 + 8
+    with pytest.raises(KeyError, match="papers"):
+        paper_numbers("nope")
+
+
+def test_weakclip_reference_entry_without_key_is_an_error(monkeypatch):
+    from clipwsss.experiments import paper as pp
+
+    monkeypatch.setitem(pp.WEAKCLIP_REFERENCE, "new number", (1.0, "some table"))
+    with pytest.raises(ValueError, match="new number"):
+        pp._weakclip_numbers()
+    monkeypatch.delitem(pp.WEAKCLIP_REFERENCE, "new number")
+    monkeypatch.setitem(pp.WEAKCLIP_REFERENCE, "mIoU at N = 8 learnable embeddings",
+                        (72.6, "ablation, N = 2/4: 72.2/72.3"))  # fmt: skip
+    with pytest.raises(ValueError, match="does not match"):
+        pp._weakclip_numbers()
+
+
+def test_ledger_of_weclip_and_weakclip(tmp_path):
+    save_metrics(str(tmp_path), "13_weclip_overview", {"we_s1_weclip": 40.0}, profile="toy")
+    save_metrics(str(tmp_path), "15_weakclip_overview", {"wk_params_total": 171.46},
+                 profile="toy")  # fmt: skip
+    we = lg.build_ledger(tmp_path, paper="WeCLIP")
+    assert len(we) == len(paper_numbers("WeCLIP"))
+    row = _row(we, "we_s1_weclip")
+    assert row.status == lg.MEASURED and row.difference == pytest.approx(40.0 - 78.2)
+    assert _row(we, "we_s2_n0_5").status == lg.NOT_YET
+    wk = lg.build_ledger(tmp_path, paper="WeakCLIP")
+    assert _row(wk, "wk_params_total").ours == pytest.approx(171.46)
+    assert "t2_caa" not in set(wk.key)
