@@ -111,8 +111,8 @@ def test_commands():
 
 
 def test_deeplab_rows_measured_and_reasons_per_profile(tmp_path):
-    save_metrics(str(tmp_path / "toy"), "12_deeplab_cgl",
-                 {"t7_voc_ce": 26.0, "t7_voc_cgl": 24.0, "t4_val": 24.0}, profile="toy")
+    toy_metrics = {"t7_voc_ce": 26.0, "t7_voc_cgl": 24.0, "t4_val": 24.0}
+    save_metrics(str(tmp_path / "toy"), "12_deeplab_cgl", toy_metrics, profile="toy")
     save_metrics(str(tmp_path / "voc12"), "12_deeplab_cgl", {"t7_voc_cgl": 70.0},
                  profile="voc12")  # fmt: skip
     ledger = lg.build_ledger(tmp_path)

@@ -46,8 +46,7 @@ NEEDS_COCO_INIT = "not measured: needs COCO-init DeepLab"
 NOT_ON_PROFILE = "not measured on this profile"
 NOT_YET = "not measured yet"
 NOT_ADDRESSED = "not addressed by a notebook"
-STATUSES = (MEASURED, NEEDS_REAL_DATA, NEEDS_COCO_INIT, NOT_ON_PROFILE, NOT_YET,
-            NOT_ADDRESSED)
+STATUSES = (MEASURED, NEEDS_REAL_DATA, NEEDS_COCO_INIT, NOT_ON_PROFILE, NOT_YET, NOT_ADDRESSED)
 
 # Numbers of a segmentation network trained on the pseudo masks (DeepLabV2, supp. E).
 # Notebook 12 measures the VOC-val rows from ImageNet/random init (t4_val, t7_voc_*) on any
