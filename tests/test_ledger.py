@@ -1,8 +1,11 @@
 """Tests for clipwsss.ledger on synthetic metrics files (any subset of notebooks, profiles)."""
 
 import json
+import re
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from clipwsss.experiments import ledger as lg
@@ -170,3 +173,31 @@ def test_ledger_of_weclip_and_weakclip(tmp_path):
     wk = lg.build_ledger(tmp_path, paper="WeakCLIP")
     assert _row(wk, "wk_params_total").ours == pytest.approx(171.46)
     assert "t2_caa" not in set(wk.key)
+
+
+RESULTS_TOY = Path(__file__).resolve().parents[1] / "results" / "toy"
+PAPER_KEY_LIKE = re.compile(r"^(we|wk|t4|t5|t7|s3_mu)_\w+$")  # notebooks 12-16
+
+
+def test_committed_toy_results_use_only_known_paper_keys():
+    from clipwsss.experiments.paper import ALL_NUMBERS
+
+    known = {n.key for n in ALL_NUMBERS}
+    results = lg.read_results(RESULTS_TOY)
+    written = {k for r in results for k in r.metrics if PAPER_KEY_LIKE.match(k)}
+    assert written and written <= known, sorted(written - known)  # a typo'd key is no row
+    by_nb = {r.notebook: r.metrics for r in results}
+    assert {"we_s1_weclip", "we_s5_scales_1"} <= set(by_nb["13_weclip_overview"]) | set(
+        by_nb["14_weclip_ablations"]
+    )
+    assert {"wk_params_total", "wk_abl_n_8"} <= set(by_nb["15_weakclip_overview"]) | set(
+        by_nb["16_weakclip_ablations"]
+    )
+
+
+def test_notebook_12_metrics_are_the_deeplab_tables():
+    runs = pd.read_csv(RESULTS_TOY / "deeplab" / "runs.csv")
+    metrics = {r.notebook: r.metrics for r in lg.read_results(RESULTS_TOY)}["12_deeplab_cgl"]
+    mean = runs.groupby("loss")["val mIoU"].mean()
+    assert metrics["t7_voc_ce"] == pytest.approx(mean["ce"], abs=1e-9)
+    assert metrics["t7_voc_cgl"] == pytest.approx(mean["cgl"], abs=1e-9) == metrics["t4_val"]
