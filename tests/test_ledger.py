@@ -1,8 +1,11 @@
 """Tests for clipwsss.ledger on synthetic metrics files (any subset of notebooks, profiles)."""
 
 import json
+import re
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from clipwsss.experiments import ledger as lg
@@ -28,9 +31,12 @@ def test_no_results_folder_lists_every_number_not_measured(tmp_path):
     ledger = lg.build_ledger(tmp_path / "missing", profiles=["toy"])
     assert list(ledger.columns) == list(lg.COLUMNS)
     assert len(ledger) == N_NUMBERS and set(ledger.profile) == {"toy"}
-    deeplab = ledger.key.str.match(lg.DEEPLAB_KEY)
-    assert (ledger.status[deeplab] == lg.NEEDS_DEEPLAB).all() and deeplab.any()
-    assert (ledger.status[~deeplab] == lg.NOT_YET).all()
+    coco = ledger.key.str.match(lg.COCO_INIT_KEY)
+    real = ledger.key.str.match(lg.REAL_DATA_KEY)
+    assert (ledger.status[coco] == lg.NEEDS_COCO_INIT).all() and coco.sum() == 7
+    assert (ledger.status[real] == lg.NEEDS_REAL_DATA).all() and real.sum() == 4
+    assert (ledger.status[~coco & ~real] == lg.NOT_YET).all()
+    assert _row(ledger, "t7_voc_cgl").status == lg.NOT_YET  # notebook 12 measures it on toy
     assert ledger.ours.isna().all() and (ledger.command == "").all()
 
 
@@ -76,7 +82,9 @@ def test_notebook_mentions_attribute_unmeasured_keys(tmp_path):
     assert _row(ledger, "t2_caa").notebook == "06_caa"  # not confused with t2_caa_dcrf
     assert _row(ledger, "t2_caa_dcrf").status == lg.NOT_ON_PROFILE
     assert _row(ledger, "t1_seed").status == lg.NOT_ADDRESSED
-    assert _row(ledger, "t4_val").status == lg.NEEDS_DEEPLAB
+    assert _row(ledger, "t4_val").status == lg.NOT_ADDRESSED
+    assert _row(ledger, "t4_val_coco").status == lg.NEEDS_COCO_INIT
+    assert _row(ledger, "t5_val").status == lg.NEEDS_REAL_DATA
     assert lg.addressed_keys(nbs, ["t2_caa", "zz"]) == {"t2_caa": ["06_caa"]}
 
 
@@ -103,3 +111,93 @@ def test_commands():
     assert lg.command_for("", "toy") == ""
     assert lg.command_for("09_efficiency", "toy") == "make toy"
     assert lg.command_for("09_efficiency", "coco14").endswith("DATA=/path/to/coco2014")
+
+
+def test_deeplab_rows_measured_and_reasons_per_profile(tmp_path):
+    toy_metrics = {"t7_voc_ce": 26.0, "t7_voc_cgl": 24.0, "t4_val": 24.0}
+    save_metrics(str(tmp_path / "toy"), "12_deeplab_cgl", toy_metrics, profile="toy")
+    save_metrics(str(tmp_path / "voc12"), "12_deeplab_cgl", {"t7_voc_cgl": 70.0},
+                 profile="voc12")  # fmt: skip
+    ledger = lg.build_ledger(tmp_path)
+    for key in ("t7_voc_ce", "t7_voc_cgl", "t4_val"):
+        assert _row(ledger, key).status == lg.MEASURED
+    assert _row(ledger, "t7_voc_cgl").difference == pytest.approx(24.0 - 71.1)
+    assert _row(ledger, "t7_coco_cgl").status == lg.NEEDS_REAL_DATA
+    assert _row(ledger, "s3_mu_095").status == lg.NEEDS_COCO_INIT
+    # on a real profile a missing VOC-test / COCO row is an ordinary unmeasured key
+    assert _row(ledger, "t4_test", "voc12").status == lg.NOT_YET
+    assert _row(ledger, "s3_mu_08", "voc12").status == lg.NEEDS_COCO_INIT
+    toy = lg.status_counts(ledger).loc["toy"]
+    assert toy[lg.MEASURED] == 3 and toy[lg.NEEDS_REAL_DATA] == 4
+
+
+def test_weclip_and_weakclip_numbers_with_keys_and_tables():
+    from clipwsss.experiments import paper as pp
+    from clipwsss.methods.weakclip.reference import PAPER
+
+    keys = [n.key for n in pp.ALL_NUMBERS]
+    assert len(keys) == len(set(keys))  # unique across the three papers
+    we, wk = paper_numbers("WeCLIP"), paper_numbers("WeakCLIP")
+    assert we.source.str.match(r"^(supp\. Table [1-5]|main paper)").all()
+    assert paper_value("we_s1_weclip") == 78.2 and paper_value("we_s5_scales_075_1") == 74.9
+    # WeakCLIP's rows are reference.PAPER's values, the sweeps read from their source strings
+    assert paper_value("wk_pseudo_voc") == PAPER["pseudo-mask mIoU, VOC train"][0]
+    assert [paper_value(f"wk_abl_n_{n}") for n in (2, 4, 8, 16)] == [72.2, 72.3, 72.6, 72.3]
+    assert paper_value("wk_abl_init_0001") == 72.2 and len(wk) == len(PAPER) - 2 + 8
+    with pytest.raises(KeyError, match="papers"):
+        paper_numbers("nope")
+
+
+def test_weakclip_reference_entry_without_key_is_an_error(monkeypatch):
+    from clipwsss.experiments import paper as pp
+
+    monkeypatch.setitem(pp.WEAKCLIP_REFERENCE, "new number", (1.0, "some table"))
+    with pytest.raises(ValueError, match="new number"):
+        pp._weakclip_numbers()
+    monkeypatch.delitem(pp.WEAKCLIP_REFERENCE, "new number")
+    monkeypatch.setitem(pp.WEAKCLIP_REFERENCE, "mIoU at N = 8 learnable embeddings",
+                        (72.6, "ablation, N = 2/4: 72.2/72.3"))  # fmt: skip
+    with pytest.raises(ValueError, match="does not match"):
+        pp._weakclip_numbers()
+
+
+def test_ledger_of_weclip_and_weakclip(tmp_path):
+    save_metrics(str(tmp_path), "13_weclip_overview", {"we_s1_weclip": 40.0}, profile="toy")
+    save_metrics(str(tmp_path), "15_weakclip_overview", {"wk_params_total": 171.46},
+                 profile="toy")  # fmt: skip
+    we = lg.build_ledger(tmp_path, paper="WeCLIP")
+    assert len(we) == len(paper_numbers("WeCLIP"))
+    row = _row(we, "we_s1_weclip")
+    assert row.status == lg.MEASURED and row.difference == pytest.approx(40.0 - 78.2)
+    assert _row(we, "we_s2_n0_5").status == lg.NOT_YET
+    wk = lg.build_ledger(tmp_path, paper="WeakCLIP")
+    assert _row(wk, "wk_params_total").ours == pytest.approx(171.46)
+    assert "t2_caa" not in set(wk.key)
+
+
+RESULTS_TOY = Path(__file__).resolve().parents[1] / "results" / "toy"
+PAPER_KEY_LIKE = re.compile(r"^(we|wk|t4|t5|t7|s3_mu)_\w+$")  # notebooks 12-16
+
+
+def test_committed_toy_results_use_only_known_paper_keys():
+    from clipwsss.experiments.paper import ALL_NUMBERS
+
+    known = {n.key for n in ALL_NUMBERS}
+    results = lg.read_results(RESULTS_TOY)
+    written = {k for r in results for k in r.metrics if PAPER_KEY_LIKE.match(k)}
+    assert written and written <= known, sorted(written - known)  # a typo'd key is no row
+    by_nb = {r.notebook: r.metrics for r in results}
+    assert {"we_s1_weclip", "we_s5_scales_1"} <= set(by_nb["13_weclip_overview"]) | set(
+        by_nb["14_weclip_ablations"]
+    )
+    assert {"wk_params_total", "wk_abl_n_8"} <= set(by_nb["15_weakclip_overview"]) | set(
+        by_nb["16_weakclip_ablations"]
+    )
+
+
+def test_notebook_12_metrics_are_the_deeplab_tables():
+    runs = pd.read_csv(RESULTS_TOY / "deeplab" / "runs.csv")
+    metrics = {r.notebook: r.metrics for r in lg.read_results(RESULTS_TOY)}["12_deeplab_cgl"]
+    mean = runs.groupby("loss")["val mIoU"].mean()
+    assert metrics["t7_voc_ce"] == pytest.approx(mean["ce"], abs=1e-9)
+    assert metrics["t7_voc_cgl"] == pytest.approx(mean["cgl"], abs=1e-9) == metrics["t4_val"]

@@ -1,16 +1,23 @@
 """The papers' reported numbers, table by table, with their source. Never ours.
 
 Values are copied from the plain-text papers in ``shared/papers`` (CLIP-ES main paper
-``001_00246149ff515e7a.txt`` and supplementary ``000_bd266c7039bb37d7.txt``). Every entry
-names the table or figure it comes from, the data split and the metric. Notebooks and the
+``001_00246149ff515e7a.txt`` and supplementary ``000_bd266c7039bb37d7.txt``; WeCLIP
+supplementary ``002_6d47c0e7302caf7a.txt``, its main-paper VOC test / COCO val numbers as
+quoted in ``shared/specs/methods.md`` section 2). WeakCLIP's rows are built from
+``clipwsss.methods.weakclip.reference.PAPER`` (IJCV 2025, ``004_f7a4f7b29494dd7d.txt``, and
+the official README), not copied. Every entry names the table or figure it comes from, the
+data split and the metric. Notebooks and the
 claim ledger put these beside our measured values, labelled as the paper's.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
+
+from clipwsss.methods.weakclip.reference import PAPER as WEAKCLIP_REFERENCE
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,7 @@ class PaperNumber:
     """One reported value.
 
     Attributes:
-        paper: "CLIP-ES" (WeCLIP and WeakCLIP to come).
+        paper: "CLIP-ES", "WeCLIP" or "WeakCLIP".
         source: table or figure, e.g. "Table 2".
         setting: what was measured, in the paper's words.
         split: data split, e.g. "VOC12 train (1464)".
@@ -137,18 +144,117 @@ CLIP_ES: tuple[PaperNumber, ...] = (
 )  # fmt: skip
 
 
+_VOC_VAL = "VOC12 val"
+
+
+def _we(source: str, setting: str, value: float, key: str, *, split: str = _VOC_VAL,
+        metric: str = _MIOU) -> PaperNumber:  # fmt: skip
+    return PaperNumber("WeCLIP", source, setting, split, metric, value, key)
+
+
+WECLIP: tuple[PaperNumber, ...] = (
+    # Supp. Table 1: pseudo labels on VOC train (WeCLIP's predictions used as pseudo labels).
+    _we("supp. Table 1", "WeCLIP predictions as pseudo labels", 78.2, "we_s1_weclip",
+        split=_VOC_TRAIN),
+    _we("supp. Table 1", "CLIP-ES pseudo labels (as quoted)", 75.0, "we_s1_clipes",
+        split=_VOC_TRAIN),
+    _we("supp. Table 1", "RIB", 70.6, "we_s1_rib", split=_VOC_TRAIN),
+    _we("supp. Table 1", "MCTformer", 69.1, "we_s1_mctformer", split=_VOC_TRAIN),
+    _we("supp. Table 1", "ACR", 72.3, "we_s1_acr", split=_VOC_TRAIN),
+    _we("supp. Table 1", "CLIMS", 70.5, "we_s1_clims", split=_VOC_TRAIN),
+    # Supp. Table 2: decoder input, frozen features of blocks N0..12 (N0 = 1: all).
+    _we("supp. Table 2", "decoder input N0 = 1 (all blocks)", 74.9, "we_s2_n0_1"),
+    _we("supp. Table 2", "decoder input N0 = 5", 74.7, "we_s2_n0_5"),
+    _we("supp. Table 2", "decoder input N0 = 8", 74.6, "we_s2_n0_8"),
+    _we("supp. Table 2", "decoder input N0 = 11", 74.5, "we_s2_n0_11"),
+    _we("supp. Table 2", "decoder input N0 = 12", 74.3, "we_s2_n0_12"),
+    # Supp. Table 3: the target of the affinity loss on A_f.
+    _we("supp. Table 3", "A_f target M_p (online pseudo labels)", 74.9, "we_s3_mp"),
+    _we("supp. Table 3", "A_f target argmax(P) (prediction)", 74.6, "we_s3_pred"),
+    _we("supp. Table 3", "A_f target M_p and argmax(P)", 74.8, "we_s3_both"),
+    # Supp. Table 4: lambda, the weight of the affinity loss.
+    _we("supp. Table 4", "lambda = 0", 73.3, "we_s4_lambda_0"),
+    _we("supp. Table 4", "lambda = 0.1", 74.9, "we_s4_lambda_01"),
+    _we("supp. Table 4", "lambda = 0.5", 73.6, "we_s4_lambda_05"),
+    _we("supp. Table 4", "lambda = 1.0", 72.9, "we_s4_lambda_1"),
+    # Supp. Table 5: inference scales.
+    _we("supp. Table 5", "scales {1.0}", 74.0, "we_s5_scales_1"),
+    _we("supp. Table 5", "scales {0.5, 1.0}", 74.2, "we_s5_scales_05_1"),
+    _we("supp. Table 5", "scales {0.75, 1.0}", 74.9, "we_s5_scales_075_1"),
+    _we("supp. Table 5", "scales {0.5, 0.75, 1.0}", 74.4, "we_s5_scales_05_075_1"),
+    _we("supp. Table 5", "scales {0.75, 1.0, 1.25}", 74.8, "we_s5_scales_075_1_125"),
+    _we("supp. Table 5", "scales {0.75, 1.0, 1.5}", 74.5, "we_s5_scales_075_1_15"),
+    # Main paper (not in shared/papers; quoted in specs/methods.md section 2).
+    _we("main paper (via specs)", "final, VOC test", 77.2, "we_main_test", split="VOC12 test"),
+    _we("main paper (via specs)", "final, COCO val", 47.1, "we_main_coco", split="COCO14 val"),
+)  # fmt: skip
+
+# reference.PAPER name -> (key, split, metric) for WeakCLIP's single numbers.
+_WEAKCLIP_ROWS: dict[str, tuple[str, str, str]] = {
+    "pseudo-mask mIoU, VOC train": ("wk_pseudo_voc", "VOC12 train", _MIOU),
+    "pseudo-mask mIoU, COCO train": ("wk_pseudo_coco", "COCO14 train", _MIOU),
+    "final mIoU, VOC val (WR38)": ("wk_final_val", _VOC_VAL, _MIOU),
+    "final mIoU, VOC test (WR38)": ("wk_final_test", "VOC12 test", _MIOU),
+    "final mIoU, COCO val (WR38)": ("wk_final_coco", "COCO14 val", _MIOU),
+    "MCTformer baseline, VOC val": ("wk_mct_val", _VOC_VAL, _MIOU),
+    "MCTformer baseline, COCO val": ("wk_mct_coco", "COCO14 val", _MIOU),
+    "trainable parameters (M)": ("wk_params_trainable", "ViT-B/16, VOC", "parameters (M)"),
+    "total parameters (M)": ("wk_params_total", "ViT-B/16, VOC", "parameters (M)"),
+    "trainable share (%)": ("wk_params_share", "ViT-B/16, VOC", "% trainable"),
+}
+# reference.PAPER name of an ablation -> key prefix; its source lists the whole sweep.
+_WEAKCLIP_SWEEPS = {"mIoU at N = 8 learnable embeddings": "wk_abl_n",
+                    "mIoU at gamma/beta init 0.1": "wk_abl_init"}  # fmt: skip
+_SWEEP = re.compile(r"^ablation, (.+?)(?: =)? ([\d./]+): ([\d./]+)$")
+
+
+def _sweep_rows(name: str, prefix: str) -> list[PaperNumber]:
+    """One row per setting of a sweep that reference.PAPER gives as one string, e.g.
+    ``"ablation, N = 2/4/8/16: 72.2/72.3/72.6/72.3"`` -> keys wk_abl_n_2 ... wk_abl_n_16."""
+    best, text = WEAKCLIP_REFERENCE[name]
+    match = _SWEEP.match(text)
+    if match is None:
+        raise ValueError(f"WeakCLIP reference {name!r}: cannot read the sweep {text!r}")
+    symbol, settings, values = match[1], match[2].split("/"), match[3].split("/")
+    if len(settings) != len(values) or float(best) not in map(float, values):
+        raise ValueError(f"WeakCLIP reference {name!r}: {text!r} does not match {best}")
+    return [PaperNumber("WeakCLIP", "ablation table", f"{symbol} = {s}", "VOC12 (split not "
+                        "stated)", _MIOU, float(v), f"{prefix}_{s.replace('.', '')}")
+            for s, v in zip(settings, values, strict=True)]  # fmt: skip
+
+
+def _weakclip_numbers() -> tuple[PaperNumber, ...]:
+    """WeakCLIP's rows from ``methods.weakclip.reference.PAPER`` (every entry used once)."""
+    unused = set(WEAKCLIP_REFERENCE) - set(_WEAKCLIP_ROWS) - set(_WEAKCLIP_SWEEPS)
+    if unused:
+        raise ValueError(f"WeakCLIP reference entries without a ledger key: {sorted(unused)}")
+    rows = [PaperNumber("WeakCLIP", WEAKCLIP_REFERENCE[name][1], name, split, metric,
+                        WEAKCLIP_REFERENCE[name][0], key)
+            for name, (key, split, metric) in _WEAKCLIP_ROWS.items()]  # fmt: skip
+    for name, prefix in _WEAKCLIP_SWEEPS.items():
+        rows += _sweep_rows(name, prefix)
+    return tuple(rows)
+
+
+WEAKCLIP: tuple[PaperNumber, ...] = _weakclip_numbers()
+ALL_NUMBERS: tuple[PaperNumber, ...] = CLIP_ES + WECLIP + WEAKCLIP
+PAPERS = ("CLIP-ES", "WeCLIP", "WeakCLIP")
+
+
 def paper_numbers(paper: str = "CLIP-ES") -> pd.DataFrame:
-    """All reported numbers of a paper as a table (columns: the PaperNumber fields)."""
-    rows = [n.__dict__ for n in CLIP_ES if n.paper == paper]
+    """All reported numbers of a paper (one of :data:`PAPERS`) as a table (columns: the
+    PaperNumber fields)."""
+    rows = [n.__dict__ for n in ALL_NUMBERS if n.paper == paper]
     if not rows:
-        raise KeyError(f"no numbers recorded for {paper!r}")
+        raise KeyError(f"no numbers recorded for {paper!r}; papers: {PAPERS}")
     return pd.DataFrame(rows)
 
 
 def paper_value(key: str) -> float:
-    """The paper's value for ``key`` (e.g. "t2_caa"). KeyError lists close keys."""
-    for n in CLIP_ES:
+    """The paper's value for ``key`` (e.g. "t2_caa", "we_s1_weclip"). KeyError lists close
+    keys."""
+    for n in ALL_NUMBERS:
         if n.key == key:
             return n.value
-    close = [n.key for n in CLIP_ES if n.key.split("_")[0] == key.split("_")[0]]
+    close = [n.key for n in ALL_NUMBERS if n.key.split("_")[0] == key.split("_")[0]]
     raise KeyError(f"unknown paper key {key!r}; keys of that table: {close}")
