@@ -103,3 +103,12 @@ def test_commands():
     assert lg.command_for("", "toy") == ""
     assert lg.command_for("09_efficiency", "toy") == "make toy"
     assert lg.command_for("09_efficiency", "coco14").endswith("DATA=/path/to/coco2014")
+
+
+def test_rests_on_says_what_a_status_rests_on():
+    assert "not a fair replay" in lg.rests_on("s1_cls_initial", lg.MEASURED, "toy")
+    assert "extrapolated" in lg.rests_on("t3_total_h", lg.MEASURED, "toy")
+    assert lg.rests_on("t2_caa", lg.MEASURED, "toy").startswith("toy measurement")
+    assert lg.rests_on("t2_caa", lg.MEASURED, "voc12") == "voc12 measurement"
+    assert "DeepLab" in lg.rests_on("t4_val", lg.NEEDS_DEEPLAB, "toy")
+    assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"

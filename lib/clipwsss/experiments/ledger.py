@@ -50,7 +50,31 @@ DEEPLAB_KEY = re.compile(r"^(t4_|t5_|t7_|s3_mu_)")
 NOTEBOOK_NAME = re.compile(r"^\d\d_\w+$")
 DATA_HINT = {"voc12": "/path/to/VOC2012", "coco14": "/path/to/coco2014"}
 COLUMNS = ("key", "source", "setting", "split", "metric", "paper", "ours", "difference",
-           "profile", "notebook", "command", "status", "also reported by")  # fmt: skip
+           "profile", "notebook", "command", "status", "rests on",
+           "also reported by")  # fmt: skip
+# What a toy row that is not a plain measurement of the quantity rests on (key prefix).
+TOY_CAVEATS = {
+    "t3_": "timing of this CPU: a random-weight ViT-B/16 on a few images, extrapolated to "
+           "10,582 images with the CRF split over this machine's processes (notebook 09)",
+    "s1_cls_": "toy measurement, not a fair replay: the micro-CLIP was trained with avg "
+               "pooling, so its class token never served as the embedding (notebook 03)",
+}  # fmt: skip
+
+
+def rests_on(key: str, status: str, profile: str) -> str:
+    """What a ledger row's status rests on, in words (issue 13: a toy timing or a row that
+    is not a fair replay must not read as a plain measurement)."""
+    if status == MEASURED:
+        if profile == "toy":
+            caveat = next((v for k, v in TOY_CAVEATS.items() if key.startswith(k)), None)
+            return caveat or "toy measurement (micro-CLIP on synthetic scenes, not VOC)"
+        return f"{profile} measurement"
+    return {
+        NEEDS_DEEPLAB: "DeepLab stage needed (not built)",
+        NOT_ON_PROFILE: "real profile needed" if profile == "toy" else "not run on this profile",
+        NOT_YET: "notebook not run on this profile yet",
+        NOT_ADDRESSED: "no notebook",
+    }[status]
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,7 @@ def build_ledger(
             row.update(_provenance(num.key, num.value, profile, results, mentions,
                                    scanned=notebooks_dir is not None))  # fmt: skip
             row["command"] = command_for(row["notebook"], profile)
+            row["rests on"] = rests_on(num.key, row["status"], profile)
             rows.append(row)
     return pd.DataFrame(rows)[list(COLUMNS)]
 
