@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from clipwsss.data.classes import COCO_CLASSES, VOC_CLASSES
 from clipwsss.validate import VocabularyError, check_words, read_yaml_or_json
@@ -169,6 +169,20 @@ def make_vocabulary(
     return ClassVocabulary(tuple(names), tuple(syns), sent, tuple(background))
 
 
+def _with_synonyms(classes: Any, synonyms: Any) -> Any:
+    """A class list plus a separate ``synonyms`` mapping -> one mapping name -> synonyms."""
+    if synonyms is None:
+        return classes
+    if not isinstance(synonyms, Mapping) or isinstance(classes, Mapping | str):
+        raise VocabularyError(
+            "'synonyms' must be a mapping class -> words, beside a list of 'classes'"
+        )
+    unknown = sorted(set(synonyms) - set(classes))
+    if unknown:
+        raise VocabularyError(f"'synonyms' for classes not in 'classes': {unknown}")
+    return {name: synonyms.get(name) for name in classes}
+
+
 def load_vocabulary(path: str | Path) -> ClassVocabulary:
     """Read a vocabulary from YAML or JSON.
 
@@ -179,6 +193,9 @@ def load_vocabulary(path: str | Path) -> ClassVocabulary:
           cat: [cat, kitty]
           person: [person with clothes, people, human]
         background: [grass, sky, wall]
+
+    A list of ``classes`` may come with a top-level ``synonyms`` mapping (name -> words), as
+    the toy world's ``classes.yaml`` writes it; a ``synonyms`` entry for no class is an error.
     """
     path = Path(path)
     if not path.is_file():
@@ -187,8 +204,9 @@ def load_vocabulary(path: str | Path) -> ClassVocabulary:
     if not isinstance(spec, Mapping) or "classes" not in spec:
         raise ValueError(f"{path}: expected a mapping with a 'classes' key")
     try:
+        classes = _with_synonyms(spec["classes"], spec.get("synonyms"))
         return make_vocabulary(
-            spec["classes"], background=spec.get("background"), sentences=spec.get("sentences")
+            classes, background=spec.get("background"), sentences=spec.get("sentences")
         )
     except VocabularyError as err:
         raise VocabularyError(f"{path}: {err}") from None

@@ -94,7 +94,23 @@ def attention_affinity(
     if power < 1:
         raise ValueError(f"power must be >= 1, got {power}")
     attn = attn_maps[-n_layers:, 1:, 1:].float().mean(dim=0)
-    d = sinkhorn(attn, n_iters=n_iters)
+    return symmetric_affinity(attn, n_iters=n_iters, power=power)
+
+
+def symmetric_affinity(attn: Tensor, *, n_iters: int = 3, power: int = 2) -> Tensor:
+    """Sinkhorn, symmetrise, matrix power: Eq. 6 and the power of Eq. 7 on one matrix.
+
+    The part of :func:`attention_affinity` after the layer average; WeCLIP's RFM applies it
+    to its own refined attention.
+
+    Shapes:
+        attn: (N, N) non-negative; output: (N, N) float32, symmetric.
+
+    Reference: CLIP-ES Eq. 6-7; WeCLIP Section 3.3 (RFM).
+    """
+    if power < 1:
+        raise ValueError(f"power must be >= 1, got {power}")
+    d = sinkhorn(attn.float(), n_iters=n_iters)
     a = (d + d.T) / 2  # Eq. 6: A = (D + D^T) / 2
     return torch.linalg.matrix_power(a, power)  # Eq. 7: A^t
 

@@ -1,4 +1,5 @@
-"""The ``clipwsss`` command line: ``cams`` -> ``masks`` -> ``eval`` (CLIP-ES stages 1-3).
+"""The ``clipwsss`` command line: ``cams`` -> ``masks`` -> ``eval`` (CLIP-ES stages 1-3), and
+``train <method>`` / ``predict`` for the trained methods (``cli/methods.py``).
 
     clipwsss cams  --dataset voc12 --root data/VOCdevkit/VOC2012 --split train \\
                    --out outputs/voc12/cams
@@ -9,21 +10,26 @@
 
 Every switch of ``ClipEsConfig`` has a flag; ``docs/cli.md`` describes the outputs and the
 resume / shard / bad-input behaviour. Exit status: 0 done, 1 bad input or data error,
-2 usage error or CLIP weights not found, 130 interrupted (rerun the command to resume).
+2 usage error or CLIP weights not found, 130 interrupted (Ctrl-C) and 143 terminated
+(SIGTERM): rerun the command to resume.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.methods import add_subcommands as add_method_commands
 from clipwsss.clip.loading import WeightsNotFoundError
 from clipwsss.data import (
     DATASETS,
@@ -41,7 +47,8 @@ from clipwsss.io.camfiles import (
     read_run_record,
 )
 from clipwsss.methods.clip_es import ClipEsConfig
-from clipwsss.pipelines.common import UnknownLabelError, parse_shard
+from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
+from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
 from clipwsss.pipelines.evaluate import EvalResult
 from clipwsss.pipelines.masks import MaskOptions
 
@@ -54,6 +61,27 @@ RANDOM_WEIGHTS_BANNER = """\
 
 class UsageError(Exception):
     """A bad combination of flags (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``kill``): stops like Ctrl-C, exit status 143 (issue 12, #1)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While a command runs, SIGTERM unwinds it as an interrupt (workers are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- parser
@@ -137,9 +165,10 @@ def _add_cams(sub) -> None:
     )
     m.add_argument(
         "--pretrained",
-        default="openai",
+        default=None,
         help="open_clip tag (default openai), a checkpoint file, 'env' "
-        "($CLIPWSSS_PRETRAINED), or 'none' (random; needs --allow-random-weights)",
+        "($CLIPWSSS_PRETRAINED), or 'none' (random; needs --allow-random-weights); "
+        "not with a local-dir: model (the folder holds its weights)",
     )
     m.add_argument(
         "--allow-random-weights",
@@ -154,6 +183,13 @@ def _add_cams(sub) -> None:
         "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's; issue 12)",
     )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
+    m.add_argument(
+        "--max-image-pixels",
+        type=_non_negative,
+        default=MAX_IMAGE_PIXELS,
+        help=f"refuse images with more pixels (H*W; default {MAX_IMAGE_PIXELS} = 1024x1024; "
+        "0: no limit); --skip-bad-images skips them",
+    )
     a = p.add_argument_group(
         "ablation switches (ClipEsConfig fields; defaults reproduce the official code)"
     )
@@ -218,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cams(sub)
     _add_masks(sub)
     _add_eval(sub)
+    add_method_commands(sub)  # train <method>, predict (cli/methods.py)
     return parser
 
 
@@ -229,12 +266,12 @@ def _vocabulary(args: argparse.Namespace):
     from clipwsss.vocab import coco_vocabulary, load_vocabulary, make_vocabulary, voc_vocabulary
 
     if args.classes is not None:
+        if not args.classes.is_file():  # a usage slip, not a per-image bad input: no hint
+            raise DatasetLayoutError(f"class list not found: {args.classes} (--classes)")
         if args.classes.suffix.lower() in (".yaml", ".yml", ".json"):
             return load_vocabulary(args.classes)
         from clipwsss.data import read_class_list
 
-        if not args.classes.is_file():
-            raise FileNotFoundError(f"class list not found: {args.classes}")
         return make_vocabulary(read_class_list(args.classes))
     if args.dataset == "voc12":
         return voc_vocabulary()
@@ -272,6 +309,15 @@ def split_source(value: str) -> tuple[str, Path | None]:
 
 
 def _dataset(args: argparse.Namespace) -> SegmentationDataset:
+    """The data set of the flags; one with no image id is an error (not 0 images, exit 0)."""
+    dataset = _build_dataset(args)
+    if not dataset.ids:
+        source = getattr(dataset, "labels_file", None) or getattr(dataset, "split_file", None)
+        raise DatasetLayoutError(f"no image ids in {source or args.root}: nothing to do")
+    return dataset
+
+
+def _build_dataset(args: argparse.Namespace) -> SegmentationDataset:
     kwargs: dict = {}
     if args.gt_dir is not None:
         kwargs["gt_dir"] = args.gt_dir
@@ -281,9 +327,11 @@ def _dataset(args: argparse.Namespace) -> SegmentationDataset:
             raise UsageError("--dataset custom needs --labels (the labels file)")
         if names is None:
             raise UsageError("--dataset custom needs --classes (a class list or vocabulary)")
+        missing_ok = getattr(args, "skip_bad_images", False)  # skipped per image (#10)
         return build_dataset(
-            "custom", args.root, labels_file=args.labels, class_list=names, **kwargs
-        )
+            "custom", args.root, labels_file=args.labels, class_list=names,
+            missing_ok=missing_ok, **kwargs,
+        )  # fmt: skip
     if args.labels is not None:
         raise UsageError("--labels is for --dataset custom; VOC/COCO labels come with the data")
     if args.dataset == "voc12":
@@ -343,7 +391,17 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.methods.clip_es import ClipES
     from clipwsss.pipelines.cams import generate_cams
 
-    pretrained = None if args.pretrained.lower() == "none" else args.pretrained
+    local_dir = args.model.startswith("local-dir:")
+    if local_dir and args.pretrained is not None:  # issue 12, #6: never silently ignored
+        raise UsageError(
+            f"--pretrained {args.pretrained} with --model {args.model}: a local-dir: folder "
+            "loads its own weights (open_clip_model.*); drop --pretrained, or give the "
+            "checkpoint file with an open_clip model name (e.g. --model ViT-B-16)"
+        )
+    pretrained = "openai" if args.pretrained is None else args.pretrained
+    pretrained = None if pretrained.lower() == "none" else pretrained
+    if local_dir:
+        pretrained = args.model[len("local-dir:") :]
     if pretrained is None and not args.allow_random_weights:
         raise UsageError(
             "--pretrained none means random CLIP weights; add --allow-random-weights if that "
@@ -363,15 +421,21 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     dataset = _dataset(args)
     check_output_path(args.out, "--out")
     device = _device(args.device)
-    clip = load_clip(args.model, pretrained, device=device, activation=args.activation)
+    clip = load_clip(
+        args.model, None if local_dir else pretrained, device=device, activation=args.activation
+    )
     if clip.load_note:
         print(f"cams: weights {clip.load_note}", file=sys.stderr)
     if pretrained is None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr)
     es = ClipES(clip, vocab, config)
     weights = "RANDOM weights" if pretrained is None else f"weights {pretrained}"
+    if local_dir:
+        weights = f"weights of {pretrained}"
+    n_run = len(select_ids(dataset.ids, shard=args.shard, limit=args.limit))
     print(
-        f"cams: {len(dataset)} images in {args.dataset} {_split(args)}, model {args.model} "
+        f"cams: {n_run} of {len(dataset)} images in {args.dataset} {_split(args)}"
+        f"{_shard_note(args)}, model {args.model} "
         f"({weights}), device {device} -> {args.out}",
         file=sys.stderr,
     )
@@ -385,6 +449,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         overlays=args.overlays,
         progress=not args.quiet,
         record=_record(args, argv),
+        max_image_pixels=args.max_image_pixels or None,
     )
     print(f"cams: {report.summary()}")
     return 0
@@ -424,6 +489,11 @@ def _mask_switches(options: MaskOptions) -> dict:
     fields = dataclasses.asdict(options)
     fields.pop("n_classes")
     return fields
+
+
+def _shard_note(args: argparse.Namespace) -> str:
+    i, n = args.shard
+    return f" (shard {i}/{n})" if n > 1 else ""
 
 
 def _split(args: argparse.Namespace) -> str:
@@ -525,31 +595,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_method_flags", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.method_flags = extra  # `predict` parses them once it knows the run's method
     commands = {"cams": cmd_cams, "masks": cmd_masks, "eval": cmd_eval}
     hint = ""
     if args.command in ("cams", "masks"):
         hint = "\n(--skip-bad-images skips such inputs and lists them in OUT/failed.txt)"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.showwarning = _show_warning
         try:
-            return commands[args.command](args, argv)
+            return (getattr(args, "handler", None) or commands[args.command])(args, argv)
         except UsageError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
         except WeightsNotFoundError as err:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            what = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
             print(
-                "\ninterrupted; finished files are kept: rerun the same command to resume",
+                f"\n{what}; finished files are kept: rerun the same command to resume",
                 file=sys.stderr,
             )
-            return 130
+            return 143 if isinstance(err, Terminated) else 130
         except _INPUT_ERRORS as err:
             if os.environ.get("CLIPWSSS_TRACEBACK"):
                 raise
-            per_image = (FileNotFoundError, CorruptImageError, CamFileError)
+            per_image = (FileNotFoundError, CorruptImageError, CamFileError, BadImageError)
             bad_input = isinstance(err, per_image) and not isinstance(err, DatasetLayoutError)
             print(
                 f"clipwsss {args.command}: error: {err}{hint if bad_input else ''}", file=sys.stderr

@@ -183,6 +183,11 @@ def load_clip(
             raise WeightsNotFoundError(_weights_help(model_name, "env", None))
     source = None if pretrained is None else str(pretrained)
     note = ""
+    if model_name.startswith("local-dir:") and source not in (None, "openai"):
+        raise ValueError(  # issue 12, #6: never silently ignored
+            f"pretrained={source!r} with {model_name!r}: a local-dir: folder loads its own "
+            "weights; pass pretrained=None"
+        )
     try:
         if model_name.startswith("local-dir:"):
             model = open_clip.create_model(model_name)
@@ -219,4 +224,3 @@ def load_clip(
         quick_gelu=uses_quick_gelu(model),
         load_note=note,
     )
-

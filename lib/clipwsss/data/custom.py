@@ -168,9 +168,13 @@ class CustomDataset(SegmentationDataset):
         class_list: Class names, or a file with one name per line. The order fixes the
             label ids and the GT pixel values (``k + 1``).
         gt_dir: Optional folder of GT label PNGs ``<id>.png``.
+        missing_ok: Keep ids whose image is missing; their :meth:`sample` raises
+            ``FileNotFoundError`` (a bad input that ``skip_bad`` / ``--skip-bad-images``
+            skips). Default: refuse at once, listing the missing images.
 
     Raises:
-        DatasetLayoutError: A folder, the labels file or an image is missing.
+        DatasetLayoutError: A folder, the labels file or (without ``missing_ok``) an image
+            is missing.
         UnknownClassError: The labels file names a class not in ``class_list``.
     """
 
@@ -183,6 +187,7 @@ class CustomDataset(SegmentationDataset):
         class_list: Sequence[str] | PathLike,
         *,
         gt_dir: PathLike | None = None,
+        missing_ok: bool = False,
     ) -> None:
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
@@ -200,7 +205,7 @@ class CustomDataset(SegmentationDataset):
             image_id: _find_image(self.image_dir, image_id) for image_id in self._labels
         }
         missing = [image_id for image_id, path in self._images.items() if path is None]
-        if missing:
+        if missing and not missing_ok:
             raise DatasetLayoutError(
                 f"{len(missing)} image(s) listed in {self.labels_file} not found in "
                 f"{self.image_dir} (tried {', '.join(IMAGE_EXTENSIONS)}): {missing[:5]}"
@@ -213,6 +218,11 @@ class CustomDataset(SegmentationDataset):
 
     def sample(self, image_id: str) -> Sample:
         """The sample of ``image_id``: image path, labels and GT path."""
+        if self._images[image_id] is None:  # kept with missing_ok (issue 12, #10)
+            raise FileNotFoundError(
+                f"image {image_id!r} listed in {self.labels_file} not found in {self.image_dir} "
+                f"(tried {', '.join(IMAGE_EXTENSIONS)})"
+            )
         gt_path = None
         if self.gt_dir is not None and (self.gt_dir / f"{image_id}.png").is_file():
             gt_path = self.gt_dir / f"{image_id}.png"

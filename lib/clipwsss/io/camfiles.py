@@ -17,9 +17,10 @@ The official repository saves only ``keys`` and ``attn_highres`` (the line savin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,28 +125,56 @@ def load_cams(path: PathLike) -> CamFile:
 # --------------------------------------------------------------------------- run records
 
 
-def check_run_record(out_dir: PathLike, record: Mapping[str, Any], compare: Sequence[str]) -> None:
-    """Write ``out_dir/run.json``, or check that an existing one agrees on ``compare``.
+RUN_LOCK = ".run.lock"  # held while run.json is checked and written (issue 12, #12)
 
-    A resumed run must not mix outputs made with other settings into one folder.
+
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``out_dir/.run.lock``: one process checks run.json at a time."""
+    import fcntl  # POSIX; the pipelines run on Linux and macOS
+
+    fd = os.open(out_dir / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_run_record(
+    out_dir: PathLike, record: Mapping[str, Any], compare: Sequence[str], *, claim: bool = True
+) -> None:
+    """Check ``out_dir/run.json`` against ``record`` on ``compare``; write it if absent.
+
+    A resumed run must not mix outputs made with other settings into one folder. The check
+    and the write happen under a lock file (``.run.lock``), so two processes started together
+    with other settings cannot both accept the folder (issue 12, #12). The stages check with
+    ``claim=False`` before they start (nothing is written) and claim the folder just before
+    their first output file, so a run that fails on its first image leaves no record that
+    would refuse the corrected rerun (issue 12, #11).
 
     Raises:
         OutputMismatchError: The existing record differs on one of the ``compare`` fields.
     """
-    path = Path(out_dir) / RUN_RECORD
+    out_dir = Path(out_dir)
+    path = out_dir / RUN_RECORD
     record = json.loads(json.dumps(record, default=str))  # normalise tuples, paths
-    if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = [k for k in compare if old.get(k) != record.get(k)]
-        if diff:
-            lines = [f"  {k}: {old.get(k)!r} (folder) vs {record.get(k)!r} (now)" for k in diff]
-            raise OutputMismatchError(
-                f"{out_dir} holds outputs made with other settings:\n"
-                + "\n".join(lines)
-                + "\nuse another output folder, or delete this one to start over"
-            )
+    if not claim and not path.is_file():
         return
-    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out_dir):
+        if path.is_file():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            diff = [k for k in compare if old.get(k) != record.get(k)]
+            if diff:
+                lines = [f"  {k}: {old.get(k)!r} (folder) vs {record.get(k)!r} (now)" for k in diff]
+                raise OutputMismatchError(
+                    f"{out_dir} holds outputs made with other settings:\n"
+                    + "\n".join(lines)
+                    + "\nuse another output folder, or delete this one to start over"
+                )
+        elif claim:
+            atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def read_run_record(out_dir: PathLike) -> dict[str, Any] | None:
@@ -166,6 +195,27 @@ def append_lines(path: PathLike, lines: Iterable[str]) -> None:
     if new:
         with open(path, "a", encoding="utf-8") as f:
             f.write("".join(f"{ln}\n" for ln in new))
+
+
+def log_failed(out_dir: PathLike, line: str) -> None:
+    """Append one ``id<TAB>reason`` line to ``out_dir/failed.txt`` (under the folder lock)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out_dir):
+        append_lines(out_dir / FAILED_LOG, [line])
+
+
+def forget_failures(out_dir: PathLike, image_ids: Iterable[str]) -> None:
+    """Drop the ``failed.txt`` lines of images that have an output now (fixed since)."""
+    path = Path(out_dir) / FAILED_LOG
+    done = set(image_ids)
+    if not done or not path.is_file():
+        return
+    with _folder_lock(Path(out_dir)):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if ln.split("\t", 1)[0] not in done]
+        if len(kept) != len(lines):
+            atomic_write_text(path, "".join(f"{ln}\n" for ln in kept))
 
 
 def log_reason(reason: BaseException | str) -> str:

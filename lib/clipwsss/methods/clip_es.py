@@ -117,6 +117,12 @@ class ClipES:
 
     def __post_init__(self) -> None:
         cfg = self.config
+        blocks = getattr(getattr(self.clip.model.visual, "transformer", None), "resblocks", ())
+        if cfg.refine != "none" and len(blocks) and not 1 <= cfg.caa_layers <= len(blocks):
+            raise ValueError(  # before any file is written (issue 12, #11)
+                f"caa_layers={cfg.caa_layers} (--caa-layers): the model has {len(blocks)} "
+                f"transformer blocks; give a value in [1, {len(blocks)}]"
+            )
         vocab = self.vocab if cfg.use_background else self.vocab.with_background(())
         self._background = background_text_features(self.clip, vocab, template=cfg.template)
         if cfg.fusion == "cam":

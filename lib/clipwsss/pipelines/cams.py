@@ -39,6 +39,7 @@ from clipwsss.pipelines.common import (
     BadImageError,
     RunReport,
     UnknownLabelError,
+    data_identity,
     finish_run,
     is_bad_input,
     labelled_sample,
@@ -48,6 +49,13 @@ from clipwsss.pipelines.common import (
 )
 
 # --------------------------------------------------------------------------- stage 1-2: CAMs
+
+# Largest image (H * W pixels) the CAM stage runs on: 1024 x 1024. CLIP-ES runs the ViT at the
+# full image size (ceil to 16), so attention memory grows with the square of the pixel count:
+# a 4000 x 3000 photo (47k tokens) needs hundreds of GB, where the official script dies with
+# an out-of-memory error and takes the run down. VOC (at most 500 x 500) and COCO (640 x 640)
+# stay far below; larger images are refused one by one (``skip_bad`` skips them; issue 12, #4).
+MAX_IMAGE_PIXELS = 1024 * 1024
 
 
 def cams_record(es: CamMethod, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -74,6 +82,28 @@ def image_cams(es: CamMethod, image: np.ndarray, labels: Sequence[int]) -> dict[
     return {"keys": out.keys.numpy(), "attn_highres": refined, "highres": highres}
 
 
+def check_image_size(
+    image: np.ndarray, patch: int, max_pixels: int | None, path: Path | str
+) -> None:
+    """Refuse an image smaller than one patch or with more than ``max_pixels`` pixels.
+
+    Shapes: image (H, W, 3).
+
+    Raises:
+        BadImageError: naming the image, its size and the limit.
+    """
+    h, w = image.shape[:2]
+    if min(h, w) < patch:
+        raise BadImageError(f"image {path} ({w}x{h}) is smaller than one {patch}px patch")
+    if max_pixels is not None and h * w > max_pixels:
+        raise BadImageError(
+            f"image {path} ({w}x{h} = {h * w} pixels) is above the limit of {max_pixels} "
+            "pixels (max_image_pixels, --max-image-pixels; 0 = no limit): CLIP-ES runs at the "
+            "full image size and its attention memory grows with the square of the pixels; "
+            "downscale the image or raise the limit"
+        )
+
+
 def generate_cams(
     es: CamMethod,
     dataset: SegmentationDataset,
@@ -85,6 +115,7 @@ def generate_cams(
     overlays: bool = False,
     progress: bool = True,
     record: dict[str, Any] | None = None,
+    max_image_pixels: int | None = MAX_IMAGE_PIXELS,
 ) -> RunReport:
     """Write ``<out_dir>/<image_id>.npy`` CAM files (official format) for a dataset.
 
@@ -99,12 +130,15 @@ def generate_cams(
         overlays: Also write ``<out_dir>/overlays/<id>.jpg`` (refined CAM heat maps).
         progress: Show a progress bar (only on a terminal).
         record: Extra fields for ``run.json`` (dataset name, root, split, ...).
+        max_image_pixels: Refuse an image with more pixels (``BadImageError``, a bad input
+            that ``skip_bad`` skips); None: no limit. See :data:`MAX_IMAGE_PIXELS`.
 
     Returns:
         The run report.
 
     Raises:
         FileNotFoundError, CorruptImageError: A bad input (without ``skip_bad``).
+        BadImageError: An image smaller than one patch or above ``max_image_pixels``.
         UnknownLabelError: A label outside the vocabulary (names the image).
         OutputMismatchError: ``out_dir`` holds CAMs made with other settings.
 
@@ -117,9 +151,11 @@ def generate_cams(
             f"the vocabulary has {es.n_classes} classes but the dataset "
             f"{len(dataset.class_names)}; give a class list that matches the dataset"
         )
-    check_run_record(out_dir, cams_record(es, record), CAMS_COMPARE)
+    run = cams_record(es, {"data": data_identity(dataset), **(record or {})})
+    check_run_record(out_dir, run, CAMS_COMPARE, claim=False)  # refuse early, write nothing
+    claimed = False
     ids = select_ids(dataset.ids, shard=shard, limit=limit)
-    done, skipped, failed, unlabelled = 0, 0, [], []
+    done, skipped, failed, unlabelled, done_ids = 0, 0, [], [], []
     for image_id in progress_bar(ids, total=len(ids), desc="cams", enabled=progress):
         path = out_dir / f"{image_id}.npy"
         view = out_dir / "overlays" / f"{image_id}.jpg"
@@ -131,12 +167,7 @@ def generate_cams(
             continue
         try:
             image = load_image(sample.image_path)
-            patch = es.min_image_size
-            if min(image.shape[:2]) < patch:
-                raise BadImageError(
-                    f"image {sample.image_path} ({image.shape[1]}x{image.shape[0]}) is "
-                    f"smaller than one {patch}px patch"
-                )
+            check_image_size(image, es.min_image_size, max_image_pixels, sample.image_path)
         except Exception as err:
             if not (skip_bad and is_bad_input(err)):
                 raise
@@ -148,16 +179,18 @@ def generate_cams(
             raise UnknownLabelError(
                 f"image {image_id} ({sample.image_path}) has labels {list(sample.labels)}: {err}"
             ) from err
+        if not claimed:  # run.json goes in with the first output (issue 12, #11, #12)
+            check_run_record(out_dir, run, CAMS_COMPARE)
+            claimed = True
         save_cams(path, contents["keys"], contents["attn_highres"], contents["highres"])
         if overlays:
             save_jpeg(view, cam_overlay(image, contents["attn_highres"]))
         done += 1
-    return finish_run(out_dir, started, done, skipped, failed, unlabelled)
+        done_ids.append(image_id)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)
 
 
 # --------------------------------------------------------------------------- stage 3: masks
 
 
 # --------------------------------------------------------------------------- evaluation
-
-

@@ -2,24 +2,84 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from clipwsss.data import AnnotationError, CorruptImageError, SegmentationDataset, UnknownClassError
-from clipwsss.io.camfiles import FAILED_LOG, UNLABELLED_LOG, append_lines, log_reason
+from clipwsss.io.camfiles import (
+    FAILED_LOG,
+    UNLABELLED_LOG,
+    append_lines,
+    forget_failures,
+    log_failed,
+    log_reason,
+)
 
 Confidence = Literal["official", "paper"]
 
 # Fields of run.json that must agree for a resumed run to write into the same folder.
 CAMS_COMPARE = (
     "stage", "model", "pretrained", "weights", "activation", "config", "classes", "sentences",
-    "background",
+    "background", "data",
 )  # fmt: skip
+
+
+def _sha256(path: Path | None) -> str | None:
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def data_identity(dataset: SegmentationDataset) -> dict[str, Any]:
+    """What identifies a run's inputs, for ``run.json`` (issue 12, #2).
+
+    The data-set kind, its folder (resolved), split, the SHA-256 of the split list and of a
+    custom labels file, the label source and the class list. A resumed run whose inputs
+    differ on any of these is refused, so CAMs of edited labels or of another root with
+    colliding ids are never reused as "already there".
+    """
+    root = getattr(dataset, "root", None) or getattr(dataset, "image_dir", None)
+    return {
+        "kind": type(dataset).__name__,
+        "root": str(Path(root).resolve()) if root is not None else None,
+        "split": getattr(dataset, "split", None),
+        "split_sha256": _sha256(getattr(dataset, "split_file", None)),
+        "labels_sha256": _sha256(getattr(dataset, "labels_file", None)),
+        "label_source": getattr(dataset, "label_source", None),
+        "classes": list(dataset.class_names),
+    }
+
+
+def check_class_list(run: dict[str, Any] | None, dataset: SegmentationDataset, where: Path) -> None:
+    """Refuse a CAM or mask folder made for another class list or order (issue 12, #9).
+
+    ``run`` is the folder's ``run.json`` (None: no record, e.g. the official code's files).
+
+    Raises:
+        ClassListMismatchError: the recorded class list differs from ``dataset.class_names``.
+    """
+    if not run:
+        return
+    # the data set's list as recorded (data identity), else the vocabulary's names
+    classes = (run.get("data") or {}).get("classes") or run.get("classes")
+    if classes is None:
+        classes = (run.get("cams_config") or {}).get("classes")
+    if classes is not None and list(classes) != list(dataset.class_names):
+        raise ClassListMismatchError(
+            f"{where} was made for the classes {classes}, but this run's class list "
+            f"(--classes) is {list(dataset.class_names)}; class ids would be read as other "
+            "classes: give the class list (and order) of that run"
+        )
+
+
+class ClassListMismatchError(ValueError):
+    """A CAM or mask folder was made with another class list or order."""
 
 
 class UnknownLabelError(IndexError):
@@ -109,7 +169,7 @@ def log_failure(
 ) -> None:
     """Record a skipped bad input in the report list and in ``<out>/failed.txt`` at once."""
     failed.append((image_id, log_reason(err)))
-    append_lines(out_dir / FAILED_LOG, [f"{image_id}\t{failed[-1][1]}"])
+    log_failed(out_dir, f"{image_id}\t{failed[-1][1]}")
 
 
 def labelled_sample(
@@ -142,7 +202,10 @@ def finish_run(
     skipped: int,
     failed: list[tuple[str, str]],
     unlabelled: list[str],
+    done_ids: Sequence[str] = (),
 ) -> RunReport:
+    """The run report; warns of unlabelled and skipped images, forgets fixed failures."""
+    forget_failures(out_dir, done_ids)  # failed.txt lists only images still without output
     if unlabelled:
         shown = ", ".join(unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
         warnings.warn(

@@ -16,9 +16,9 @@ import torch
 
 from clipwsss.cams.labels import add_exponent_confusions
 from clipwsss.data import SegmentationDataset, load_label_png
-from clipwsss.io.camfiles import load_cams
+from clipwsss.io.camfiles import load_cams, read_run_record
 from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
-from clipwsss.pipelines.common import progress_bar, select_ids
+from clipwsss.pipelines.common import check_class_list, progress_bar, select_ids
 from clipwsss.validate import check_bg_exponent
 
 
@@ -178,6 +178,7 @@ def evaluate(
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder not found: {pred_dir}")
+    check_class_list(read_run_record(pred_dir), dataset, pred_dir)  # issue 12, #9
     kind = detect_kind(pred_dir) if kind == "auto" else kind
     if kind not in ("cams", "masks"):
         raise ValueError(f"kind must be 'cams', 'masks' or 'auto', got {kind!r}")
@@ -221,6 +222,10 @@ def evaluate(
         if before is not None:
             image_hists.append(hists[bg_exponent] - before)
         n_images += 1
+    if n_images == 0 and ids:  # e.g. --only-existing on an empty folder: no mIoU nan
+        raise FileNotFoundError(
+            f"no prediction in {pred_dir} for any of the {len(ids)} image(s) to score"
+        )
     stacked = None
     if per_image:
         stacked = np.stack(image_hists) if image_hists else np.zeros((0, n, n), dtype=np.int64)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
+import signal
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,8 @@ from clipwsss.pipelines.common import (
     Confidence,
     RunReport,
     UnknownLabelError,
+    check_class_list,
+    data_identity,
     finish_run,
     is_bad_input,
     labelled_sample,
@@ -58,6 +61,7 @@ MASKS_COMPARE = (
     "official_crf_image",
     "bg_exponent",
     "cams_config",
+    "data",
 )
 
 
@@ -204,14 +208,44 @@ def _mask_job(job: _MaskJob, options: MaskOptions) -> BaseException | None:
     return None
 
 
-def _init_worker() -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+    An OOM killer or a scheduler signals one PID; without this the pool's workers would go
+    on writing masks and then hang as orphans (issue 12, #1). Elsewhere (no ``prctl``) the
+    parent's SIGTERM/SIGINT handling still terminates them; a SIGKILL of the parent does not.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool on Ctrl-C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # pool.terminate(); no inherited handler
     torch.set_num_threads(1)  # one CRF per core; no oversubscription
+
+
+def _pool_job(item: tuple[_MaskJob, MaskOptions]) -> tuple[_MaskJob, BaseException | None]:
+    job, options = item
+    return job, _mask_job(job, options)
 
 
 def _run_jobs(
     jobs: list[_MaskJob], options: MaskOptions, workers: int, progress: bool
 ) -> Iterator[tuple[_MaskJob, BaseException | None]]:
-    """Yield each job with its bad-input error (or None), in process pools of ``workers``."""
+    """Yield each job with its bad-input error (or None), in a pool of ``workers`` processes.
+
+    The workers die with this process (SIGKILL included, on Linux); on an error, Ctrl-C,
+    SIGTERM (the CLI turns it into an interrupt) or an early stop they are terminated.
+    """
     bar = progress_bar(range(len(jobs)), total=len(jobs), desc="masks", enabled=progress)
     if workers <= 1:
         for job in jobs:
@@ -219,15 +253,17 @@ def _run_jobs(
             next(bar, None)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp.get_context(method), initializer=_init_worker) as pool:
-        futures = {pool.submit(_mask_job, job, options): job for job in jobs}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()  # re-raises a worker's error
-                next(bar, None)
-        except BaseException:  # an error, or the caller stopped early: drop queued jobs
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    pool = mp.get_context(method).Pool(workers, _init_worker, (os.getpid(),))
+    try:
+        for job, err in pool.imap_unordered(_pool_job, [(job, options) for job in jobs]):
+            yield job, err  # a worker's other errors re-raise here
+            next(bar, None)
+        pool.close()
+    except BaseException:  # an error, an interrupt, or the caller stopped early
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def generate_masks(
@@ -283,17 +319,19 @@ def generate_masks(
         threshold, confidence, cam_key, official_crf_image, bg_exponent, dataset.n_classes
     )
     cams_run = read_run_record(cams_dir) or {}
+    check_class_list(cams_run, dataset, cams_dir)
     run = {
         "stage": "masks",
         "clipwsss": __version__,
         **{k: v for k, v in asdict(options).items() if k != "n_classes"},
         "cams_dir": str(cams_dir),
+        "data": data_identity(dataset),
         "cams_config": {k: cams_run.get(k) for k in CAMS_COMPARE} if cams_run else None,
         **(record or {}),
     }
-    check_run_record(out_dir, run, MASKS_COMPARE)
+    check_run_record(out_dir, run, MASKS_COMPARE, claim=False)  # refuse early, write nothing
 
-    done, skipped, failed, unlabelled, jobs = 0, 0, [], [], []
+    done, skipped, failed, unlabelled, jobs, done_ids = 0, 0, [], [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
         job = _MaskJob(
             image_id,
@@ -310,12 +348,15 @@ def generate_masks(
             continue
         jobs.append(replace(job, image_path=sample.image_path))
 
+    if jobs:  # claim the folder before the first mask is written (issue 12, #11, #12)
+        check_run_record(out_dir, run, MASKS_COMPARE)
     with contextlib.closing(_run_jobs(jobs, options, workers, progress)) as results:
         for job, err in results:
             if err is None:
                 done += 1
+                done_ids.append(job.image_id)
                 continue
             if not skip_bad:
                 raise err
             log_failure(out_dir, failed, job.image_id, err)
-    return finish_run(out_dir, started, done, skipped, failed, unlabelled)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)

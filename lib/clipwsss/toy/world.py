@@ -579,6 +579,7 @@ def world_description() -> dict:
         "stuff": list(TOY_STUFF),
         "background_synonyms": {b: list(ws) for b, ws in TOY_BACKGROUND_SYNONYMS.items()},
         "backgrounds": list(TOY_BACKGROUNDS),
+        "background": list(TOY_BACKGROUNDS),  # the vocabulary's words (load_vocabulary)
         "distractors": {d: list(ws) for d, ws in TOY_DISTRACTORS.items()},
         "preferred_background": dict(TOY_PREFERRED_BACKGROUND),
         "preferred_rate": dict(TOY_PREFERRED_RATE),

@@ -1,0 +1,39 @@
+"""The shared training engine (on Hugging Face ``accelerate``); see docs/training.md.
+
+Usage: subclass ``TrainTask`` (model, data set, loss), then
+``train(MyTask(...), TrainConfig(iterations=200, batch_size=8, run_dir="runs/x"))``.
+"""
+
+from .config import (
+    RESUMABLE_FIELDS,
+    TrainConfig,
+    add_config_arguments,
+    config_from_args,
+    lr_factor,
+)
+from .loop import (
+    ConfigMismatchError,
+    TrainResult,
+    checkpoint_steps,
+    load_trained,
+    train,
+)
+from .sampler import SeededDataset, StepBatchSampler
+from .task import ParamGroup, TrainTask
+
+__all__ = [
+    "RESUMABLE_FIELDS",
+    "ConfigMismatchError",
+    "ParamGroup",
+    "SeededDataset",
+    "StepBatchSampler",
+    "TrainConfig",
+    "TrainResult",
+    "TrainTask",
+    "add_config_arguments",
+    "checkpoint_steps",
+    "config_from_args",
+    "load_trained",
+    "lr_factor",
+    "train",
+]

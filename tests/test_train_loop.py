@@ -1,0 +1,122 @@
+"""The shared training loop: the loss goes down, a killed run resumes to the same weights,
+checkpoints are atomic, a mismatched run directory is refused."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from clipwsss.train import ConfigMismatchError, checkpoint_steps, load_trained, train
+from clipwsss.train.tiny import TinyRegression, tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_tiny(run_dir, *flags):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "clipwsss.train.tiny", str(run_dir), *flags]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _weights(run_dir):
+    return torch.load(Path(run_dir) / "model.pt", weights_only=True)
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted tiny run (in this process)."""
+    run_dir = tmp_path_factory.mktemp("ref")
+    return train(TinyRegression(), tiny_config(str(run_dir)))
+
+
+def test_loss_goes_down_and_files_are_written(reference):
+    rows = [r for r in reference.history if r["kind"] == "train"]
+    evals = [r for r in reference.history if r["kind"] == "eval"]
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
+    assert evals[-1]["mse"] < 0.5 * evals[0]["mse"]
+    assert reference.final_eval == {"mse": evals[-1]["mse"]}
+    run = reference.run_dir
+    record = json.loads((run / "config.json").read_text())
+    assert record["seed"] == 0 and record["train"]["iterations"] == 40
+    assert checkpoint_steps(run) == [36, 40]  # keep_checkpoints = 2
+    assert (run / "log.csv").read_text().startswith("kind,step,loss,")
+    assert len((run / "log.jsonl").read_text().splitlines()) == len(reference.history)
+    model = load_trained(run, TinyRegression().build_model())
+    _assert_same_weights(model.state_dict(), reference.model.state_dict())
+
+
+def test_sigkill_mid_step_then_resume_gives_the_same_weights(reference, tmp_path):
+    killed = _run_tiny(tmp_path, "--kill-at-step", "15")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert checkpoint_steps(tmp_path) == [6, 12]
+    resumed = _run_tiny(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_weights(_weights(tmp_path), _weights(reference.run_dir))
+    assert (tmp_path / "log.jsonl").read_text().count('"step": 15,') == 1
+    ref_log = [json.loads(x) for x in (reference.run_dir / "log.jsonl").read_text().splitlines()]
+    new_log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "samples_per_s"} for r in rows]  # noqa: E731
+    assert drop(new_log) == drop(ref_log)
+
+
+@pytest.mark.slow  # two subprocesses: ~10-20 s on 2 shared cores
+def test_sigkill_while_saving_leaves_the_previous_checkpoint(reference, tmp_path):
+    killed = _run_tiny(tmp_path, "--kill-while-saving", "12")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert checkpoint_steps(tmp_path) == [6]  # step 12 never got its final name
+    assert (tmp_path / "checkpoints" / ".tmp-step-00000012").is_dir()
+    assert _run_tiny(tmp_path).returncode == 0
+    _assert_same_weights(_weights(tmp_path), _weights(reference.run_dir))
+
+
+def _interrupted_task() -> TinyRegression:
+    """The tiny task; a real SIGINT arrives during step 9's last micro-step."""
+    task = TinyRegression()
+    loss = task.loss
+
+    def loss_then_sigint(model, batch):
+        if task.calls == 2 * 9 - 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss(model, batch)
+
+    task.loss = loss_then_sigint
+    return task
+
+
+def test_sigint_checkpoints_the_current_step_then_resume_is_exact(reference, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(_interrupted_task(), tiny_config(str(tmp_path)))
+    assert checkpoint_steps(tmp_path)[-1] == 9
+    result = train(TinyRegression(), tiny_config(str(tmp_path)))
+    assert result.resumed_from == 9
+    _assert_same_weights(result.model.state_dict(), reference.model.state_dict())
+
+
+def test_finished_run_is_not_retrained_and_other_settings_are_refused(reference):
+    again = train(TinyRegression(), tiny_config(str(reference.run_dir), progress=True))
+    assert again.resumed_from == 40 and again.final_eval["mse"] == reference.final_eval["mse"]
+    with pytest.raises(ConfigMismatchError, match="lr"):
+        train(TinyRegression(), tiny_config(str(reference.run_dir), lr=0.1))
+
+
+def test_fp16_on_cpu_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="fp16"):
+        train(TinyRegression(), tiny_config(str(tmp_path), mixed_precision="fp16"))
+
+
+def test_bf16_autocast_runs_on_cpu(tmp_path):
+    result = train(
+        TinyRegression(), tiny_config(str(tmp_path), iterations=4, mixed_precision="bf16")
+    )
+    assert result.step == 4 and all(torch.isfinite(p).all() for p in result.model.parameters())

@@ -1,0 +1,70 @@
+"""WeCLIP on the shared engine: a toy run trains, and a crashed run resumes to the same weights."""
+
+import pytest
+import torch
+
+import clipwsss.train.tasks.weclip as task_module
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+from clipwsss.toy import generate_toy_voc
+from clipwsss.train import checkpoint_steps, train
+from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    generate_toy_voc(root, n_train=6, n_val=2, seed=0, image_size=TOY_IMAGE_SIZE)
+    return root
+
+
+def _task(root):
+    names = tuple(get_profile("toy").class_names())
+    return recipe_task("toy", WeClipData("voc12", str(root), "train", class_names=names,
+                                         eval_split="val"))  # fmt: skip
+
+
+def _config(run_dir):
+    return recipe_train_config("toy", iterations=4, batch_size=2, warmup_iters=1,
+                               checkpoint_interval=2, run_dir=str(run_dir), progress=False)
+
+
+def test_recipe_configs():
+    voc = recipe_train_config("voc12")
+    assert (voc.iterations, voc.batch_size, voc.lr, voc.optimizer) == (30000, 4, 2e-3, "adamw")
+    assert (voc.warmup_iters, voc.power, voc.weight_decay) == (50, 1.0, 0.01)
+    assert recipe_train_config("coco14").iterations == 80000
+    with pytest.raises(KeyError, match="unknown WeCLIP recipe"):
+        recipe_train_config("ade20k")
+
+
+def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatch):
+    straight = train(_task(toy_root), _config(tmp_path / "straight"))
+    assert straight.step == 4 and "val_miou" in straight.final_eval
+    assert int(straight.model.step_count) == 4
+
+    real_step, calls = task_module.training_step, []
+
+    def crash_at_third(model, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("simulated crash in step 3")
+        return real_step(model, batch)
+
+    monkeypatch.setattr(task_module, "training_step", crash_at_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(_task(toy_root), _config(tmp_path / "resumed"))
+    assert checkpoint_steps(tmp_path / "resumed") == [2]
+    monkeypatch.setattr(task_module, "training_step", real_step)
+    resumed = train(_task(toy_root), _config(tmp_path / "resumed"))
+    assert resumed.resumed_from == 2 and int(resumed.model.step_count) == 4
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=0, rtol=0)
+
+
+def test_toy_recipe_matches_the_toy_profile():
+    # train/tasks (layer 4) cannot read experiments.profiles: its copy must stay the same.
+    profile = get_profile("toy")
+    task = recipe_task("toy", WeClipData("voc12", "", "train"))
+    assert (task.clip_name, task.pretrained) == (profile.model, profile.pretrained)
+    assert task.vocab == profile.vocabulary()
+    assert task.data.class_names == tuple(profile.class_names())

@@ -1,0 +1,153 @@
+"""WeCLIP training step, samples and inference on the toy world with the micro-CLIP."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+from clipwsss.clip.loading import load_clip
+from clipwsss.data import VOCDataset, load_label_png
+from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+from clipwsss.methods.weclip.infer import InferenceConfig, multiscale_logits, parse_scales
+from clipwsss.methods.weclip.model import WeClip
+from clipwsss.methods.weclip.pipeline import predict_dataset
+from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
+from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
+from clipwsss.toy import generate_toy_voc
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    generate_toy_voc(root, n_train=4, n_val=2, seed=0, image_size=TOY_IMAGE_SIZE)
+    profile = get_profile("toy", data_root=str(root))
+    clip = load_clip(profile.model, profile.pretrained)
+    train = VOCDataset(root, "train", class_names=profile.class_names())
+    val = VOCDataset(root, "val", class_names=profile.class_names())
+    return profile, clip, train, val
+
+
+def _batch(train, crop=96, seed=0):
+    np.random.seed(seed)
+    items = WeClipTrainSet(train, crop=crop)
+    return default_collate([items[i] for i in range(len(train))])
+
+
+def test_one_step_lowers_the_loss(toy):
+    profile, clip, train, _ = toy
+    torch.manual_seed(0)
+    model = WeClip(clip, profile.vocabulary(), toy_config()).eval()  # eval: no dropout noise
+    batch = _batch(train)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    before = training_step(model, batch)
+    before.total.backward()
+    opt.step()
+    with torch.no_grad():
+        after = training_step(model, batch)
+    assert after.total.item() < before.total.item() - 1e-3
+    assert int(model.step_count) == 2
+
+
+def test_padding_ignored_only_when_asked(toy):
+    profile, clip, train, _ = toy
+    batch = _batch(train, crop=160)  # toy images are 96 px: a 160 crop always has padding
+    assert not bool(batch["valid"].all())
+    for ignore in (False, True):
+        torch.manual_seed(0)
+        cfg = toy_config(ignore_padding=ignore)
+        model = WeClip(clip, profile.vocabulary(), cfg).eval()
+        out = model(batch["pixels"])
+        loss = training_step(model, batch)
+        assert torch.isfinite(loss.total)
+        assert out.decoder.logits.shape == (4, 11, 20, 20)
+
+
+def test_augmentation_shapes_and_padding():
+    rng = np.random.default_rng(0)
+    image = np.full((50, 70, 3), 200, np.uint8)
+    crop, valid = random_rescale_flip_crop(image, rng, crop=64, scale_range=(0.5, 0.5))
+    assert crop.shape == (64, 64, 3) and valid.shape == (64, 64)
+    assert valid.sum() == 25 * 35 and (crop[~valid] == 0).all() and (crop[valid] == 200).all()
+
+
+def test_bad_label_sets_get_clear_errors(toy):
+    profile, clip, train, _ = toy
+    model = WeClip(clip, profile.vocabulary(), toy_config())
+    batch = _batch(train)
+    batch["labels"][1] = 0
+    with pytest.raises(ValueError, match="image 1 of the batch has an empty label set"):
+        training_step(model, batch)
+
+
+def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
+    profile, clip, _, val = toy
+    torch.manual_seed(0)
+    model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
+    x = torch.randn(1, 3, 96, 96)
+    one = multiscale_logits(model, x, InferenceConfig(scales=(1.0,), flip=False, long_side=None))
+    both = multiscale_logits(model, x, InferenceConfig(long_side=None))
+    assert one.shape == both.shape == (11, 96, 96)
+    assert not torch.allclose(one, both)
+    flipped = multiscale_logits(model, x.flip(-1), InferenceConfig(long_side=None))
+    torch.testing.assert_close(flipped, both.flip(-1), atol=1e-4, rtol=1e-4)  # flip-symmetric
+    cfg = InferenceConfig(long_side=None)
+    assert predict_dataset(model, val, tmp_path / "pred", cfg, progress=False) == 2
+    assert predict_dataset(model, val, tmp_path / "pred", cfg, progress=False) == 0  # resume
+    label = load_label_png(tmp_path / "pred" / f"{val.ids[0]}.png")
+    assert label.shape == (96, 96) and label.max() < 11
+    with pytest.raises(ValueError, match="other settings"):
+        predict_dataset(model, val, tmp_path / "pred", InferenceConfig(), progress=False)
+    assert parse_scales("1.0,0.75") == (1.0, 0.75)
+    with pytest.raises(ValueError):
+        parse_scales("1.0,-1")
+
+
+def test_recipes():
+    voc, coco = RECIPES["voc12"], RECIPES["coco14"]
+    assert (voc.iterations, voc.batch_size, voc.crop, voc.lr) == (30000, 4, 320, 2e-3)
+    assert (voc.warmup_iters, voc.power, coco.iterations) == (50, 1.0, 80000)
+
+
+def test_label_sources(tmp_path, make_rect_voc):
+    from clipwsss.methods.weclip.samples import image_labels
+
+    ds = make_rect_voc(tmp_path / "voc", n=2)
+    assert image_labels(ds, 1) == ds[1].labels  # default: the data set's source (XML)
+    assert sorted(image_labels(ds, 1, from_gt=True)) == sorted(ds[1].labels)  # the GT PNG
+    empty = make_rect_voc(tmp_path / "voc_empty", n=2, empty=("no_objects",))
+    with pytest.raises(ValueError, match="no image-level label.*no_objects"):
+        WeClipTrainSet(empty)
+
+
+def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
+    profile, clip, train, _ = toy
+    model = WeClip(clip, profile.vocabulary(), toy_config(rfm_start=2))  # switch at step 3
+    seen, real = [], model.pseudo_labels
+
+    def spy(pixels, out, labels, *, use_rfm):
+        seen.append(use_rfm)
+        return real(pixels, out, labels, use_rfm=use_rfm)
+
+    monkeypatch.setattr(model, "pseudo_labels", spy)
+    batch = _batch(train)
+    for _ in range(4):
+        training_step(model, batch)
+    assert seen == [False, False, True, True]
+
+
+def test_crf_inference_option(toy):
+    from clipwsss.data import load_image
+    from clipwsss.methods.weclip.infer import predict_label
+    from clipwsss.methods.weclip.samples import normalise
+
+    profile, clip, _, val = toy
+    torch.manual_seed(0)
+    model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
+    image = load_image(val[0].image_path)
+    pixels = normalise(image)[None]
+    plain = predict_label(model, pixels, image, InferenceConfig(long_side=None))
+    crf = predict_label(model, pixels, image, InferenceConfig(long_side=None, crf=True))
+    assert crf.shape == plain.shape == (96, 96) and crf.dtype == np.uint8
+    assert crf.max() < 11
+    with pytest.raises(ValueError, match="CRF needs the uint8 photo"):
+        predict_label(model, pixels, None, InferenceConfig(long_side=None, crf=True))
