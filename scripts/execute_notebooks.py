@@ -1,13 +1,17 @@
 """Re-execute the committed notebooks in place with their default (toy) parameters.
 
-    python scripts/execute_notebooks.py [NAME ...]
+    python scripts/execute_notebooks.py [--check] [NAME ...]
 
 The stored outputs are what `pytest --nbval-lax` compares in CI. papermill's timing metadata
-is stripped so that a re-run changes only what really changed; cell tags are kept.
+is stripped so that a re-run changes only what really changed; cell tags are kept. The values
+that the `# NBVAL_CHECK_OUTPUT` cells compare are stored in notebooks/checks/NN_*.json
+(clipwsss.experiments.checks) by this re-execution; with --check they are only compared.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,16 +30,42 @@ def strip_timing(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def header_run_time(path: Path) -> None:
+    """Write the wall time of the provenance cell into the header's "about N s" (rounded to
+    5 s), so the header never promises another run time than the committed run's."""
+    nb = nbformat.read(path, as_version=4)
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                   for o in nb.cells[-1].get("outputs", []))  # fmt: skip
+    wall = re.search(r"wall time\s+([\d.]+) s", text)
+    if wall is None:
+        raise SystemExit(f"{path.name}: no wall time in the last (provenance) cell")
+    seconds = max(5, 5 * round(float(wall.group(1)) / 5))
+    header = nb.cells[0]
+    new, n = re.subn(r"about \d+ s\b", f"about {seconds} s", header.source)
+    if n != 1:
+        raise SystemExit(f"{path.name}: the header needs exactly one 'about N s' (found {n})")
+    header.source = new
+    nbformat.write(nb, path)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from clipwsss.experiments.checks import RECORD_ENV
     from clipwsss.experiments.notebooks import run_notebook
 
-    names = set(argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    if "--check" in args:
+        args.remove("--check")
+        os.environ.pop(RECORD_ENV, None)
+    else:
+        os.environ[RECORD_ENV] = "1"  # the kernels inherit it: store the checked values
+    names = set(args)
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if names and nb.stem not in names and nb.name not in names:
             continue
         t0 = time.time()
         run_notebook(nb, nb)  # no parameters: no injected cell, the defaults run
         strip_timing(nb)
+        header_run_time(nb)
         print(f"{nb.name}: {time.time() - t0:.0f}s", flush=True)
     return 0
 

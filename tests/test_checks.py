@@ -84,3 +84,8 @@ def test_flatten_frames():
     frame = pd.DataFrame({"initial": [44.2, 41.6]}, index=["avg", "cls"])
     assert checks.flatten(frame) == {"avg / initial": 44.2, "cls / initial": 41.6}
     assert checks.flatten({"n": np.int64(3)}) == {"n": 3.0}
+    multi = frame.set_index(pd.MultiIndex.from_tuples([("single", True), ("multi", False)]))
+    assert checks.flatten(multi) == {
+        "single / True / initial": 44.2,
+        "multi / False / initial": 41.6,
+    }

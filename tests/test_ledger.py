@@ -201,3 +201,13 @@ def test_notebook_12_metrics_are_the_deeplab_tables():
     mean = runs.groupby("loss")["val mIoU"].mean()
     assert metrics["t7_voc_ce"] == pytest.approx(mean["ce"], abs=1e-9)
     assert metrics["t7_voc_cgl"] == pytest.approx(mean["cgl"], abs=1e-9) == metrics["t4_val"]
+
+
+def test_rests_on_says_what_a_status_rests_on():
+    assert "not a fair replay" in lg.rests_on("s1_cls_initial", lg.MEASURED, "toy")
+    assert "extrapolated" in lg.rests_on("t3_total_h", lg.MEASURED, "toy")
+    assert lg.rests_on("t2_caa", lg.MEASURED, "toy").startswith("toy measurement")
+    assert lg.rests_on("t2_caa", lg.MEASURED, "voc12") == "voc12 measurement"
+    assert "COCO-pretrained DeepLab" in lg.rests_on("s3_mu_095", lg.NEEDS_COCO_INIT, "toy")
+    assert "real data" in lg.rests_on("t4_test", lg.NEEDS_REAL_DATA, "toy")
+    assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"

@@ -4,6 +4,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -80,3 +82,24 @@ def test_readme_seed_table_is_the_committed_results():
         assert rows["softmax + background set − softmax, classes only"][col] == noise[key]
         key = "softmax + background set (default) - no softmax, classes only"
         assert rows["softmax + background set − plain GradCAM"][col] == noise[key]
+
+
+def test_readme_prose_numbers_are_the_committed_results():
+    """The prose of "What the toy world does not show" quotes results/toy (stages.csv and
+    notebook 10's metrics); a stale number there fails this test."""
+    import pandas as pd
+
+    results = README.parent / "results" / "toy"
+    stages = pd.read_csv(results / "stages.csv").set_index("stage")["mIoU"]
+    text = README.read_text()
+    para = text[text.index("**What the toy world does not show (yet).**") :].split("\n\n")[0]
+    caa = re.search(r"CAA \*lowers\* mIoU here \(([\d.]+) → ([\d.]+)", para)
+    assert caa and (float(caa[1]), float(caa[2])) == (stages["initial CAM"], stages["+ CAA"])
+    assert f"(initial {stages['initial CAM']:.1f})" in para
+    m10 = json.loads((results / "10_official_vs_paper.json").read_text())["metrics"]
+    assert m10["caa_power_1_official_miou"] == pytest.approx(stages["+ CAA"], abs=0.05)
+    costs = [
+        m10["caa_power_1_official_miou"] - m10[f"caa_power_{t}_alternative_miou"] for t in (1, 3)
+    ]
+    low, high = re.search(r"costs (\d+)-(\d+) points", para).groups()
+    assert int(low) <= min(costs) and max(costs) <= int(high), costs

@@ -139,3 +139,19 @@ def test_figures_render(es, voc):
     ):
         assert len(fig.axes) >= 10
         plt.close(fig)
+
+
+def test_score_cams_equals_the_file_pipeline_and_keeps_per_image_matrices(es, voc, tmp_path):
+    """In memory and through the float16 CAM files: the same confusion matrices (issue 13:
+    one default setup gave crane 36.5 in one notebook and 36.4 in another)."""
+    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.pipelines.evaluate import evaluate
+
+    ref = score_cams(es, voc, voc.ids)
+    generate_cams(es, voc, tmp_path / "cams", progress=False)
+    initial = evaluate(voc, tmp_path / "cams", cam_key="highres", per_image=True, progress=False)
+    refined = evaluate(voc, tmp_path / "cams", per_image=True, progress=False)
+    np.testing.assert_array_equal(ref.image_hists("initial"), initial.image_hists)
+    np.testing.assert_array_equal(ref.image_hists("refined"), refined.image_hists)
+    assert ref.initial.miou == pytest.approx(initial.scores.miou)
+    assert ref.image_hists().shape == (len(voc.ids), voc.n_classes, voc.n_classes)

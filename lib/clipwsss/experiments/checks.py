@@ -43,10 +43,14 @@ class CheckResult:
 def flatten(values: Any) -> dict[str, Any]:
     """A Series, DataFrame or mapping as ``{"row / column": value}`` (plain Python values)."""
     if isinstance(values, pd.DataFrame):
-        return {f"{r} / {c}": _plain(v) for (r, c), v in values.stack(future_stack=True).items()}
+        return flatten(values.stack(future_stack=True))
     if isinstance(values, pd.Series):
-        return {str(k): _plain(v) for k, v in values.items()}
+        return {_name(k): _plain(v) for k, v in values.items()}
     return {str(k): _plain(v) for k, v in dict(values).items()}
+
+
+def _name(key: Any) -> str:
+    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
 def _plain(v: Any) -> Any:
@@ -105,7 +109,7 @@ def check_values(
     """
     path = (folder or CHECKS_DIR) / f"{notebook}.json"
     now = flatten(values)
-    params = {k: _plain(v) for k, v in params.items()}
+    params = json.loads(json.dumps({k: _plain(v) for k, v in params.items()}))  # tuples
     data = json.loads(path.read_text()) if path.is_file() else {"params": params, "checks": {}}
     if os.environ.get(RECORD_ENV) == "1":
         if data["params"] != params:
@@ -125,6 +129,8 @@ def check_values(
     if bad:
         line = f"FAIL: {len(bad)} of {len(now)} values off the stored run ({tol_text}): "
         return CheckResult(False, True, line + "; ".join(bad[:5]), tuple(bad))
+    if entry["tolerance"] == 0:
+        return CheckResult(True, True, f"OK: {len(now)} values equal to the stored ones in {where}")
     return CheckResult(True, True, f"OK: {len(now)} values within {tol_text} of {where}")
 
 
@@ -133,3 +139,38 @@ def _describe(tol: float | Mapping[str, float]) -> str:
         parts = ", ".join(f"{t:g} for '{k}'" for k, t in tol.items())
         return f"{parts}, else {MIOU_TOLERANCE:g}"
     return f"{float(tol):g}"
+
+
+# Parameters that change no checked value (where files go, processes, figure sizes).
+IGNORED_PARAMETERS = frozenset({"results_dir", "workers", "crf_workers", "threads", "device"})
+
+
+def parameters_of(notebook: str, namespace: Mapping[str, Any],
+                  *, folder: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """The values in ``namespace`` of the names that ``notebook``'s ``parameters`` cell sets.
+
+    Names in :data:`IGNORED_PARAMETERS` and figure sizes (``n_figure*``, ``n_cam_rows``)
+    are left out. The notebook is read from ``notebooks/`` (or ``folder``).
+    """
+    import ast
+
+    import nbformat
+
+    path = (folder or CHECKS_DIR.parent) / f"{notebook}.ipynb"
+    cells = nbformat.read(path, as_version=4).cells
+    cell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+    names = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)]  # fmt: skip
+    keep = [n for n in names if n not in IGNORED_PARAMETERS
+            and not n.startswith("n_figure") and n != "n_cam_rows"]  # fmt: skip
+    return {n: namespace[n] for n in keep}
+
+
+def check(notebook: str, name: str, values: Any, namespace: Mapping[str, Any],
+          tol: float | Mapping[str, float] = MIOU_TOLERANCE) -> CheckResult:  # fmt: skip
+    """:func:`check_values` with the notebook's parameters taken from ``namespace``.
+
+    In a notebook: ``print(checks.check("01_overview", "stages", table, globals()))``.
+    """
+    params = parameters_of(notebook, namespace)
+    return check_values(notebook, name, values, params=params, tol=tol)

@@ -52,13 +52,37 @@ STATUSES = (MEASURED, NEEDS_REAL_DATA, NEEDS_COCO_INIT, NOT_ON_PROFILE, NOT_YET,
 # Notebook 12 measures the VOC-val rows from ImageNet/random init (t4_val, t7_voc_*) on any
 # profile. The COCO-init rows need COCO-pretrained DeepLab weights (Table S3's mu sweep was run
 # from the COCO-init model: its 0.95 row is 73.8); the VOC-test and COCO rows have no toy data.
-DEEPLAB_KEY = re.compile(r"^(t4_|t5_|t7_|s3_mu_)")
 COCO_INIT_KEY = re.compile(r"^(t4_\w+_coco|t7_voccoco_\w+|s3_mu_\w+)$")
 REAL_DATA_KEY = re.compile(r"^(t4_test|t5_\w+|t7_coco_\w+)$")
 NOTEBOOK_NAME = re.compile(r"^\d\d_\w+$")
 DATA_HINT = {"voc12": "/path/to/VOC2012", "coco14": "/path/to/coco2014"}
 COLUMNS = ("key", "source", "setting", "split", "metric", "paper", "ours", "difference",
-           "profile", "notebook", "command", "status", "also reported by")  # fmt: skip
+           "profile", "notebook", "command", "status", "rests on",
+           "also reported by")  # fmt: skip
+# What a toy row that is not a plain measurement of the quantity rests on (key prefix).
+TOY_CAVEATS = {
+    "t3_": "timing of this CPU: a random-weight ViT-B/16 on a few images, extrapolated to "
+           "10,582 images with the CRF split over this machine's processes (notebook 09)",
+    "s1_cls_": "toy measurement, not a fair replay: the micro-CLIP was trained with avg "
+               "pooling, so its class token never served as the embedding (notebook 03)",
+}  # fmt: skip
+
+
+def rests_on(key: str, status: str, profile: str) -> str:
+    """What a ledger row's status rests on, in words (issue 13: a toy timing or a row that
+    is not a fair replay must not read as a plain measurement)."""
+    if status == MEASURED:
+        if profile == "toy":
+            caveat = next((v for k, v in TOY_CAVEATS.items() if key.startswith(k)), None)
+            return caveat or "toy measurement (micro-CLIP on synthetic scenes, not VOC)"
+        return f"{profile} measurement"
+    return {
+        NEEDS_REAL_DATA: "real data needed (VOC test / COCO: no toy counterpart)",
+        NEEDS_COCO_INIT: "a COCO-pretrained DeepLab needed (not available offline)",
+        NOT_ON_PROFILE: "real profile needed" if profile == "toy" else "not run on this profile",
+        NOT_YET: "notebook not run on this profile yet",
+        NOT_ADDRESSED: "no notebook",
+    }[status]
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,7 @@ def build_ledger(
             row.update(_provenance(num.key, num.value, profile, results, mentions,
                                    scanned=notebooks_dir is not None))  # fmt: skip
             row["command"] = command_for(row["notebook"], profile)
+            row["rests on"] = rests_on(num.key, row["status"], profile)
             rows.append(row)
     return pd.DataFrame(rows)[list(COLUMNS)]
 

@@ -22,7 +22,7 @@ from clipwsss.clip.loading import ClipModel, load_clip, resolve_device
 from clipwsss.data import SegmentationDataset, build_dataset, load_image, load_label_png
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, Profile, get_profile
 from clipwsss.methods.clip_es import ClipES
-from clipwsss.metrics import ConfusionMatrix, SegScores
+from clipwsss.metrics import SegScores, confusion_matrix, seg_scores
 from clipwsss.vocab import ClassVocabulary
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -52,7 +52,7 @@ def setup(
     split: str = "",
     limit: int = 0,
     seed: int = 0,
-    n_toy_images: int = 60,
+    n_toy_images: int = 200,  # the size of results/toy (scripts/toy_report.py)
     device: str = "auto",
 ) -> Setup:
     """Resolve a profile; on ``toy``, generate the split first if it is missing.
@@ -93,6 +93,15 @@ class CamScores:
     refined: SegScores | None
     scores: tuple[np.ndarray, ...]  # per image, the (K,) target scores (sharpness)
     seconds: float
+    initial_hists: np.ndarray | None = None  # (N, n, n) confusion matrix of each image
+    refined_hists: np.ndarray | None = None  # (N, n, n), None without refinement
+
+    def image_hists(self, stage: str = "initial") -> np.ndarray:
+        """(N, n, n) per-image confusion matrices of "initial" or "refined" (bootstrap)."""
+        hists = self.initial_hists if stage == "initial" else self.refined_hists
+        if hists is None:
+            raise ValueError(f"no per-image confusion matrices for stage {stage!r}")
+        return hists
 
 
 def score_cams(
@@ -104,10 +113,15 @@ def score_cams(
 ) -> CamScores:
     """mIoU of the initial and refined CAMs of ``es`` over ``ids`` (bg = (1 - max)^k).
 
-    Images without labels are skipped (nothing to localise). Shapes follow the GT.
+    Images without labels are skipped (nothing to localise). Shapes follow the GT. The
+    upsampled CAMs are rounded to float16 before scoring, as the CAM files store them (the
+    official ``.npy`` layout), so an in-memory score equals the file pipeline's
+    (``run_stages``, ``evaluate``) instead of differing in the last decimal of a class IoU.
+    Per-image confusion matrices are kept for the image bootstrap
+    (:func:`clipwsss.metrics.bootstrap_mious`).
     """
     n = dataset.n_classes
-    initial, refined = ConfusionMatrix(n), ConfusionMatrix(n)
+    initial, refined = [], []
     target_scores, t0 = [], time.perf_counter()
     for image_id in ids:
         sample = dataset.sample(image_id)
@@ -117,18 +131,28 @@ def score_cams(
         gt = load_label_png(sample.gt_path)
         out = es(image, sample.labels)
         target_scores.append(out.scores.cpu().numpy())
-        size = gt.shape
-        initial.update(cams_to_label(es.upsample(out.cams, size), out.keys, exponent=exponent), gt)
+        initial.append(_image_hist(es, out.cams, out.keys, gt, exponent, n))
         if out.refined is not None:
-            up = es.upsample(out.refined, size)
-            refined.update(cams_to_label(up, out.keys, exponent=exponent), gt)
+            refined.append(_image_hist(es, out.refined, out.keys, gt, exponent, n))
     has_refined = es.config.refine != "none" and es.clip.is_vit
+    initial_hists = np.stack(initial) if initial else np.zeros((0, n, n), np.int64)
+    refined_hists = np.stack(refined) if has_refined and refined else None
     return CamScores(
-        initial=initial.scores(),
-        refined=refined.scores() if has_refined else None,
+        initial=seg_scores(initial_hists.sum(0)),
+        refined=seg_scores(refined_hists.sum(0)) if refined_hists is not None else None,
         scores=tuple(target_scores),
         seconds=time.perf_counter() - t0,
+        initial_hists=initial_hists,
+        refined_hists=refined_hists,
     )
+
+
+def _image_hist(es: ClipES, cams: torch.Tensor, keys: torch.Tensor, gt: np.ndarray,
+                exponent: float, n: int) -> np.ndarray:  # fmt: skip
+    """(n, n) confusion matrix of one image's CAMs (K, h, w), upsampled to ``gt`` and
+    rounded to float16 as in the CAM files."""
+    up = es.upsample(cams, gt.shape).half().float()
+    return confusion_matrix(cams_to_label(up, keys, exponent=exponent), gt, n)
 
 
 def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
@@ -150,6 +174,16 @@ def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
                               indent=2, sort_keys=True) + "\n")  # fmt: skip
     tmp.replace(path)
     return path
+
+
+def reading(text: str):
+    """A notebook's ``## Reading`` rendered from its values: ``text`` (an f-string filled by
+    the notebook) as one Markdown paragraph. Lines are joined, so a value such as "+ CAA" or
+    "-3.6" at the start of a source line never turns into a list item.
+    """
+    from IPython.display import Markdown
+
+    return Markdown(" ".join(text.split()))
 
 
 def provenance(profile: str, seed: int, t0: float) -> dict[str, str]:

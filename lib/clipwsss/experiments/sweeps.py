@@ -64,8 +64,10 @@ class CamScorer:
         """Add one image. Shapes: cams (K, H, W) at GT size; keys (K,); gt (H, W).
 
         Labels equal ``cams_to_label`` for each k (:func:`~clipwsss.cams.labels.exponent_labels`).
+        The CAMs are rounded to float16 first, as the CAM files store them, so a sweep scores
+        what the file pipeline scores (``run_stages``, ``evaluate``).
         """
-        add_exponent_confusions(self.hists, cams, keys, gt)
+        add_exponent_confusions(self.hists, cams.half().float(), keys, gt)
 
     def miou(self) -> float:
         """mIoU with k = 1, in [0, 1]."""
