@@ -81,3 +81,35 @@ def test_float16_pos_embed_is_on_by_default_and_both_spellings_turn_it_off():
     assert "--pos-embed-fp16" in build_parser()._subparsers._group_actions[0].choices[
         "cams"
     ].format_help()
+
+
+@dataclass(frozen=True)
+class TrainLike:
+    resume: bool = True  # continue from the last checkpoint
+    betas: tuple[float, float] = (0.9, 0.999)  # two values
+    dilations: tuple[int, ...] = (1, 2)  # one or more values
+    limit: int | None = None  # optional int
+
+
+def test_bools_take_a_switch_or_a_value_and_tuples_several_values():
+    for argv, want in ((["--resume"], True), (["--no-resume"], False),
+                       (["--resume", "false"], False), (["--resume", "yes"], True)):  # fmt: skip
+        assert config_from_args(TrainLike, _parse(TrainLike, argv)[1]).resume is want, argv
+    base = TrainLike(resume=False)
+    assert config_from_args(TrainLike, _parse(TrainLike, [])[1], base) == base
+    cfg = config_from_args(TrainLike, _parse(TrainLike, ["--betas", "0.5", "0.6", "--dilations",
+                                                         "4", "8", "12", "--limit", "3"])[1])
+    assert (cfg.betas, cfg.dilations, cfg.limit) == ((0.5, 0.6), (4, 8, 12), 3)
+    with pytest.raises(SystemExit):
+        _parse(TrainLike, ["--resume", "maybe"])
+    with pytest.raises(SystemExit):
+        _parse(TrainLike, ["--betas", "0.5"])
+
+
+def test_a_field_without_a_flag_type_is_refused():
+    @dataclass(frozen=True)
+    class Nested:
+        pairs: tuple[tuple[str, float], ...] = ()  # nested: no flag
+
+    with pytest.raises(TypeError, match="no flag"):
+        _parse(Nested, [])

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from clipwsss.train import TrainConfig, add_config_arguments, config_from_args, lr_factor
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.train import TrainConfig, lr_factor
 
 
 def test_poly_schedule_values():
@@ -54,7 +55,7 @@ def test_cli_flags_are_generated_from_fields():
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, TrainConfig, skip=("run_dir",))
     args = parser.parse_args(["--lr", "0.01", "--betas", "0.8", "0.9", "--resume", "false"])
-    cfg = config_from_args(TrainConfig(batch_size=4), args)
+    cfg = config_from_args(TrainConfig, args, TrainConfig(batch_size=4))
     assert (cfg.lr, cfg.betas, cfg.resume, cfg.batch_size) == (0.01, (0.8, 0.9), False, 4)
     with pytest.raises(SystemExit):
         parser.parse_args(["--run-dir", "x"])

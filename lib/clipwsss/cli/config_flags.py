@@ -1,7 +1,8 @@
 """Command-line flags generated from a config dataclass: one field, one flag, one comment.
 
 A new switch of a method is one field with a trailing comment in its config dataclass; this
-module turns it into ``--field-name`` (booleans: ``--x / --no-x``; ``Literal`` fields: choices)
+module turns it into ``--field-name`` (booleans: ``--x / --no-x`` or ``--x false``; ``Literal``
+fields: choices; tuples: several values)
 with the comment as help text, and builds the config back from the parsed arguments. A field
 may rename its flag with ``field(metadata={"flag": "name"})`` (e.g. ``use_background`` is
 ``--background / --no-background``) and keep an old spelling that sets a value with
@@ -15,6 +16,7 @@ import dataclasses
 import inspect
 import re
 import sys
+import types
 import typing
 from typing import Any
 
@@ -47,49 +49,81 @@ def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
 
 
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _unwrap_optional(kind: Any) -> Any:
+    """``X | None`` as ``X`` (the flag's "not given" is already None)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return kind
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     cls: type,
     *,
     skip: tuple[str, ...] = (),
+    recipe: bool = False,
 ) -> None:
     """Add one flag per field of the dataclass ``cls`` (default: not given = config default).
+
+    Booleans give ``--x`` / ``--no-x`` and also take a value (``--x false``); ``Literal``
+    fields give choices; ``tuple[int, int]`` takes two values, ``tuple[int, ...]`` one or more.
 
     Args:
         parser: A parser or an argument group.
         cls: The config dataclass.
         skip: Fields left out (set by the caller another way).
+        recipe: The defaults come from a named recipe, not the class (said in the help).
     """
-    comments, types = field_comments(cls), _field_types(cls)
+    comments, hints = field_comments(cls), _field_types(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        kind = types[f.name]
-        help_ = f"{comments.get(f.name, '')} (default {f.default!r})".replace("%", "%%")
-        names = [flag_name(f)]
+        kind = _unwrap_optional(hints[f.name])
+        default = f"the recipe's; {cls.__name__} {f.default!r}" if recipe else repr(f.default)
+        help_ = f"{comments.get(f.name, '')} (default {default})".replace("%", "%%").lstrip()
+        name = flag_name(f)
         if kind is bool:
-            parser.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=None, help=help_)  # fmt: skip
+            parser.add_argument(name, dest=f.name, nargs="?", const=True, type=_parse_bool,
+                                default=None, metavar="BOOL", help=help_)  # fmt: skip
+            parser.add_argument("--no-" + name[2:], dest=f.name, action="store_const",
+                                const=False, default=None, help=argparse.SUPPRESS)  # fmt: skip
         elif typing.get_origin(kind) is typing.Literal:
             choices = typing.get_args(kind)
-            parser.add_argument(*names, dest=f.name, choices=choices, default=None, help=help_,
+            parser.add_argument(name, dest=f.name, choices=choices, default=None, help=help_,
                                 type=type(choices[0]))  # fmt: skip
+        elif typing.get_origin(kind) is tuple:
+            items = typing.get_args(kind)
+            variadic = len(items) == 2 and items[1] is Ellipsis
+            if items[0] not in (int, float, str) or not (variadic or len(set(items)) == 1):
+                raise TypeError(f"{cls.__name__}.{f.name}: no flag for type {kind!r}")
+            parser.add_argument(name, dest=f.name, type=items[0], default=None, help=help_,
+                                nargs="+" if variadic else len(items))  # fmt: skip
         elif kind in (int, float, str):
-            parser.add_argument(*names, dest=f.name, type=kind, default=None, help=help_)
+            parser.add_argument(name, dest=f.name, type=kind, default=None, help=help_)
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no flag for type {kind!r}")
     for f in dataclasses.fields(cls):
-        for name, value in f.metadata.get("negations", {}).items():
-            parser.add_argument(name, dest=f.name, action="store_const", const=value,
+        for neg, value in f.metadata.get("negations", {}).items():
+            parser.add_argument(neg, dest=f.name, action="store_const", const=value,
                                 default=None, help=argparse.SUPPRESS)  # fmt: skip
 
 
 def config_from_args(cls: type, args: argparse.Namespace, base: Any | None = None) -> Any:
     """The config of ``args``: ``base`` (or the defaults) with every flag that was given."""
     base = cls() if base is None else base
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
+    given = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            given[f.name] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **given)

@@ -21,7 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from clipwsss.train import TrainConfig, add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.train import TrainConfig
 
 DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
 
@@ -55,7 +56,7 @@ def add_train_parser(methods) -> None:
     p.add_argument(
         "--skip-mask-check", action="store_true", help="do not read every mask before training"
     )
-    add_config_arguments(p, TrainConfig)
+    add_config_arguments(p, TrainConfig, recipe=True)
     p.set_defaults(handler=cmd_train)
 
 
@@ -102,7 +103,7 @@ def _recipe(args):
     train = recipe.train
     if args.run_dir is None:
         train = dataclasses.replace(train, run_dir=f"runs/deeplab_{args.profile}")
-    train = config_from_args(train, args)
+    train = config_from_args(TrainConfig, args, train)
     return dataclasses.replace(
         recipe,
         model=model,

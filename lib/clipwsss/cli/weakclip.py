@@ -20,9 +20,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
 from clipwsss.methods.weakclip.config import WeakClipConfig, corrected
 from clipwsss.methods.weakclip.recipes import RECIPE_NAMES, get_recipe
-from clipwsss.train import TrainConfig, add_config_arguments, config_from_args
+from clipwsss.train import TrainConfig
 
 _SKIP_MODEL_FLAGS = ("feature_blocks",)  # a tuple of 4: set by the recipe
 _SKIP_TRAIN_FLAGS = ("run_dir",)  # --run-dir is added by hand (it has a default)
@@ -55,8 +56,8 @@ def add_train_parser(methods) -> None:
     for name in ("seed", "boundary", "aux"):
         p.add_argument(f"--no-{name}-loss", action="store_true", help=f"switch off the {name} loss")
     _add_common(p)
-    add_config_arguments(p, WeakClipConfig, skip=_SKIP_MODEL_FLAGS)
-    add_config_arguments(p, TrainConfig, skip=_SKIP_TRAIN_FLAGS)
+    add_config_arguments(p, WeakClipConfig, skip=_SKIP_MODEL_FLAGS, recipe=True)
+    add_config_arguments(p, TrainConfig, skip=_SKIP_TRAIN_FLAGS, recipe=True)
     p.set_defaults(handler=cmd_train)
 
 
@@ -96,7 +97,7 @@ def _recipe(args: argparse.Namespace):
 
     recipe = get_recipe(args.recipe)
     model = corrected(**_arch(recipe.model)) if args.corrected else recipe.model
-    model = config_from_args(model, args)
+    model = config_from_args(WeakClipConfig, args, model)
     loss = dataclasses.replace(
         recipe.loss or LossConfig(),
         seed=not args.no_seed_loss,

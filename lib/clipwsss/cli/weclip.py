@@ -19,11 +19,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
 from clipwsss.methods.weclip.config import WeClipConfig
-from clipwsss.train import TrainConfig, add_config_arguments, config_from_args
-
-# Literal and variadic fields get hand-written flags (the generated ones need plain types).
-_OWN_FLAGS = ("gradcam_target", "normalisation", "rfm_selection", "aff_target", "par_dilations")
+from clipwsss.train import TrainConfig
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -44,13 +42,8 @@ def add_train_parser(methods) -> None:
     p.add_argument("--labels-from-gt", action="store_true",
                    help="image labels from the GT PNGs (official code) instead of the XML")
     p.add_argument("--eval-split", default=None, help="validate on this split (official: train)")
-    p.add_argument("--gradcam-target", choices=("ln_1", "block_output"), default=None)
-    p.add_argument("--normalisation", choices=("imagenet", "clip"), default=None)
-    p.add_argument("--rfm-selection", choices=("official", "abs"), default=None)
-    p.add_argument("--aff-target", choices=("pseudo", "prediction", "both"), default=None)
-    p.add_argument("--par-dilations", type=int, nargs="+", default=None)
-    add_config_arguments(p, TrainConfig, skip=("device",))
-    add_config_arguments(p, WeClipConfig, skip=_OWN_FLAGS)
+    add_config_arguments(p, TrainConfig, skip=("device",), recipe=True)
+    add_config_arguments(p, WeClipConfig, recipe=True)
     p.set_defaults(handler=cmd_train)
 
 
@@ -72,15 +65,12 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     data = WeClipData(args.dataset, str(args.root), args.split or "train_aug",
                       labels_from_gt=args.labels_from_gt, eval_split=args.eval_split)  # fmt: skip
     task = recipe_task(args.recipe, data)
-    changes = {k: getattr(args, k) for k in _OWN_FLAGS if getattr(args, k) is not None}
-    if "par_dilations" in changes:
-        changes["par_dilations"] = tuple(changes["par_dilations"])
-    model_config = dataclasses.replace(config_from_args(task.model_config, args), **changes)
+    model_config = config_from_args(WeClipConfig, args, task.model_config)
     task = dataclasses.replace(task, model_config=model_config,
                                clip_name=args.model or task.clip_name,
                                pretrained=task.pretrained if args.pretrained is None else (
                                    None if args.pretrained.lower() == "none" else args.pretrained))
-    config = config_from_args(recipe_train_config(args.recipe), args)
+    config = config_from_args(TrainConfig, args, recipe_train_config(args.recipe))
     config = dataclasses.replace(config, device="auto" if args.device is None else args.device)
     result = train(task, config)
     print(json.dumps({"run_dir": str(result.run_dir), "step": result.step,

@@ -7,8 +7,6 @@ Usage: subclass ``TrainTask`` (model, data set, loss), then
 from .config import (
     RESUMABLE_FIELDS,
     TrainConfig,
-    add_config_arguments,
-    config_from_args,
     lr_factor,
 )
 from .loop import (
@@ -30,9 +28,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainTask",
-    "add_config_arguments",
     "checkpoint_steps",
-    "config_from_args",
     "load_trained",
     "lr_factor",
     "train",
