@@ -1,8 +1,8 @@
 """Time and memory of each CLIP-ES stage, for the efficiency comparison (CLIP-ES Table 3).
 
-Runner layer: wall clocks, memory high-water marks and hardware facts around the pure
+Experiment layer: wall clocks, memory high-water marks and hardware facts around the pure
 method modules; the per-image work is exactly what ``ClipES.__call__`` and
-``runner.pseudo_mask_for`` do, split into timed stages:
+``pipelines.masks.pseudo_mask_for`` do, split into timed stages:
 
 =================  ===================================================================
 stage              what runs

@@ -1,7 +1,7 @@
 """CLIP-ES stages 1-2 for one image: Softmax-GradCAM with the text strategies, then CAA.
 
 This module wires the pure pieces together (backbone, text, gradcam, caa) and holds the
-cached text embeddings; dataset loops, files and progress bars live in ``runner.py``.
+cached text embeddings; dataset loops, files and progress bars live in ``pipelines/cams.py``.
 
 Paper: CLIP-ES Sections 3.1-3.3, Tables 2, 6, 8, S1, S2.
 """
