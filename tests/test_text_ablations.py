@@ -54,3 +54,20 @@ def test_background_subsets():
     assert subs == {"first 0": (), "first 2": ("a", "b"), "first 3": ("a", "b", "c")}
     with pytest.raises(ValueError):
         background_subsets(["a"], [2])
+
+
+def test_class_iou_table():
+    import numpy as np
+
+    from clipwsss.experiments.text_ablations import class_iou_table
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 20, (30, 3, 3))
+    b = a.copy()
+    b[:, 1, 1] += 10  # more true positives of class 1 in every image
+    t = class_iou_table({"a": a, "b": b}, 1, [("b", "a")], n_boot=200)
+    s = a.sum(0)
+    expect = 100 * s[1, 1] / (s[1].sum() + s[:, 1].sum() - s[1, 1])
+    assert abs(t.loc["a", "mIoU"] - expect) < 1e-9
+    assert t.loc["a", "95% low"] <= expect <= t.loc["a", "95% high"]
+    assert t.loc["b - a", "excludes 0"] and t.loc["b - a", "95% low"] > 0

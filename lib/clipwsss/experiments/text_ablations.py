@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+import pandas as pd
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -83,3 +85,42 @@ def background_subsets(words: Sequence[str], sizes: Sequence[int]) -> dict[str, 
             raise ValueError(f"subset size {n} not in [0, {len(words)}]")
         out[f"first {n}"] = tuple(words[:n])
     return out
+
+
+def class_iou_table(runs: Mapping[str, np.ndarray], k: int, differences: Sequence[tuple[str, str]],
+                    *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """IoU (%) of class ``k`` in each run and of each difference ``a - b``, with 95% paired
+    image-bootstrap intervals (every run summed over the same resampled images).
+
+    Args:
+        runs: run name -> (N, n, n) per-image confusion matrices (rows GT), same images.
+        k: the class's label value (1 = the first foreground class).
+        differences: (a, b) pairs of run names.
+
+    Returns:
+        The layout of :func:`clipwsss.experiments.intervals.bootstrap_table`: rows runs then
+        "a - b", columns "mIoU" (here the class IoU), "95% low", "95% high", "excludes 0".
+    """
+    names = list(runs)
+    n = len(next(iter(runs.values())))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+    def iou(h: np.ndarray) -> np.ndarray:  # (..., n, n) -> (...,)
+        tp = h[..., k, k]
+        union = h[..., k, :].sum(-1) + h[..., :, k].sum(-1) - tp
+        return 100 * tp / np.maximum(union, 1)
+
+    point = {r: float(iou(np.asarray(runs[r]).sum(0))) for r in names}
+    boot = {}
+    for r in names:
+        h = np.asarray(runs[r])[:, [k]]  # (N, 1, n): the class's row
+        col = np.asarray(runs[r])[:, :, [k]]  # (N, n, 1): the class's column
+        tp = h[:, 0, k][idx].sum(1)
+        union = h[:, 0].sum(-1)[idx].sum(1) + col[:, :, 0].sum(-1)[idx].sum(1) - tp
+        boot[r] = 100 * tp / np.maximum(union, 1)
+    rows = {r: [point[r], *np.percentile(boot[r], [2.5, 97.5]), np.nan] for r in names}
+    for a, b in differences:
+        lo, hi = np.percentile(boot[a] - boot[b], [2.5, 97.5])
+        rows[f"{a} - {b}"] = [point[a] - point[b], lo, hi, bool(lo > 0 or hi < 0)]
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["mIoU", "95% low", "95% high", "excludes 0"])
