@@ -24,7 +24,11 @@ def test_toy_object_stats_match_the_written_split(tmp_path):
         gt = load_label_png(ds.sample(image_id).gt_path)
         fg = ((gt > 0) & (gt < 255)).sum()
         # the smallest object is at most the whole foreground, and the classes agree
-        assert 0 < stats.loc[image_id, "smallest object (%)"] <= 100 * (fg + (gt == 255).sum()) / gt.size
+        assert (
+            0
+            < stats.loc[image_id, "smallest object (%)"]
+            <= 100 * (fg + (gt == 255).sum()) / gt.size
+        )
         assert stats.loc[image_id, "classes"] == len(ds.sample(image_id).labels)
     assert (stats["occluded share (%)"] >= 0).all()
 

@@ -34,8 +34,9 @@ def test_ensemble_es_uses_the_ensemble(tiny_vit):
     templates = ("a photo of a {}.", "a drawing of a {}.")
     cfg = ClipEsConfig(caa_layers=2)
     es = EnsembleClipES(tiny_vit, VOCAB, cfg, templates=templates)
-    torch.testing.assert_close(es._class_features[0],
-                               ensemble_features(tiny_vit, VOCAB.sentences, templates))
+    torch.testing.assert_close(
+        es._class_features[0], ensemble_features(tiny_vit, VOCAB.sentences, templates)
+    )
     plain = ClipES(tiny_vit, VOCAB, cfg)
     assert not torch.allclose(es._class_features[0], plain._class_features[0])
     assert es._background.shape == plain._background.shape

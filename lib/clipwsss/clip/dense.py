@@ -365,7 +365,10 @@ def dense_forward(
     pixels = pixels.to(clip.device)
     if clip.is_vit:
         return vit_dense_forward(
-            clip.model.visual, pixels, pooling=pooling, pos_embed_fp16=pos_embed_fp16,
+            clip.model.visual,
+            pixels,
+            pooling=pooling,
+            pos_embed_fp16=pos_embed_fp16,
             gradcam_block=gradcam_block,
         )
     if gradcam_block != -1:

@@ -122,5 +122,6 @@ def class_iou_table(runs: Mapping[str, np.ndarray], k: int, differences: Sequenc
     for a, b in differences:
         lo, hi = np.percentile(boot[a] - boot[b], [2.5, 97.5])
         rows[f"{a} - {b}"] = [point[a] - point[b], lo, hi, bool(lo > 0 or hi < 0)]
-    return pd.DataFrame.from_dict(rows, orient="index",
-                                  columns=["mIoU", "95% low", "95% high", "excludes 0"])
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["mIoU", "95% low", "95% high", "excludes 0"]
+    )

@@ -254,7 +254,10 @@ class ClipES:
         cfg = self.config
         attn = attn[0] if attn.ndim == 4 else attn
         return attention_affinity(
-            attn, n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power,
+            attn,
+            n_layers=cfg.caa_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=cfg.caa_power,
             symmetrize=cfg.caa_symmetrize,
         )
 
