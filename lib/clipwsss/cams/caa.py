@@ -65,6 +65,7 @@ def attention_affinity(
     n_layers: int = 8,  # CLIP-ES generate_cams_voc12.py: ``[-8:]`` = blocks 5-12 of ViT-B/16
     n_iters: int = 3,  # CLIP-ES: 3 Sinkhorn rounds
     power: int = 2,  # CLIP-ES: one ``T @ T``, i.e. t = 2 in Eq. 7 (the paper leaves t open)
+    symmetrize: bool = True,  # CLIP-ES Eq. 6: (D + D^T) / 2; False keeps D (ablation)
 ) -> Tensor:
     """Affinity ``A^t`` from the attention maps of every block (Eq. 6 and the power of Eq. 7).
 
@@ -78,9 +79,11 @@ def attention_affinity(
         n_layers: How many of the last blocks to average.
         n_iters: Sinkhorn rounds.
         power: Matrix power ``t`` (``power=1`` gives the symmetrised ``A`` itself).
+        symmetrize: Average ``D`` with its transpose (Eq. 6); False is the ablation without
+            it (``n_iters=0`` is the one without Sinkhorn).
 
     Returns:
-        The float32 affinity ``A^t``; symmetric.
+        The float32 affinity ``A^t``; symmetric when ``symmetrize``.
 
     Shapes:
         attn_maps: (L, 1 + N, 1 + N) with N = h * w patches; output: (N, N).
@@ -94,14 +97,17 @@ def attention_affinity(
     if power < 1:
         raise ValueError(f"power must be >= 1, got {power}")
     attn = attn_maps[-n_layers:, 1:, 1:].float().mean(dim=0)
-    return symmetric_affinity(attn, n_iters=n_iters, power=power)
+    return symmetric_affinity(attn, n_iters=n_iters, power=power, symmetrize=symmetrize)
 
 
-def symmetric_affinity(attn: Tensor, *, n_iters: int = 3, power: int = 2) -> Tensor:
+def symmetric_affinity(
+    attn: Tensor, *, n_iters: int = 3, power: int = 2, symmetrize: bool = True
+) -> Tensor:
     """Sinkhorn, symmetrise, matrix power: Eq. 6 and the power of Eq. 7 on one matrix.
 
     The part of :func:`attention_affinity` after the layer average; WeCLIP's RFM applies it
-    to its own refined attention.
+    to its own refined attention. ``n_iters=0`` skips Sinkhorn and ``symmetrize=False`` the
+    transpose average (the ablations of notebook 19; the defaults are the official ones).
 
     Shapes:
         attn: (N, N) non-negative; output: (N, N) float32, symmetric.
@@ -111,7 +117,7 @@ def symmetric_affinity(attn: Tensor, *, n_iters: int = 3, power: int = 2) -> Ten
     if power < 1:
         raise ValueError(f"power must be >= 1, got {power}")
     d = sinkhorn(attn.float(), n_iters=n_iters)
-    a = (d + d.T) / 2  # Eq. 6: A = (D + D^T) / 2
+    a = (d + d.T) / 2 if symmetrize else d  # Eq. 6: A = (D + D^T) / 2
     return torch.linalg.matrix_power(a, power)  # Eq. 7: A^t
 
 

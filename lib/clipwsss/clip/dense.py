@@ -188,7 +188,12 @@ def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
 
 
 def vit_dense_forward(
-    visual: nn.Module, pixels: Tensor, *, pooling: Pooling = "avg", pos_embed_fp16: bool = False
+    visual: nn.Module,
+    pixels: Tensor,
+    *,
+    pooling: Pooling = "avg",
+    pos_embed_fp16: bool = False,
+    gradcam_block: int = -1,  # official: resblocks[-1].ln_1 (CLIP-ES generate_cams L239)
 ) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
@@ -201,6 +206,10 @@ def vit_dense_forward(
         pooling: "avg" (mean of patch tokens after ``ln_post``, CLIP-ES default) or "cls".
         pos_embed_fp16: round the interpolated positional table to float16
             (:func:`official_pos_embed`, the official CLIP-ES forward); False keeps float32.
+        gradcam_block: block whose ``ln_1`` output is the GradCAM activation (Python index,
+            -1 = the last block, the official target). For an earlier block, that block and
+            every later one run with gradient (the target-layer ablation, notebook 19);
+            ``last_block_input`` is then the stream entering that block.
 
     Returns:
         DenseOutput with L attention maps.
@@ -224,6 +233,12 @@ def vit_dense_forward(
             visual.positional_embedding, grid
         )
         x = visual.ln_pre(torch.cat([cls, x], dim=1) + pos)
+        n_blocks = len(blocks)
+        target = gradcam_block % n_blocks if -n_blocks <= gradcam_block < n_blocks else None
+        if target is None:
+            raise ValueError(f"gradcam_block={gradcam_block} not in [-{n_blocks}, {n_blocks - 1}]")
+        if target != n_blocks - 1:
+            return _vit_early_target(visual, x, blocks, target, pooling, grid)
         for block in blocks[:-1]:
             x, attn = block_with_attn(block, x)
             attns.append(attn)
@@ -297,13 +312,52 @@ def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
     )
 
 
+def _vit_early_target(visual: nn.Module, x: Tensor, blocks, target: int, pooling: Pooling,
+                      grid: tuple[int, int]) -> DenseOutput:  # fmt: skip
+    """The rest of :func:`vit_dense_forward` with the GradCAM target at block ``target``'s
+    ``ln_1`` (not the last block): blocks ``target``.. run with gradient, maps detached.
+
+    Shapes:
+        x: (B, T, D) stream after ``ln_pre``; output as :func:`vit_dense_forward`.
+    """
+    attns, streams = [], []
+    with torch.no_grad():
+        for block in blocks[:target]:
+            x, attn = block_with_attn(block, x)
+            attns.append(attn)
+            streams.append(x)
+        activation = blocks[target].ln_1(x).detach().requires_grad_(True)
+    entering, out = x, x
+    with torch.enable_grad():
+        for i, block in enumerate(blocks[target:]):
+            out, attn = block_with_attn(block, out, activation if i == 0 else None)
+            attns.append(attn.detach())
+            streams.append(out)
+        embedding = pool_tokens(visual, out, pooling)
+    return DenseOutput(
+        activation=activation,
+        attn=torch.stack(attns, dim=1),
+        image_embedding=embedding,
+        grid=grid,
+        n_prefix_tokens=1,
+        last_block_input=entering,
+        block_tokens=(*[t.detach() for t in streams[:-1]], out),
+    )
+
+
 def dense_forward(
-    clip: ClipModel, pixels: Tensor, *, pooling: Pooling = "avg", pos_embed_fp16: bool = False
+    clip: ClipModel,
+    pixels: Tensor,
+    *,
+    pooling: Pooling = "avg",
+    pos_embed_fp16: bool = False,
+    gradcam_block: int = -1,  # official: the last block's ln_1
 ) -> DenseOutput:
     """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W).
 
     ``pos_embed_fp16`` (ViT only): the official CLIP-ES float16 positional table
-    (:func:`official_pos_embed`).
+    (:func:`official_pos_embed`). ``gradcam_block`` (ViT only): the block whose ``ln_1`` is
+    the GradCAM target.
 
     Shapes:
         pixels: (B, 3, H, W); see :class:`DenseOutput` for the outputs.
@@ -311,8 +365,14 @@ def dense_forward(
     pixels = pixels.to(clip.device)
     if clip.is_vit:
         return vit_dense_forward(
-            clip.model.visual, pixels, pooling=pooling, pos_embed_fp16=pos_embed_fp16
+            clip.model.visual,
+            pixels,
+            pooling=pooling,
+            pos_embed_fp16=pos_embed_fp16,
+            gradcam_block=gradcam_block,
         )
+    if gradcam_block != -1:
+        raise ValueError("gradcam_block is a ViT option; a ResNet's target is layer4")
     return resnet_dense_forward(clip.model.visual, pixels)
 
 

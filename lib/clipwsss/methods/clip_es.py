@@ -54,6 +54,9 @@ class ClipEsConfig:
     caa_layers: int = 8  # official: last 8 blocks
     sinkhorn_iters: int = 3  # official: 3 rounds
     caa_power: int = 2  # official: t = 2 (A @ A)
+    caa_symmetrize: bool = True  # official: Eq. 6 (D + D^T) / 2; False keeps D (ablation)
+    # GradCAM target: the ln_1 output of this ViT block (official: -1, resblocks[-1].ln_1)
+    gradcam_block: int = -1
     # official CAA boxes: uint8 CAM, border off-by-one, mask on source pixels only
     official_boxes: bool = field(default=True, metadata={"negations": {"--corrected-boxes": False}})
     # official: the interpolated positional table is cast to float16 on every forward
@@ -200,7 +203,8 @@ class ClipES:
                             std=self.clip.std)[None]  # fmt: skip
         cfg = self.config
         return dense_forward(self.clip, pixels, pooling=cfg.pooling,
-                             pos_embed_fp16=cfg.pos_embed_fp16)  # fmt: skip
+                             pos_embed_fp16=cfg.pos_embed_fp16,
+                             gradcam_block=cfg.gradcam_block)  # fmt: skip
 
     def text_setup(self, labels: Sequence[int], synonym: int = 0):
         """The GradCAM text rows for ``labels`` (targets, other classes, background words),
@@ -250,7 +254,11 @@ class ClipES:
         cfg = self.config
         attn = attn[0] if attn.ndim == 4 else attn
         return attention_affinity(
-            attn, n_layers=cfg.caa_layers, n_iters=cfg.sinkhorn_iters, power=cfg.caa_power
+            attn,
+            n_layers=cfg.caa_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=cfg.caa_power,
+            symmetrize=cfg.caa_symmetrize,
         )
 
     def refine_from_affinity(self, cams: Tensor, affinity: Tensor | None) -> Tensor | None:
