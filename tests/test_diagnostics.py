@@ -12,8 +12,8 @@ import clipwsss as cw
 from clipwsss.data import VOC_CLASSES, VOCDataset
 from clipwsss.experiments import diagnostics as dg
 from clipwsss.experiments import intervals as iv
-from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 from clipwsss.experiments.sweeps import iter_records, refined_cams
+from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 
 H, W = 48, 64
 

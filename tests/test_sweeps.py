@@ -164,3 +164,12 @@ def test_refinement_runs_per_image_matrices_sum_to_the_table(es, voc):
         hists = runs.image_hists[(row.scales, row.refinement, row.dCRF)]
         assert hists.shape[0] == len([i for i in voc.ids if voc.sample(i).labels])
         assert 100 * mean_iou(hists.sum(0)) == pytest.approx(row.mIoU, abs=1e-9)
+
+
+def test_prompt_sweep_runs_per_image_matrices_sum_to_the_table(es, voc):
+    make = lambda **kw: cw.ClipES(es.clip, es.vocab, cw.ClipEsConfig(caa_layers=2, **kw))  # noqa: E731
+    prompts = [CLIP_ES_TEMPLATE, "a photo of a {}."]
+    runs = sweeps.prompt_sweep_runs(make, voc, voc.ids, prompts)
+    assert list(runs.image_hists) == prompts
+    for row in runs.table.itertuples():
+        assert 100 * mean_iou(runs.image_hists[row.prompt].sum(0)) == pytest.approx(row.mIoU)

@@ -126,8 +126,9 @@ def leak_records(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]) -
         maps = {
             "initial": rec.cams,
             "+ MHSA": refine_with_affinity(rec.cams, rec.affinity, mode="mhsa"),
-            "+ CAA": refine_with_affinity(rec.cams, rec.affinity, threshold=cfg.box_threshold,
-                                          official=cfg.official_boxes),  # fmt: skip
+            "+ CAA": refine_with_affinity(
+                rec.cams, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
+            ),  # fmt: skip
         }
         for name, cams in maps.items():
             hr = es.upsample(cams, rec.gt.shape)
