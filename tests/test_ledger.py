@@ -211,3 +211,10 @@ def test_rests_on_says_what_a_status_rests_on():
     assert "COCO-pretrained DeepLab" in lg.rests_on("s3_mu_095", lg.NEEDS_COCO_INIT, "toy")
     assert "real data" in lg.rests_on("t4_test", lg.NEEDS_REAL_DATA, "toy")
     assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"
+
+
+def test_table3_dcrf_setting_separates_the_papers_workers_from_ours():
+    from clipwsss.experiments.paper import paper_numbers
+
+    setting = paper_numbers("CLIP-ES").set_index("key").loc["t3_dcrf_h", "setting"]
+    assert "paper: 20 workers" in setting and "ours:" in setting and "extrapolated" in setting

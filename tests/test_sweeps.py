@@ -12,7 +12,7 @@ from clipwsss.cams.labels import cams_to_label, min_max_normalize
 from clipwsss.data import VOC_CLASSES, VOCDataset
 from clipwsss.experiments import sweeps
 from clipwsss.experiments.notebooks import score_cams
-from clipwsss.metrics import confusion_matrix
+from clipwsss.metrics import confusion_matrix, mean_iou
 from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
 CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
@@ -155,3 +155,21 @@ def test_score_cams_equals_the_file_pipeline_and_keeps_per_image_matrices(es, vo
     np.testing.assert_array_equal(ref.image_hists("refined"), refined.image_hists)
     assert ref.initial.miou == pytest.approx(initial.scores.miou)
     assert ref.image_hists().shape == (len(voc.ids), voc.n_classes, voc.n_classes)
+
+
+def test_refinement_runs_per_image_matrices_sum_to_the_table(es, voc):
+    runs = sweeps.refinement_runs(es, voc, voc.ids, scales=(0.75, 1.0))
+    assert len(runs.image_hists) == len(runs.table) == 12
+    for row in runs.table.itertuples():
+        hists = runs.image_hists[(row.scales, row.refinement, row.dCRF)]
+        assert hists.shape[0] == len([i for i in voc.ids if voc.sample(i).labels])
+        assert 100 * mean_iou(hists.sum(0)) == pytest.approx(row.mIoU, abs=1e-9)
+
+
+def test_prompt_sweep_runs_per_image_matrices_sum_to_the_table(es, voc):
+    make = lambda **kw: cw.ClipES(es.clip, es.vocab, cw.ClipEsConfig(caa_layers=2, **kw))  # noqa: E731
+    prompts = [CLIP_ES_TEMPLATE, "a photo of a {}."]
+    runs = sweeps.prompt_sweep_runs(make, voc, voc.ids, prompts)
+    assert list(runs.image_hists) == prompts
+    for row in runs.table.itertuples():
+        assert 100 * mean_iou(runs.image_hists[row.prompt].sum(0)) == pytest.approx(row.mIoU)

@@ -104,3 +104,57 @@ def with_intervals(paper: pd.DataFrame, table: pd.DataFrame,
     out["ours 95% low"] = pd.Series(lows).round(1)
     out["ours 95% high"] = pd.Series(highs).round(1)
     return out
+
+
+def ratio_table(
+    runs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    differences: Sequence[tuple[str, str]] = (),
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A pooled ratio (in %) of per-image counts, and paired differences, with intervals.
+
+    For a share such as "CAM mass on the other object's ground truth / all CAM mass": each
+    run gives per-image numerators and denominators; the statistic is
+    ``100 * sum(num) / sum(den)`` over the images, resampled with the same images in every
+    run (a paired image bootstrap, as :func:`bootstrap_table`).
+
+    Args:
+        runs: run name -> (num, den), two (N,) arrays over the same images in the same order.
+        differences: (a, b) pairs of run names; each gives the row "a - b" (points).
+        n_boot: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        The same columns as :func:`bootstrap_table` ("mIoU" holds the share, in %), so
+        :func:`interval` reads its rows.
+
+    Shapes:
+        num, den: (N,) each, non-negative.
+    """
+    names = list(runs)
+    missing = {n for pair in differences for n in pair} - set(names)
+    if missing:
+        raise KeyError(f"differences name runs that were not given: {sorted(missing)}")
+    nums = np.stack([np.asarray(runs[n][0], np.float64) for n in names])  # (R, N)
+    dens = np.stack([np.asarray(runs[n][1], np.float64) for n in names])
+    if nums.shape != dens.shape or nums.shape[1] == 0:
+        raise ValueError(f"numerators {nums.shape} and denominators {dens.shape} must match")
+    rng = np.random.default_rng(seed)
+    n_images = nums.shape[1]
+    counts = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+                       for _ in range(n_boot)])  # (B, N)  # fmt: skip
+    boot = 100 * (counts @ nums.T) / np.maximum(counts @ dens.T, 1e-12)  # (B, R)
+    point = 100 * nums.sum(1) / np.maximum(dens.sum(1), 1e-12)
+    rows = {}
+    for i, name in enumerate(names):
+        lo, hi = percentile_interval(boot[:, i], LEVEL)
+        rows[name] = [float(point[i]), lo, hi, np.nan]
+    for a, b in differences:
+        ia, ib = names.index(a), names.index(b)
+        lo, hi = percentile_interval(boot[:, ia] - boot[:, ib], LEVEL)
+        rows[f"{a} - {b}"] = [float(point[ia] - point[ib]), lo, hi, bool(lo > 0 or hi < 0)]
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["mIoU", "95% low", "95% high", "excludes 0"]
+    )

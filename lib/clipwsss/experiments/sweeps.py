@@ -37,12 +37,13 @@ from clipwsss.cams.gradcam import softmax_gradcam
 from clipwsss.cams.labels import (
     add_exponent_confusions,
     apply_confidence,
+    cams_to_label,
     min_max_normalize,
 )
 from clipwsss.cams.sharpness import sharpness
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
 from clipwsss.methods.clip_es import ClipES
-from clipwsss.metrics import ConfusionMatrix, best_background_exponent, mean_iou
+from clipwsss.metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
 from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
@@ -140,15 +141,43 @@ def prompt_sweep(
     Returns:
         One row per prompt: prompt, sharpness, mIoU (%) with k = 1, mIoU (%) k on GT.
     """
+    return prompt_sweep_runs(make_es, dataset, ids, prompts).table
+
+
+@dataclass(frozen=True)
+class PromptRuns:
+    """:func:`prompt_sweep`'s table and each prompt's per-image confusion matrices (k = 1).
+
+    Attributes:
+        table: the table of :func:`prompt_sweep`, prompts in the given order.
+        image_hists: prompt -> (N, n, n) per-image confusion matrices, for the image
+            bootstrap (:func:`clipwsss.experiments.intervals.bootstrap_table`).
+    """
+
+    table: pd.DataFrame
+    image_hists: dict[str, np.ndarray]
+
+
+def prompt_sweep_runs(
+    make_es: Callable[..., ClipES],
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    prompts: Sequence[str],
+) -> PromptRuns:
+    """:func:`prompt_sweep` with the per-image confusion matrices of every prompt."""
     ess = [make_es(template=p, refine="none") for p in prompts]
-    scorers = [CamScorer(dataset.n_classes, INITIAL_EXPONENTS) for _ in prompts]
+    n = dataset.n_classes
+    scorers = [CamScorer(n, INITIAL_EXPONENTS) for _ in prompts]
     scores: list[list[Tensor]] = [[] for _ in prompts]
+    per_image: list[list[np.ndarray]] = [[] for _ in prompts]
     for gt, labels, per_prompt in _cams_per_prompt(ess, dataset, ids):
         keys = torch.as_tensor(labels)
         for j, (cams, s) in enumerate(per_prompt):
             scores[j].append(s)
-            scorers[j].update(ClipES.upsample(cams, gt.shape), keys, gt)
-    return pd.DataFrame(
+            hr = ClipES.upsample(cams, gt.shape)
+            scorers[j].update(hr, keys, gt)
+            per_image[j].append(confusion_matrix(cams_to_label(hr.half().float(), keys), gt, n))
+    table = pd.DataFrame(
         {
             "prompt": list(prompts),
             "sharpness": [sharpness(s) for s in scores],
@@ -156,6 +185,9 @@ def prompt_sweep(
             "mIoU, k on GT": [100 * sc.best()[1] for sc in scorers],
         }
     )
+    hists = {p: np.stack(h) if h else np.zeros((0, n, n), np.int64)
+             for p, h in zip(prompts, per_image, strict=True)}  # fmt: skip
+    return PromptRuns(table, hists)
 
 
 def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: Sequence[str]):
@@ -324,8 +356,36 @@ def refinement_table(
         Columns: scales ("single" / "multi"), refinement, dCRF, mIoU (k = 1), mIoU (k on
         GT; the dCRF rows have no k and repeat the same number).
     """
+    return refinement_runs(es, dataset, ids, scales=scales, crf=crf).table
+
+
+@dataclass(frozen=True)
+class RefinementRuns:
+    """:func:`refinement_table` and each row's per-image confusion matrices (k = 1).
+
+    Attributes:
+        table: the table of :func:`refinement_table`.
+        image_hists: (scales, refinement, dCRF) -> (N, n, n) per-image confusion matrices
+            of the k = 1 (or CRF) labels, for the image bootstrap
+            (:func:`clipwsss.experiments.intervals.bootstrap_table`).
+    """
+
+    table: pd.DataFrame
+    image_hists: dict[tuple[str, str, bool], np.ndarray]
+
+
+def refinement_runs(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    ids: Sequence[str],
+    *,
+    scales: Sequence[float] | None = (0.75, 1.0, 1.25),
+    crf: bool = True,
+) -> RefinementRuns:
+    """:func:`refinement_table` with the per-image confusion matrices of every row."""
     cfg, n = es.config, dataset.n_classes
     scorers: dict[tuple[str, str, bool], CamScorer | ConfusionMatrix] = {}
+    per_image: dict[tuple[str, str, bool], list[np.ndarray]] = {}
     for rec in iter_records(es, dataset, ids, scales=tuple(scales) if scales else None):
         bases = {"single": rec.cams, **({"multi": rec.cams_ms} if scales else {})}
         for tag, base in bases.items():
@@ -341,9 +401,14 @@ def refinement_table(
                 ks = INITIAL_EXPONENTS if name == "initial" else REFINED_EXPONENTS
                 scorers.setdefault((tag, name, False), CamScorer(n, ks))
                 scorers[(tag, name, False)].update(hr, rec.keys, rec.gt)
+                k1 = cams_to_label(hr.half().float(), rec.keys)  # what CamScorer counts at k = 1
+                per_image.setdefault((tag, name, False), []).append(confusion_matrix(k1, rec.gt, n))
                 if crf:
                     label = crf_pseudo_mask(rec.image, rec.keys, hr.half()).label  # k = 1
                     scorers.setdefault((tag, name, True), ConfusionMatrix(n)).update(label, rec.gt)
+                    per_image.setdefault((tag, name, True), []).append(
+                        confusion_matrix(label, rec.gt, n)
+                    )
     rows = []
     for (tag, name, with_crf), scorer in sorted(
         scorers.items(), key=lambda kv: kv[0][0] != "single"
@@ -361,7 +426,8 @@ def refinement_table(
                 "mIoU, k on GT": 100 * best,
             }
         )
-    return pd.DataFrame(rows)
+    hists = {key: np.stack(v) for key, v in per_image.items()}
+    return RefinementRuns(pd.DataFrame(rows), hists)
 
 
 # --------------------------------------------------------------------------- Fig. S2, Table S3
