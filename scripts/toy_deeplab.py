@@ -2,6 +2,7 @@
 
     python scripts/toy_deeplab.py [--n-train 300] [--n-val 100] [--seeds 0 1]
                                   [--iterations 300] [--out results/toy/deeplab]
+                                  [--mu-sweep 0 0.7 0.8 0.95 0.99] [--sweep-seeds 0 1]
 
 Generates a toy VOC set (data/toy_deeplab), CLIP-ES CAMs of its train split with the
 shipped micro-CLIP, the official pseudo-masks (dCRF, mu = 0.95) and unthresholded labels
@@ -9,7 +10,14 @@ with confidence maps, then trains the toy DeepLab recipe (ResNet-18, random init
 plain CE (every pixel of the mu = 0 labels) and with CGL (mu = 0.95 from the confidence
 maps) per seed, and scores each on the val split (ground truth) with a paired image
 bootstrap. Everything is resumable (rerun the command). Writes summary.md, runs.csv,
-noise.csv under --out.
+noise.csv, pseudo_masks.json under --out.
+
+``--mu-sweep`` adds CLIP-ES supplementary Table S3: CGL trained from the same stored
+confidence maps with each mu (same recipe, iterations and seeds), scored on val with a paired
+image bootstrap of each mu against the paper's mu = 0.95 (mu_sweep.csv, confidence.csv and a
+section of summary.md). mu = 0 ignores no pixel, so it is the CE run (CGL at mu = 0 is plain
+CE: tests/test_seg_losses.py); mu = 0.95 is the CGL run; every other mu is one more run
+per seed.
 """
 
 from __future__ import annotations
@@ -50,8 +58,35 @@ def make_masks(data: Path, n_train: int, n_val: int, seed: int) -> dict[str, Pat
     return out
 
 
-def train_one(data: Path, dirs: dict, loss: str, seed: int, iterations: int, run_root: Path):
-    """Train the toy recipe once; returns (TrainResult, wall seconds)."""
+def train_seconds(rows: list[dict], batch_size: int) -> float:
+    """Seconds of the training steps, from the run's log (a resumed or finished run too).
+
+    Each train row holds the throughput since the previous row, so the steps between two
+    rows took (step - previous step) * batch size / samples_per_s.
+    """
+    done, total = 0, 0.0
+    for row in sorted((r for r in rows if r["kind"] == "train"), key=lambda r: r["step"]):
+        total += (row["step"] - done) * batch_size / row["samples_per_s"]
+        done = row["step"]
+    return total
+
+
+def run_name(loss: str, seed: int, mu: float | None) -> str:
+    """Run folder: ``ce_seed0``, ``cgl_seed0`` (the recipe's mu), ``cgl_mu0.8_seed0``."""
+    return f"{loss}_seed{seed}" if mu is None else f"{loss}_mu{mu:g}_seed{seed}"
+
+
+def train_one(
+    data: Path,
+    dirs: dict,
+    loss: str,
+    seed: int,
+    iterations: int,
+    run_root: Path,
+    mu: float | None = None,
+):
+    """Train the toy recipe once (CGL at ``mu``, else the recipe's 0.95); returns
+    (TrainResult, training seconds from the run log, recipe)."""
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.train import train
@@ -62,12 +97,13 @@ def train_one(data: Path, dirs: dict, loss: str, seed: int, iterations: int, run
     recipe = dataclasses.replace(
         recipe,
         loss=loss,
+        mu=recipe.mu if mu is None else mu,
         train=dataclasses.replace(
             recipe.train,
             seed=seed,
             iterations=iterations,
             progress=False,
-            run_dir=str(run_root / f"{loss}_seed{seed}"),
+            run_dir=str(run_root / run_name(loss, seed, mu)),
         ),
     )
     task = DeepLabTask(
@@ -77,8 +113,98 @@ def train_one(data: Path, dirs: dict, loss: str, seed: int, iterations: int, run
         conf_dir=dirs["conf"] if loss == "cgl" else None,
         allow_random=True,
     )
-    t0 = time.time()
-    return train(task, recipe.train), time.time() - t0, recipe
+    result = train(task, recipe.train)
+    return result, train_seconds(result.history, recipe.train.batch_size), recipe
+
+
+def confidence_table(conf_dir: Path, mus: list[float]) -> pd.DataFrame:
+    """Share of the training pixels per confidence bin (Table S3's bins) and below each mu."""
+    import numpy as np
+
+    conf = np.concatenate([np.load(f).ravel() for f in sorted(conf_dir.glob("*.npy"))])
+    bins = {"[0, 0.5)": (0.0, 0.5), "[0.5, 0.8)": (0.5, 0.8), "[0.8, 0.95)": (0.8, 0.95),
+            "[0.95, 1]": (0.95, 1.01)}  # fmt: skip
+    rows = [{"pixels": k, "% of train pixels": 100 * ((conf >= a) & (conf < b)).mean()}
+            for k, (a, b) in bins.items()]  # fmt: skip
+    rows += [{"pixels": f"confidence < {mu:g} (ignored at mu = {mu:g})",
+              "% of train pixels": 100 * (conf < mu).mean()} for mu in mus]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+PAPER_MU = 0.95  # CLIP-ES supplementary D / E: the mu the paper uses (the CGL run)
+
+
+def mu_sweep(args, dirs: dict, run) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Table S3 on toy: each mu and seed of the sweep, with its paired bootstrap interval
+    and the paired interval of its difference to mu = 0.95 of the same seed."""
+    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
+
+    seeds = args.sweep_seeds or args.seeds
+    mus = sorted(set(args.mu_sweep) | {PAPER_MU})  # the reference is always there
+    conf = confidence_table(dirs["conf"], mus).round(2)
+    ignored = dict(zip(mus, conf["% of train pixels"].iloc[-len(mus) :], strict=True))
+    keys, hists, walls = [], [], []
+    for seed in seeds:
+        for mu in mus:
+            if mu == 0:
+                h, wall = run("ce", seed)  # nothing ignored: plain CE
+            elif mu == PAPER_MU:
+                h, wall = run("cgl", seed)
+            else:
+                h, wall = run("cgl", seed, mu)
+            keys.append((mu, seed))
+            hists.append(h)
+            walls.append(wall)
+    boot = 100 * bootstrap_mious(hists, n_boot=args.n_boot, seed=0)
+    rows = []
+    for i, (mu, seed) in enumerate(keys):
+        ref = keys.index((PAPER_MU, seed))
+        lo, hi = percentile_interval(boot[:, i])
+        dlo, dhi = percentile_interval(boot[:, i] - boot[:, ref])
+        miou = 100 * mean_iou(hists[i].sum(0))
+        source = {0: "the CE run"}.get(mu, "the CGL run" if mu == PAPER_MU else "sweep run")
+        rows.append({"mu": mu, "seed": seed, "run": source,
+                     "% train pixels ignored": ignored[mu], "val mIoU": miou,
+                     "95% low": lo, "95% high": hi,
+                     "minus mu 0.95": miou - 100 * mean_iou(hists[ref].sum(0)),
+                     "diff 95% low": dlo, "diff 95% high": dhi,
+                     "excludes 0": bool(dlo > 0 or dhi < 0) if i != ref else False,
+                     "train s": round(walls[i]), "iterations": args.iterations})  # fmt: skip
+    sweep = pd.DataFrame(rows).sort_values(["mu", "seed"]).round(2)
+    by_mu = sweep.groupby("mu").agg(
+        **{
+            "mean val mIoU": ("val mIoU", "mean"),
+            "seed range": ("val mIoU", lambda v: v.max() - v.min()),
+            "mean minus mu 0.95": ("minus mu 0.95", "mean"),
+        }
+    )
+    new = [w for (mu, _), w in zip(keys, walls, strict=True) if mu not in (0, PAPER_MU)]
+    md = [
+        "## Table S3 on toy: mu of CGL (from the stored confidence maps)",
+        "",
+        f"CGL trained from the same unthresholded labels and confidence maps with mu in "
+        f"{{{', '.join(f'{m:g}' for m in mus)}}}, seeds {', '.join(map(str, seeds))}, "
+        f"{args.iterations} iterations each; mu = 0 is the CE run (no pixel ignored), "
+        f"mu = 0.95 the CGL run above. {len(new)} extra runs, {sum(new):.0f} s of training. "
+        f"Differences are paired over the same {args.n_val} val images ({args.n_boot} "
+        "resamples, 95%) against mu = 0.95 of the same seed.",
+        "",
+        sweep.round(1).to_markdown(index=False),
+        "",
+        "Per mu (mean over seeds; seed range = max - min of val mIoU):",
+        "",
+        by_mu.round(1).reset_index().to_markdown(index=False),
+        "",
+        "Confidence of the training pixels (max CRF posterior, the stored maps):",
+        "",
+        conf.to_markdown(index=False),
+        "",
+        "For context only, the paper (VOC val, DeepLabV2-R101 from COCO-pretrained weights, "
+        "Table S3): mu 0.7 / 0.8 / 0.95 -> 73.7 / 73.6 / 73.8; confidence [0.5, 0.8) 0.78 %, "
+        "[0.8, 0.95) 1.43 %, [0.95, 1] 97.75 %. Not ours.",
+        "",
+    ]
+    return sweep, conf, md
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +222,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/toy_deeplab"))
     parser.add_argument("--out", type=Path, default=Path("results/toy/deeplab"))
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument(
+        "--mu-sweep",
+        type=float,
+        nargs="*",
+        default=[],
+        help="Table S3: CGL at these mu (0 = the CE run, 0.95 = the CGL run)",
+    )
+    parser.add_argument(
+        "--sweep-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training seeds of the mu sweep (default: --seeds)",
+    )
     args = parser.parse_args(argv)
+    if any(not 0 <= mu <= 1 for mu in args.mu_sweep):
+        parser.error(f"--mu-sweep values must lie in [0, 1], got {args.mu_sweep}")
     torch.set_num_threads(1)
     t0 = time.time()
     dirs = make_masks(args.data, args.n_train, args.n_val, seed=0)
@@ -107,13 +249,23 @@ def main(argv: list[str] | None = None) -> int:
         k: evaluate(train_ds, dirs[k], progress=False).scores.miou for k in ("masks", "labels0")
     }
 
+    done: dict[tuple, tuple] = {}  # (loss, seed, mu or None) -> (val confusions, train s)
+
+    def run(loss: str, seed: int, mu: float | None = None):
+        if (loss, seed, mu) not in done:
+            result, wall, recipe = train_one(
+                args.data, dirs, loss, seed, args.iterations, args.data / "runs" / "deeplab", mu
+            )
+            h = image_confusions(result.model, val_ds, len(names) + 1, recipe.infer)
+            done[loss, seed, mu] = h, wall
+            print(f"{run_name(loss, seed, mu)}: val mIoU {100 * mean_iou(h.sum(0)):.1f}, "
+                  f"{wall:.0f} s of training", flush=True)  # fmt: skip
+        return done[loss, seed, mu]
+
     hists, rows = {}, []
     for seed in args.seeds:
         for loss in ("ce", "cgl"):
-            result, wall, recipe = train_one(
-                args.data, dirs, loss, seed, args.iterations, args.data / "runs" / "deeplab"
-            )
-            h = image_confusions(result.model, val_ds, len(names) + 1, recipe.infer)
+            h, wall = run(loss, seed)
             hists[f"{loss} seed {seed}"] = h
             rows.append(
                 {
@@ -150,7 +302,18 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     noise = pd.DataFrame(noise).round(1)
+    sweep_md = []
+    if args.mu_sweep:
+        sweep, conf, sweep_md = mu_sweep(args, dirs, run)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.mu_sweep:
+        sweep.to_csv(args.out / "mu_sweep.csv", index=False)
+        conf.to_csv(args.out / "confidence.csv", index=False)
+    else:
+        for name in ("mu_sweep.csv", "confidence.csv"):  # summary.md no longer covers them
+            if (args.out / name).exists():
+                (args.out / name).unlink()
+                print(f"removed {args.out / name} (no --mu-sweep in this run)")
     runs.to_csv(args.out / "runs.csv", index=False)
     noise.to_csv(args.out / "noise.csv", index=False)
     cmd = "python scripts/toy_deeplab.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -177,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "For context only, the paper (VOC val, DeepLabV2-R101, Table 7): CE 70.6 -> CGL 71.1 "
         "(ImageNet init), 73.3 -> 73.8 (COCO init). Not ours.",
         "",
+        *sweep_md,
     ]
     (args.out / "summary.md").write_text("\n".join(md))
     (args.out / "pseudo_masks.json").write_text(

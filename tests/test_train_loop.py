@@ -120,3 +120,19 @@ def test_bf16_autocast_runs_on_cpu(tmp_path):
         TinyRegression(), tiny_config(str(tmp_path), iterations=4, mixed_precision="bf16")
     )
     assert result.step == 4 and all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+class _TupleSettings(TinyRegression):
+    """A task whose settings hold tuples (as every DeepLab recipe does: scales, mean)."""
+
+    def config(self):
+        return {"scales": (0.75, 1.0), "mean": (0.5, 0.5, 0.5)}
+
+
+def test_a_finished_run_with_tuple_settings_resumes(tmp_path):
+    """config.json stores tuples as lists; the rerun of the same command must not be
+    refused as "different task settings" (it was, for every DeepLab run)."""
+    first = train(_TupleSettings(), tiny_config(str(tmp_path), iterations=4))
+    again = train(_TupleSettings(), tiny_config(str(tmp_path), iterations=4))
+    assert again.resumed_from == 4
+    _assert_same_weights(again.model.state_dict(), first.model.state_dict())

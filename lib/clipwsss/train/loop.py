@@ -129,6 +129,7 @@ def _run_record(task: TrainTask, config: TrainConfig) -> dict[str, Any]:
 
 def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
     old = json.loads((run_dir / "config.json").read_text())
+    record = json.loads(json.dumps(record))  # as stored: tuples become lists
     diff = [
         k
         for k, v in record["train"].items()
