@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test toy run notebooks lint bench toy-clip clean
+.PHONY: setup demo demo-photos test toy toy-train run notebooks lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -33,11 +33,21 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout 600 \
 test: setup
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
-# Every notebook on the toy profile through papermill: executed copies + metrics JSON; then
-# the committed claim ledger (notebook 11) is rebuilt from those results.
+# The toy report (results/toy/summary.md, stages.csv, noise.csv: the README's numbers), every
+# notebook on the toy profile through papermill (executed copies + metrics JSON), then the
+# committed claim ledger (notebook 11) rebuilt from those results. Notebooks 12-17 read the
+# trained toy runs of `make toy-train`.
 toy: setup
+	$(PY) scripts/toy_report.py --n-val 200
 	$(PY) scripts/run_notebooks.py --profile toy --out results/toy
 	$(PY) scripts/execute_notebooks.py 11_claim_ledger
+
+# The trained toy runs behind notebooks 12-17 (CPU, about 45 min on two cores):
+# DeepLab CE vs CGL, WeCLIP and WeakCLIP with two training seeds each.
+toy-train: setup
+	$(PY) scripts/toy_deeplab.py --seeds 0 1 --iterations 300
+	$(PY) scripts/weclip_toy.py --seeds 0 1
+	$(PY) scripts/weakclip_toy.py --train-seeds 0 1
 
 # One notebook on a real profile: make run NB=06_caa_vs_mhsa PROFILE=voc12 DATA=/data/VOC2012
 run: setup
