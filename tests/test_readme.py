@@ -59,14 +59,14 @@ def test_readme_toy_numbers_are_the_committed_results():
 
 
 def test_readme_seed_table_is_the_committed_results():
-    """The training-seed table repeats results/toy (seed 0), the seed-0 tables of the previous
-    numerics (results/toy/seed0_previous_numerics) and results/toy/seed1 (previous numerics)."""
+    """The training-seed table repeats results/toy (seed 0) and results/toy/seed1, and the
+    prose quotes seed 1's CAA interval from its noise.csv."""
     import pandas as pd
 
-    table = _readme_table("| toy val (%) | seed 0 (shipped) | seed 0, previous numerics |")
+    table = _readme_table("| toy val (%) | seed 0 (shipped) | seed 1 |")
     rows = {name: [float(v.replace("−", "-")) for v in cells] for name, cells in table.items()}
     results = README.parent / "results" / "toy"
-    folders = [results, results / "seed0_previous_numerics", results / "seed1"]
+    folders = [results, results / "seed1"]
     for col, folder in enumerate(folders):
         zeroshot = json.loads((folder / "zeroshot.json").read_text())
         assert rows["zero-shot top-1"][col] == round(100 * zeroshot["top1_accuracy"], 1)
@@ -82,6 +82,14 @@ def test_readme_seed_table_is_the_committed_results():
         assert rows["softmax + background set − softmax, classes only"][col] == noise[key]
         key = "softmax + background set (default) - no softmax, classes only"
         assert rows["softmax + background set − plain GradCAM"][col] == noise[key]
+    text = " ".join(README.read_text().split())
+    signed = lambda v: f"{v:+.1f}".replace("-", "−")  # noqa: E731
+    for folder in folders:
+        d = pd.read_csv(folder / "noise.csv").set_index("run or difference").loc[
+            "+ CAA - initial CAM"
+        ]
+        quoted = f"{signed(d['mIoU'])}, interval {signed(d['95% low'])} to {signed(d['95% high'])}"
+        assert quoted in text, quoted
 
 
 def test_readme_prose_numbers_are_the_committed_results():
