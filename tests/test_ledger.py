@@ -209,6 +209,7 @@ def test_rests_on_says_what_a_status_rests_on():
     assert lg.rests_on("t2_caa", lg.MEASURED, "toy").startswith("toy measurement")
     assert lg.rests_on("t2_caa", lg.MEASURED, "voc12") == "voc12 measurement"
     assert "COCO-pretrained DeepLab" in lg.rests_on("s3_mu_095", lg.NEEDS_COCO_INIT, "toy")
+    assert "not the paper's model" in lg.rests_on("s3_mu_095", lg.MEASURED, "toy")
     assert "real data" in lg.rests_on("t4_test", lg.NEEDS_REAL_DATA, "toy")
     assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"
 

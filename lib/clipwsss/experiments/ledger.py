@@ -63,6 +63,9 @@ COLUMNS = ("key", "source", "setting", "split", "metric", "paper", "ours", "diff
 TOY_CAVEATS = {
     "t3_": "timing of this CPU: a random-weight ViT-B/16 on a few images, extrapolated to "
            "10,582 images with the CRF split over this machine's processes (notebook 09)",
+    "s3_": "toy measurement, not the paper's model: a random-init ResNet-18 DeepLab trained "
+           "300 iterations on the toy pseudo masks (the paper's S3 sweep starts from "
+           "COCO-pretrained DeepLab weights; notebook 12)",
     "s1_cls_": "toy measurement, not a fair replay: the micro-CLIP was trained with avg "
                "pooling, so its class token never served as the embedding (notebook 03)",
 }  # fmt: skip
