@@ -45,7 +45,7 @@ toy: setup
 # The trained toy runs behind notebooks 12-17 (CPU, about 45 min on two cores):
 # DeepLab CE vs CGL, WeCLIP and WeakCLIP with two training seeds each.
 toy-train: setup
-	$(PY) scripts/toy_deeplab.py --seeds 0 1 --iterations 300
+	$(PY) scripts/toy_deeplab.py --seeds 0 1 --iterations 300 --mu-sweep 0 0.7 0.8 0.95 0.99 --sweep-seeds 0
 	$(PY) scripts/weclip_toy.py --seeds 0 1
 	$(PY) scripts/weakclip_toy.py --train-seeds 0 1
 
