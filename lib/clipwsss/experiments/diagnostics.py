@@ -264,6 +264,7 @@ def crf_changes(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]) ->
                        (ch & (c == 0)).sum()))  # fmt: skip
         done.append(rec.image_id)
     a = np.asarray(counts, np.float64).reshape(-1, 5).T
-    hists = {"seed": np.stack(seed_h) if seed_h else np.zeros((0, n, n), np.int64),
-             "seed + dCRF": np.stack(crf_h) if crf_h else np.zeros((0, n, n), np.int64)}  # fmt: skip
+    empty = np.zeros((0, n, n), np.int64)
+    hists = {"seed": np.stack(seed_h) if seed_h else empty,
+             "seed + dCRF": np.stack(crf_h) if crf_h else empty}  # fmt: skip
     return CrfChanges(tuple(done), hists, (a[0], a[1]), (a[2], a[0]), (a[3], a[0]), (a[4], a[0]))

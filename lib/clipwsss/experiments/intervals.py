@@ -194,7 +194,9 @@ def correlation_table(
     """
     names = list(x)
     if set(names) != set(y) or len(names) < 3:
-        raise ValueError(f"x and y must name the same runs, at least three: {sorted(x)}, {sorted(y)}")
+        raise ValueError(
+            f"x and y must name the same runs, at least three: {sorted(x)}, {sorted(y)}"
+        )
     nums = np.stack([np.asarray(x[n][0], np.float64) for n in names])  # (R, N)
     dens = np.stack([np.asarray(x[n][1], np.float64) for n in names])
     hists = np.stack([np.asarray(y[n], np.int64) for n in names])  # (R, N, c, c)

@@ -193,8 +193,9 @@ def prompt_sweep_runs(
              for p, h in zip(prompts, per_image, strict=True)}  # fmt: skip
     terms = {}
     for p, per_image_scores in zip(prompts, scores, strict=True):
-        flat = [torch.as_tensor(x, dtype=torch.float64).detach().reshape(-1)
-                for x in per_image_scores]
+        flat = [
+            torch.as_tensor(x, dtype=torch.float64).detach().reshape(-1) for x in per_image_scores
+        ]
         terms[p] = (np.array([float(x.var(unbiased=False)) for x in flat], np.float64),
                     np.array([float(x.mean()) for x in flat], np.float64))  # fmt: skip
     return PromptRuns(table, hists, terms)
@@ -547,7 +548,9 @@ def pseudo_mask_sweep(
     n_bins = len(edges) - 1
     image_bins = {c: np.asarray(v, np.int64).reshape(-1, n_bins) for c, v in bins_per_image.items()}
     image_hists = {k: np.stack(v) if v else np.zeros((0, n, n), np.int64) for k, v in hists.items()}
-    image_ignored = {k: tuple(np.asarray(v, np.float64).reshape(-1, 2).T) for k, v in ignored.items()}
+    image_ignored = {
+        k: tuple(np.asarray(v, np.float64).reshape(-1, 2).T) for k, v in ignored.items()
+    }
     return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows), image_bins,
                      image_hists, image_ignored)  # fmt: skip
 
