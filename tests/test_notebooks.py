@@ -52,8 +52,9 @@ def test_runner_refuses_unknown_parameter_names(tmp_path):
 
 def test_save_metrics_writes_json_or_nothing(tmp_path):
     assert save_metrics("", "nb", {"a": 1.0}, profile="toy") is None
-    path = save_metrics(str(tmp_path), "nb", {"t2_caa": 12.5}, profile="toy")
-    assert json.loads(path.read_text())["metrics"] == {"t2_caa": 12.5}
+    assert not any(tmp_path.iterdir())
+    assert save_metrics(str(tmp_path), "nb", {"t2_caa": 12.5}, profile="toy") is None
+    assert json.loads((tmp_path / "nb.json").read_text())["metrics"] == {"t2_caa": 12.5}
 
 
 def _outputs_text(cell) -> str:
