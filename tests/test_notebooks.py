@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-
 # The CLIP-ES notebooks (01-12) and the ablation notebooks (18-20) follow the issue-13 rules
 # tested below: rendered readings, recorded header run times, tolerance checks. The WeCLIP /
 # WeakCLIP notebooks (13-17) came later and have not been converted yet.
-CLIP_ES_NOTEBOOKS = [p for p in NOTEBOOKS if int(p.name[:2]) in {*range(13), 18, 19, 20}]
+CLIP_ES_NOTEBOOKS = [p for p in NOTEBOOKS if int(p.name[:2]) in {*range(13), 17, 18, 19, 20}]
 REQUIRED = {"profile", "data_root", "split", "limit", "seed", "results_dir"}
 
 
