@@ -93,7 +93,8 @@ def test_header_run_time_is_the_recorded_one(path):
     assert len(claimed) == 1, "the header gives its run time as 'about N s'"
     wall = re.findall(r"wall time\s+([\d.]+) s", _outputs_text(cells[-1]))
     assert wall, "no wall time in the provenance cell"
-    assert float(wall[0]) / 2 <= float(claimed[0]) <= 2 * float(wall[0]), (claimed, wall)
+    # execute_notebooks.py rounds to 5 s and writes at least "about 5 s"
+    assert float(wall[0]) / 2 <= float(claimed[0]) <= max(5.0, 2 * float(wall[0])), (claimed, wall)
 
 
 @pytest.mark.parametrize("path", CLIP_ES_NOTEBOOKS, ids=[p.stem for p in CLIP_ES_NOTEBOOKS])
