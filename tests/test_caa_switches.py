@@ -55,7 +55,7 @@ def test_gradcam_block_early_target(tiny_vit):
     px = _pixels(tiny_vit)
     base = dense_forward(tiny_vit, px)
     early = dense_forward(tiny_vit, px, gradcam_block=0)
-    # same forward (explicit attention instead of the fused kernel), another target
+    # same forward (fused kernel from block 1 on, not only in the last), another target
     torch.testing.assert_close(early.image_embedding, base.image_embedding, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(early.attn, base.attn, atol=1e-5, rtol=1e-4)
     assert early.activation.shape == base.activation.shape
@@ -63,6 +63,14 @@ def test_gradcam_block_early_target(tiny_vit):
     (g,) = torch.autograd.grad(early.image_embedding.sum(), early.activation)
     assert g.abs().sum() > 0  # the embedding depends on the block-1 target
     assert len(early.block_tokens) == len(base.block_tokens)
+
+
+def test_gradcam_block_shares_the_no_grad_prefix(tiny_vit):
+    px = _pixels(tiny_vit)
+    base, mid = dense_forward(tiny_vit, px), dense_forward(tiny_vit, px, gradcam_block=1)
+    assert torch.equal(mid.attn[:, 0], base.attn[:, 0])  # block 1 runs as in the default
+    assert torch.equal(mid.last_block_input, base.block_tokens[0])  # the stream entering block 2
+    assert not mid.block_tokens[1].requires_grad and mid.block_tokens[-1].requires_grad
 
 
 def test_gradcam_block_out_of_range(tiny_vit):

@@ -109,3 +109,34 @@ def test_calibration_counts_every_labelled_pixel_and_matches_the_masks(es, voc):
     assert cal.per_class["pixels"].sum() == labelled
     assert list(cal.per_class.index[:2]) == ["background", VOC_CLASSES[0]]
     assert isinstance(cal.by_bin, pd.DataFrame) and cal.threshold == 0.9
+
+
+def test_crf_changes_counts_match_the_seed_and_crf_labels(es, voc):
+    from clipwsss.cams.labels import cams_to_label
+    from clipwsss.metrics import mean_iou
+
+    ch = dg.crf_changes(es, voc, voc.ids)
+    n_img = len(ch.image_ids)
+    assert n_img > 0 and set(ch.image_hists) == {"seed", "seed + dCRF"}
+    changed = fixed = broken = to_bg = labelled = 0
+    for rec in iter_records(es, voc, voc.ids):
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()
+        seed_label = cams_to_label(hr.float(), rec.keys).numpy()
+        crf_label = crf_pseudo_mask(rec.image, rec.keys, hr).label.numpy()
+        lab = rec.gt != 255
+        s, c, g = seed_label[lab], crf_label[lab], rec.gt[lab]
+        labelled += lab.sum()
+        changed += (s != c).sum()
+        fixed += ((s != c) & (c == g)).sum()
+        broken += ((s != c) & (s == g)).sum()
+        to_bg += ((s != c) & (c == 0)).sum()
+    for counts in (ch.changed, ch.fixed, ch.broken, ch.to_background):
+        assert counts[0].shape == counts[1].shape == (n_img,)
+        assert (counts[0] <= counts[1]).all()
+    assert ch.changed[0].sum() == changed and ch.changed[1].sum() == labelled
+    assert ch.fixed[0].sum() == fixed and ch.broken[0].sum() == broken
+    assert ch.to_background[0].sum() == to_bg and (ch.fixed[1] == ch.changed[0]).all()
+    assert fixed + broken <= changed  # a change can also go from one wrong label to another
+    for h in ch.image_hists.values():
+        assert h.shape[0] == n_img and h.sum() == labelled
+        assert 0 <= mean_iou(h.sum(0)) <= 1

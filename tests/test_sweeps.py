@@ -105,6 +105,16 @@ def test_pseudo_mask_sweep_histogram_and_monotone_ignored_share(es, voc):
     for _, group in res.by_mu.groupby("confidence"):
         ignored = group.sort_values("mu")["ignored %"].to_numpy()
         assert ignored[0] == 0 and (np.diff(ignored) >= 0).all() and ignored[-1] == 100
+    n_img = len([i for i in voc.ids if voc.sample(i).labels])
+    for c, per_image in res.image_bins.items():  # per-image counts sum to the histogram
+        assert per_image.shape == (n_img, len(res.histogram))
+        np.testing.assert_allclose(100 * per_image.sum(0) / per_image.sum(), res.histogram[c])
+    for row in res.by_mu.itertuples():
+        key = (row.confidence, row.mu)
+        assert res.image_hists[key].shape[0] == n_img
+        assert 100 * mean_iou(res.image_hists[key].sum(0)) == pytest.approx(row.mIoU, nan_ok=True)
+        off, labelled = res.image_ignored[key]
+        assert 100 * off.sum() / labelled.sum() == pytest.approx(row[4])  # "ignored %"
 
 
 def test_cam_scorer_equals_cams_to_label():
@@ -173,3 +183,7 @@ def test_prompt_sweep_runs_per_image_matrices_sum_to_the_table(es, voc):
     assert list(runs.image_hists) == prompts
     for row in runs.table.itertuples():
         assert 100 * mean_iou(runs.image_hists[row.prompt].sum(0)) == pytest.approx(row.mIoU)
+    for row in runs.table.itertuples():  # Eq. 5 from the per-image terms
+        var, mean = runs.image_scores[row.prompt]
+        assert var.shape == mean.shape == (runs.image_hists[row.prompt].shape[0],)
+        assert var.sum() / mean.sum() == pytest.approx(row.sharpness)

@@ -106,15 +106,15 @@ class DenseOutput:
 
     Attributes:
         activation: (B, T, D) GradCAM target, a leaf that requires grad. ViT: the output of
-            the last block's ``ln_1`` (T = 1 + h*w, class token first). RN50: the output of
-            ``layer4`` as tokens (T = h*w).
+            the target block's ``ln_1``, by default the last block's (T = 1 + h*w, class
+            token first). RN50: the output of ``layer4`` as tokens (T = h*w).
         attn: (B, L, T, T) head-averaged attention of every block (ViT), or ``None`` (RN50).
         image_embedding: (B, E) unnormalised image embedding, differentiable w.r.t.
             ``activation``.
         grid: (h, w) patch grid.
         n_prefix_tokens: tokens before the patch tokens in ``activation`` (1 for ViT, 0 RN).
-        last_block_input: (B, T, D) residual stream entering the last ViT block (lets the
-            official per-class loop re-run that block), or ``None`` (RN50).
+        last_block_input: (B, T, D) residual stream entering the target ViT block, by default
+            the last (lets the official per-class loop re-run that block), or ``None`` (RN50).
         block_tokens: the residual stream after each ViT block, ``block_tokens[i]`` of shape
             (B, T, D) after block i + 1 (class token first). Blocks 1..L-1 are detached; the
             last one is differentiable w.r.t. ``activation``. Empty for RN50. WeCLIP's decoder
@@ -135,13 +135,13 @@ class DenseOutput:
         return self.activation[:, self.n_prefix_tokens :]
 
 
-def block_with_attn(block: nn.Module, x: Tensor, normed: Tensor | None = None):
+def block_with_attn(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     """One open_clip ``ResidualAttentionBlock`` that also returns head-averaged attention.
 
     Shapes:
         x: (B, T, D) residual stream in; returns (B, T, D) out and (B, T, T) attention.
     """
-    a = block.ln_1(x) if normed is None else normed
+    a = block.ln_1(x)
     out, attn = block.attn(a, a, a, need_weights=True, average_attn_weights=True)
     x = x + block.ls_1(out)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
@@ -151,7 +151,8 @@ def block_with_attn(block: nn.Module, x: Tensor, normed: Tensor | None = None):
 def block_fused(block: nn.Module, x: Tensor, normed: Tensor) -> Tensor:
     """One block from its LayerNorm'd input, through the fused attention kernel (no map).
 
-    Used for the differentiable last block: its backward is cheaper than the explicit path.
+    Used for the differentiable blocks (the GradCAM target block and those after it): its
+    backward is cheaper than the explicit path.
 
     Shapes:
         x, normed: (B, T, D) residual stream and ``ln_1(x)``; returns (B, T, D).
@@ -187,6 +188,32 @@ def pool_tokens(visual: nn.Module, tokens: Tensor, pooling: Pooling) -> Tensor:
     return pooled @ visual.proj
 
 
+def vit_tokens(
+    visual: nn.Module, pixels: Tensor, *, pos_embed_fp16: bool = False
+) -> tuple[Tensor, tuple[int, int]]:
+    """Patch tokens plus the class token, with the positional table, through ``ln_pre``.
+
+    Shapes:
+        pixels: (B, 3, H, W), H and W multiples of the patch size; returns the (B, 1 + h*w, D)
+        residual stream entering block 1 and the (h, w) patch grid.
+    """
+    patch = visual.conv1.kernel_size[0]
+    grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
+    x = visual.conv1(pixels).flatten(2).transpose(1, 2)  # (B, h*w, D)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    pos = (official_pos_embed if pos_embed_fp16 else interpolate_pos_embed)(
+        visual.positional_embedding, grid
+    )
+    return visual.ln_pre(torch.cat([cls, x], dim=1) + pos), grid
+
+
+def target_block_index(gradcam_block: int, n_blocks: int) -> int:
+    """``gradcam_block`` (a Python index, -1 = last) as 0..n_blocks-1; ValueError outside."""
+    if not -n_blocks <= gradcam_block < n_blocks:
+        raise ValueError(f"gradcam_block={gradcam_block} not in [-{n_blocks}, {n_blocks - 1}]")
+    return gradcam_block % n_blocks
+
+
 def vit_dense_forward(
     visual: nn.Module,
     pixels: Tensor,
@@ -197,8 +224,10 @@ def vit_dense_forward(
 ) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
-    Blocks 1..L-1 run without gradient; the last block runs from its LayerNorm'd input, which
-    is returned as the GradCAM activation (official target ``resblocks[-1].ln_1``).
+    The blocks before the target block run without gradient (explicit attention, maps kept).
+    The target block's ``ln_1`` output is the GradCAM activation (official target:
+    ``resblocks[-1].ln_1``); from it on every block runs with gradient through the fused
+    attention kernel (cheaper backward), its map computed apart without gradient.
 
     Args:
         visual: ``model.visual`` of an open_clip ViT.
@@ -206,9 +235,8 @@ def vit_dense_forward(
         pooling: "avg" (mean of patch tokens after ``ln_post``, CLIP-ES default) or "cls".
         pos_embed_fp16: round the interpolated positional table to float16
             (:func:`official_pos_embed`, the official CLIP-ES forward); False keeps float32.
-        gradcam_block: block whose ``ln_1`` output is the GradCAM activation (Python index,
-            -1 = the last block, the official target). For an earlier block, that block and
-            every later one run with gradient (the target-layer ablation, notebook 19);
+        gradcam_block: the target block (Python index, -1 = the last block, the official
+            target). An earlier one is the target-layer ablation of notebook 19;
             ``last_block_input`` is then the stream entering that block.
 
     Returns:
@@ -222,41 +250,33 @@ def vit_dense_forward(
         raise ValueError(f"pooling must be 'avg' or 'cls', got {pooling!r}")
     if getattr(visual, "attn_pool", None) is not None:
         raise NotImplementedError("ViTs with attentional pooling are not supported")
-    patch = visual.conv1.kernel_size[0]
-    grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
     blocks = visual.transformer.resblocks
+    target = target_block_index(gradcam_block, len(blocks))
     attns, streams = [], []
     with torch.no_grad():
-        x = visual.conv1(pixels).flatten(2).transpose(1, 2)  # (B, h*w, D)
-        cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        pos = (official_pos_embed if pos_embed_fp16 else interpolate_pos_embed)(
-            visual.positional_embedding, grid
-        )
-        x = visual.ln_pre(torch.cat([cls, x], dim=1) + pos)
-        n_blocks = len(blocks)
-        target = gradcam_block % n_blocks if -n_blocks <= gradcam_block < n_blocks else None
-        if target is None:
-            raise ValueError(f"gradcam_block={gradcam_block} not in [-{n_blocks}, {n_blocks - 1}]")
-        if target != n_blocks - 1:
-            return _vit_early_target(visual, x, blocks, target, pooling, grid)
-        for block in blocks[:-1]:
+        x, grid = vit_tokens(visual, pixels, pos_embed_fp16=pos_embed_fp16)
+        for block in blocks[:target]:
             x, attn = block_with_attn(block, x)
             attns.append(attn)
             streams.append(x)
-        activation = blocks[-1].ln_1(x)
-        attns.append(attention_map(blocks[-1], activation))
-    activation = activation.detach().requires_grad_(True)
+        entering = x
+        activation = blocks[target].ln_1(x).detach().requires_grad_(True)
     with torch.enable_grad():
-        out = block_fused(blocks[-1], x, activation)
-        embedding = pool_tokens(visual, out, pooling)
+        for i, block in enumerate(blocks[target:]):
+            normed = activation if i == 0 else block.ln_1(x)
+            with torch.no_grad():
+                attns.append(attention_map(block, normed))
+            x = block_fused(block, x, normed)
+            streams.append(x)
+        embedding = pool_tokens(visual, x, pooling)
     return DenseOutput(
         activation=activation,
         attn=torch.stack(attns, dim=1),
         image_embedding=embedding,
         grid=grid,
         n_prefix_tokens=1,
-        last_block_input=x,
-        block_tokens=(*streams, out),
+        last_block_input=entering,
+        block_tokens=(*[t.detach() for t in streams[:-1]], x),
     )
 
 
@@ -312,39 +332,6 @@ def resnet_dense_forward(visual: nn.Module, pixels: Tensor) -> DenseOutput:
     )
 
 
-def _vit_early_target(visual: nn.Module, x: Tensor, blocks, target: int, pooling: Pooling,
-                      grid: tuple[int, int]) -> DenseOutput:  # fmt: skip
-    """The rest of :func:`vit_dense_forward` with the GradCAM target at block ``target``'s
-    ``ln_1`` (not the last block): blocks ``target``.. run with gradient, maps detached.
-
-    Shapes:
-        x: (B, T, D) stream after ``ln_pre``; output as :func:`vit_dense_forward`.
-    """
-    attns, streams = [], []
-    with torch.no_grad():
-        for block in blocks[:target]:
-            x, attn = block_with_attn(block, x)
-            attns.append(attn)
-            streams.append(x)
-        activation = blocks[target].ln_1(x).detach().requires_grad_(True)
-    entering, out = x, x
-    with torch.enable_grad():
-        for i, block in enumerate(blocks[target:]):
-            out, attn = block_with_attn(block, out, activation if i == 0 else None)
-            attns.append(attn.detach())
-            streams.append(out)
-        embedding = pool_tokens(visual, out, pooling)
-    return DenseOutput(
-        activation=activation,
-        attn=torch.stack(attns, dim=1),
-        image_embedding=embedding,
-        grid=grid,
-        n_prefix_tokens=1,
-        last_block_input=entering,
-        block_tokens=(*[t.detach() for t in streams[:-1]], out),
-    )
-
-
 def dense_forward(
     clip: ClipModel,
     pixels: Tensor,
@@ -385,10 +372,5 @@ def vit_forward_floor(visual: nn.Module, pixels: Tensor) -> Tensor:
     Shapes:
         pixels: (B, 3, H, W) -> (B, E) class-token embedding.
     """
-    patch = visual.conv1.kernel_size[0]
-    grid = (pixels.shape[-2] // patch, pixels.shape[-1] // patch)
-    x = visual.conv1(pixels).flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-    x = torch.cat([cls, x], dim=1) + interpolate_pos_embed(visual.positional_embedding, grid)
-    x = visual.transformer(visual.ln_pre(x))
+    x = visual.transformer(vit_tokens(visual, pixels)[0])
     return visual.ln_post(x[:, 0]) @ visual.proj

@@ -5,6 +5,8 @@ an image-bootstrap interval (:func:`clipwsss.experiments.intervals.ratio_table`)
   truth of the image's *other* classes (notebook 06: vanilla MHSA vs CAA, Fig. 5's point).
 * :func:`confidence_calibration`: how well the CRF confidence of the pseudo masks predicts a
   correct label, against the toy world's exact ground truth (notebook 08, Eq. 9).
+* :func:`crf_changes`: which seed labels the dense CRF changes, and whether each change
+  fixes or breaks the pixel (notebook 08, Table 1's dCRF step).
 
 Experiment layer: loops over a data set, tensors in, counts and tables out.
 """
@@ -24,6 +26,7 @@ from clipwsss.cams.labels import cams_to_label
 from clipwsss.data import SegmentationDataset
 from clipwsss.experiments.sweeps import iter_records, refined_cams
 from clipwsss.methods.clip_es import ClipES
+from clipwsss.metrics import confusion_matrix
 from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 
 CALIBRATION_BINS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)  # the last bin is closed
@@ -211,3 +214,57 @@ def confidence_calibration(
     wk = np.asarray(wrong_kept, np.float64).reshape(-1, 2).T
     io = np.asarray(ign_ok, np.float64).reshape(-1, 2).T
     return Calibration(by_bin, (wk[0], wk[1]), (io[0], io[1]), per_class, threshold)
+
+
+@dataclass(frozen=True)
+class CrfChanges:
+    """What the dense CRF does to the seed labels, pixel by pixel, against the ground truth.
+
+    The seed label is the refined CAMs' label with background ``(1 - max)^1`` (what the CAM
+    files score at k = 1); the CRF label is :func:`~clipwsss.pipelines.masks.crf_pseudo_mask`'s
+    (nothing ignored). Only labelled pixels (``gt != 255``) are counted.
+
+    Attributes:
+        image_ids: the labelled images, in order.
+        image_hists: ``"seed"`` and ``"seed + dCRF"`` -> (N, n, n) per-image confusion
+            matrices, for :func:`clipwsss.experiments.intervals.bootstrap_table`.
+        changed: per image, (pixels whose label the CRF changes (N,), labelled pixels (N,)).
+        fixed: per image, (changed pixels that go from wrong to right (N,), changed (N,)).
+        broken: per image, (changed pixels that go from right to wrong (N,), changed (N,)).
+        to_background: per image, (changed pixels whose CRF label is background (N,),
+            changed (N,)).
+    """
+
+    image_ids: tuple[str, ...]
+    image_hists: dict[str, np.ndarray]
+    changed: tuple[np.ndarray, np.ndarray]
+    fixed: tuple[np.ndarray, np.ndarray]
+    broken: tuple[np.ndarray, np.ndarray]
+    to_background: tuple[np.ndarray, np.ndarray]
+
+
+def crf_changes(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]) -> CrfChanges:
+    """Seed labels vs dense-CRF labels on every labelled image of ``ids`` (Table 1's step).
+
+    CAMs refined as ``es.config`` says, upsampled to the ground truth and stored in float16
+    as the CAM files; the CRF is the official one (:mod:`clipwsss.cams.crf`).
+    """
+    n = dataset.n_classes
+    done, seed_h, crf_h, counts = [], [], [], []
+    for rec in iter_records(es, dataset, ids):
+        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()
+        seed_label = cams_to_label(hr.float(), rec.keys).numpy()
+        crf_label = crf_pseudo_mask(rec.image, rec.keys, hr).label.numpy()
+        seed_h.append(confusion_matrix(seed_label, rec.gt, n))
+        crf_h.append(confusion_matrix(crf_label, rec.gt, n))
+        lab = rec.gt != 255
+        g, s, c = rec.gt[lab].astype(np.int64), seed_label[lab], crf_label[lab]
+        ch = s != c
+        counts.append((ch.sum(), lab.sum(), (ch & (c == g)).sum(), (ch & (s == g)).sum(),
+                       (ch & (c == 0)).sum()))  # fmt: skip
+        done.append(rec.image_id)
+    a = np.asarray(counts, np.float64).reshape(-1, 5).T
+    empty = np.zeros((0, n, n), np.int64)
+    hists = {"seed": np.stack(seed_h) if seed_h else empty,
+             "seed + dCRF": np.stack(crf_h) if crf_h else empty}  # fmt: skip
+    return CrfChanges(tuple(done), hists, (a[0], a[1]), (a[2], a[0]), (a[3], a[0]), (a[4], a[0]))

@@ -36,9 +36,9 @@ class Interval:
         """True when the whole interval lies on one side of zero (a real difference)."""
         return self.low > 0 or self.high < 0
 
-    def text(self, signed: bool = True) -> str:
+    def text(self, signed: bool = True, digits: int = 1) -> str:
         """E.g. "+1.1 (95% interval -0.8 to +3.0, within the image noise)"."""
-        f = "{:+.1f}" if signed else "{:.1f}"
+        f = f"{{:{'+' if signed else ''}.{digits}f}}"
         return (f"{f.format(self.value)} (95% interval {f.format(self.low)} to "
                 f"{f.format(self.high)}, {self.verdict()})")  # fmt: skip
 
@@ -92,7 +92,8 @@ def bootstrap_table(
 def interval(table: pd.DataFrame, row: str) -> Interval:
     """One row of :func:`bootstrap_table` as an :class:`Interval`."""
     r = table.loc[row]
-    return Interval(float(r["mIoU"]), float(r["95% low"]), float(r["95% high"]))
+    value = r["mIoU"] if "mIoU" in r.index else r["value"]  # correlation_table: "value"
+    return Interval(float(value), float(r["95% low"]), float(r["95% high"]))
 
 
 def with_intervals(paper: pd.DataFrame, table: pd.DataFrame,
@@ -158,3 +159,76 @@ def ratio_table(
     return pd.DataFrame.from_dict(
         rows, orient="index", columns=["mIoU", "95% low", "95% high", "excludes 0"]
     )
+
+
+def correlation_table(
+    x: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    y: Mapping[str, np.ndarray],
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Correlation over runs of a pooled ratio ``x`` and the mIoU ``y``, with image intervals.
+
+    For Fig. 3's question (does a prompt's sharpness predict its CAM mIoU?): each run (a
+    prompt) has per-image numerators and denominators of ``x`` (Eq. 5: each image's score
+    variance and mean, ``x = sum(num) / sum(den)``) and per-image confusion matrices of ``y``.
+    Every resample draws the images with replacement once, recomputes ``x`` and the split mIoU
+    of every run on those images, and then the Pearson and Spearman correlation over the runs;
+    the interval is the percentile interval of those correlations. It is the noise of the
+    image sample (which images the prompts were scored on), not of the choice of prompts.
+
+    Args:
+        x: run name -> (num, den), two (N,) arrays over the same images in the same order.
+        y: run name -> (N, n, n) per-image confusion matrices, the same runs and images.
+        n_boot: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        Rows "pearson r" and "spearman rho"; columns "value" (on all images), "95% low",
+        "95% high" and "excludes 0" (:func:`interval` reads the rows). Resamples on which a
+        correlation is undefined (a constant series) are left out of the interval.
+
+    Shapes:
+        num, den: (N,) each; y values: (N, n, n).
+    """
+    names = list(x)
+    if set(names) != set(y) or len(names) < 3:
+        raise ValueError(
+            f"x and y must name the same runs, at least three: {sorted(x)}, {sorted(y)}"
+        )
+    nums = np.stack([np.asarray(x[n][0], np.float64) for n in names])  # (R, N)
+    dens = np.stack([np.asarray(x[n][1], np.float64) for n in names])
+    hists = np.stack([np.asarray(y[n], np.int64) for n in names])  # (R, N, c, c)
+    n_images = nums.shape[1]
+    if dens.shape != nums.shape or hists.shape[1] != n_images or n_images == 0:
+        raise ValueError(f"runs differ in images: x {nums.shape}/{dens.shape}, y {hists.shape}")
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+                       for _ in range(n_boot)])  # (B, N)  # fmt: skip
+    bx = (counts @ nums.T) / np.maximum(counts @ dens.T, 1e-12)  # (B, R)
+    by = np.array([[mean_iou(h) for h in np.tensordot(c, hists, axes=([0], [1]))]
+                   for c in counts])  # (B, R)  # fmt: skip
+    px = nums.sum(1) / np.maximum(dens.sum(1), 1e-12)
+    py = np.array([mean_iou(h) for h in hists.sum(1)])
+    rows = {}
+    for name, ranks in (("pearson r", False), ("spearman rho", True)):
+        value = float(_row_correlations(px[None], py[None], ranks)[0])
+        boot = _row_correlations(bx, by, ranks)
+        lo, hi = percentile_interval(boot[np.isfinite(boot)], LEVEL)
+        rows[name] = [value, lo, hi, bool(lo > 0 or hi < 0)]
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["value", "95% low", "95% high", "excludes 0"]
+    )
+
+
+def _row_correlations(a: np.ndarray, b: np.ndarray, ranks: bool) -> np.ndarray:
+    """Pearson (or, on average ranks, Spearman) correlation of each row pair. (B, R) -> (B,)."""
+    if ranks:
+        a = pd.DataFrame(a).rank(axis=1).to_numpy()
+        b = pd.DataFrame(b).rank(axis=1).to_numpy()
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1), np.nan)

@@ -156,14 +156,16 @@ def _image_hist(es: ClipES, cams: torch.Tensor, keys: torch.Tensor, gt: np.ndarr
 
 
 def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
-                 profile: str) -> Path | None:  # fmt: skip
+                 profile: str) -> None:  # fmt: skip
     """Write ``<results_dir>/<notebook>.json`` ({"profile", "metrics"}); '' writes nothing.
+
+    Returns nothing, so a notebook cell ending with this call displays no machine path.
 
     Metric keys that match ``clipwsss.paper`` keys (e.g. "t2_caa") are compared with the
     paper by the claim ledger; values are percentages for mIoU/IoU, as in the papers.
     """
     if not results_dir:
-        return None
+        return
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{notebook}.json"
@@ -173,7 +175,6 @@ def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
     tmp.write_text(json.dumps({"profile": profile, "notebook": notebook, "metrics": clean},
                               indent=2, sort_keys=True) + "\n")  # fmt: skip
     tmp.replace(path)
-    return path
 
 
 def reading(text: str):

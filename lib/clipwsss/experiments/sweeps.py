@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -152,10 +152,14 @@ class PromptRuns:
         table: the table of :func:`prompt_sweep`, prompts in the given order.
         image_hists: prompt -> (N, n, n) per-image confusion matrices, for the image
             bootstrap (:func:`clipwsss.experiments.intervals.bootstrap_table`).
+        image_scores: prompt -> (variance (N,), mean (N,)) of each image's class scores,
+            the per-image terms of Eq. 5 (sharpness = sum of variances / sum of means), for
+            :func:`clipwsss.experiments.intervals.correlation_table`.
     """
 
     table: pd.DataFrame
     image_hists: dict[str, np.ndarray]
+    image_scores: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def prompt_sweep_runs(
@@ -187,7 +191,14 @@ def prompt_sweep_runs(
     )
     hists = {p: np.stack(h) if h else np.zeros((0, n, n), np.int64)
              for p, h in zip(prompts, per_image, strict=True)}  # fmt: skip
-    return PromptRuns(table, hists)
+    terms = {}
+    for p, per_image_scores in zip(prompts, scores, strict=True):
+        flat = [
+            torch.as_tensor(x, dtype=torch.float64).detach().reshape(-1) for x in per_image_scores
+        ]
+        terms[p] = (np.array([float(x.var(unbiased=False)) for x in flat], np.float64),
+                    np.array([float(x.mean()) for x in flat], np.float64))  # fmt: skip
+    return PromptRuns(table, hists, terms)
 
 
 def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: Sequence[str]):
@@ -463,10 +474,22 @@ class MaskSweep:
         histogram: per confidence definition, the % of pixels in each bin of ``bins``.
         by_mu: per (confidence, mu): mIoU (%) of the kept pixels, % ignored (GT-labelled
             pixels set to 255), pixel accuracy (%) of the kept pixels.
+        image_bins: per confidence definition, (N, n_bins) pixel counts of each image in
+            each bin (rows sum to the image's pixels), for the image bootstrap
+            (:func:`clipwsss.experiments.intervals.ratio_table`).
+        image_hists: per (confidence, mu), (N, n, n) per-image confusion matrices of the
+            kept pixels (:func:`clipwsss.experiments.intervals.bootstrap_table`).
+        image_ignored: per (confidence, mu), per image (ignored GT-labelled pixels (N,),
+            GT-labelled pixels (N,)).
     """
 
     histogram: pd.DataFrame
     by_mu: pd.DataFrame
+    image_bins: dict[str, np.ndarray] = field(default_factory=dict)
+    image_hists: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
+    image_ignored: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
 
 
 def pseudo_mask_sweep(
@@ -487,15 +510,26 @@ def pseudo_mask_sweep(
     n, edges = dataset.n_classes, np.asarray(bins, np.float64)
     counts = {c: np.zeros(len(edges) - 1, np.int64) for c in confidences}
     scorers = {(c, mu): MaskScorer(n) for c in confidences for mu in mus}
+    bins_per_image: dict[str, list[np.ndarray]] = {c: [] for c in confidences}
+    hists: dict[tuple[str, float], list[np.ndarray]] = {key: [] for key in scorers}
+    ignored: dict[tuple[str, float], list[tuple[int, int]]] = {key: [] for key in scorers}
     for rec in iter_records(es, dataset, ids):
         hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()  # float16 as the files
         pm = crf_pseudo_mask(rec.image, rec.keys, hr)  # official CRF, k = 1
         label, q = pm.label, pm.posterior
+        valid = rec.gt < n
         for c in confidences:
             conf = cgl_confidence(q, hr, kind=c)
-            counts[c] += np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
+            in_bins = np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
+            counts[c] += in_bins
+            bins_per_image[c].append(in_bins)
             for mu in mus:
-                scorers[(c, mu)].update(apply_confidence(label, conf, threshold=mu).numpy(), rec.gt)
+                mask = apply_confidence(label, conf, threshold=mu).numpy()
+                scorers[(c, mu)].update(mask, rec.gt)
+                off = mask == 255
+                hists[(c, mu)].append(confusion_matrix(np.where(off, 0, mask),
+                                                       np.where(off, 255, rec.gt), n))  # fmt: skip
+                ignored[(c, mu)].append((int((valid & off).sum()), int(valid.sum())))
     names = [
         f"[{a:g}, {b:g}{']' if i == len(edges) - 2 else ')'}"
         for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
@@ -511,7 +545,14 @@ def pseudo_mask_sweep(
         }
         for (c, mu), s in scorers.items()
     ]
-    return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows))
+    n_bins = len(edges) - 1
+    image_bins = {c: np.asarray(v, np.int64).reshape(-1, n_bins) for c, v in bins_per_image.items()}
+    image_hists = {k: np.stack(v) if v else np.zeros((0, n, n), np.int64) for k, v in hists.items()}
+    image_ignored = {
+        k: tuple(np.asarray(v, np.float64).reshape(-1, 2).T) for k, v in ignored.items()
+    }
+    return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows), image_bins,
+                     image_hists, image_ignored)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- figures
