@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/toy_weakclip"))
     parser.add_argument("--out", type=Path, default=Path("results/toy/weakclip"))
     parser.add_argument("--n-train", type=int, default=200, help="toy train images")
-    parser.add_argument("--n-val", type=int, default=100, help="toy val images")
+    parser.add_argument("--n-val", type=int, default=200, help="toy val images")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[0], help="WeakCLIP seeds")
     parser.add_argument("--iters", type=int, default=None, help="override the recipe's steps")
     parser.add_argument("--n-boot", type=int, default=1000)
@@ -123,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         tables.append(score(args.data, split, runs, args.n_boot))
     table = pd.concat(tables).round(1)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "logs").mkdir(exist_ok=True)  # the training logs notebook 17 reads (committed)
+    for s in args.train_seeds:
+        run = args.out / f"weakclip_seed{s}" / "run"
+        shutil.copyfile(run / "log.csv", args.out / "logs" / f"seed{s}_log.csv")
+        shutil.copyfile(run / "config.json", args.out / "logs" / f"seed{s}_config.json")
     table.to_csv(args.out / "weakclip_toy.csv", index=False)
     info = {"command": ["python", "scripts/weakclip_toy.py", *(argv or sys.argv[1:])],
             "seconds": round(time.time() - started), "torch": torch.__version__,

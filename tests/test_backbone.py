@@ -425,3 +425,16 @@ def test_resolve_device_auto_and_errors():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_random_init_asked_for_logs_no_open_clip_warning(caplog):
+    """``pretrained=None`` asks for random weights (tests, timing, parameter counts), so
+    open_clip's "No pretrained weights loaded" says nothing new and stays out of notebook
+    outputs (issue 13); other warnings still pass and the filter is removed afterwards."""
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        cw.load_clip("clipwsss-tiny-vit", pretrained=None)
+        logging.warning("No pretrained weights loaded for model 'x' (outside load_clip)")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["No pretrained weights loaded for model 'x' (outside load_clip)"]

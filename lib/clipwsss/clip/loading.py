@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +149,24 @@ def _patch_size(visual: nn.Module) -> int:
     return 32  # ModifiedResNet: stem /4, then layer2-4 each /2
 
 
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded for model")
+
+
+@contextmanager
+def _without_random_init_warning() -> Iterator[None]:
+    """Silence open_clip's "No pretrained weights loaded" while a caller builds the random
+    model it asked for (``pretrained=None``); every other log record passes."""
+    drop = _DropRandomInitWarning()
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        yield
+    finally:
+        root.removeFilter(drop)
+
+
 def load_clip(
     model_name: str = "ViT-B-16",
     pretrained: str | os.PathLike | None = "openai",
@@ -193,7 +214,8 @@ def load_clip(
             model = open_clip.create_model(model_name)
             source = model_name
         elif source is None:
-            model = open_clip.create_model(model_name, pretrained=None)
+            with _without_random_init_warning():
+                model = open_clip.create_model(model_name, pretrained=None)
         elif Path(source).suffix in {".pt", ".pth", ".bin", ".safetensors"} or os.sep in source:
             path = Path(source).expanduser()
             if not path.is_file():
