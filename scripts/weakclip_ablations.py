@@ -7,13 +7,16 @@ Needs the data and CLIP-ES masks of scripts/weakclip_toy.py (run it first). Ever
 through `clipwsss train weakclip --recipe toy` with one flag changed, on the first --limit
 train images for --iters steps, then `clipwsss predict` on the same images; mIoU with 95%
 paired image-bootstrap intervals, each variant minus the default. The table is rewritten after
-every variant (--out/ablations.csv), and finished runs are reused.
+every variant (--out/ablations.csv, with --out/summary.md and the settings and run time in
+--out/ablations.json, which notebook 16 reads), and finished runs are reused.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -71,6 +74,25 @@ def table(data, runs: dict[str, Path], n_boot: int) -> pd.DataFrame:
     return pd.DataFrame(rows).round(1)
 
 
+def write_summary(args, out: pd.DataFrame, seconds: float, argv: list[str] | None) -> None:
+    """--out/ablations.json (command, settings, run time) and --out/summary.md (the table)."""
+    from clipwsss.methods.weakclip.recipes import get_recipe
+
+    info = {"command": ["python", "scripts/weakclip_ablations.py", *(argv or sys.argv[1:])],
+            "iterations": args.iters, "images": args.limit, "split": "train",
+            "train seed": get_recipe("toy").seed, "n_boot": args.n_boot,
+            "seconds": round(seconds), "torch": torch.__version__,
+            "python": platform.python_version(), "threads": torch.get_num_threads()}  # fmt: skip
+    (args.out / "ablations.json").write_text(json.dumps(info, indent=2) + "\n")
+    (args.out / "summary.md").write_text(
+        f"WeakCLIP ablations on the toy world (profile toy; {args.iters} steps on the first "
+        f"{args.limit} train images, one training seed per variant, scored on the same images; "
+        "mIoU %, 95% paired image bootstrap, each variant minus the default)\n\n"
+        + out.to_markdown(index=False)
+        + "\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
@@ -97,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         out = table(data, {**runs, "CLIP-ES dCRF (the seeds' labels)": args.crf}, args.n_boot)
         args.out.mkdir(parents=True, exist_ok=True)
         out.to_csv(args.out / "ablations.csv", index=False)
+        write_summary(args, out, time.time() - started, argv)
         print(out.to_string(index=False), f"\n{time.time() - started:.0f}s", flush=True)
     return 0
 
