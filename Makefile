@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test toy toy-train run notebooks lint bench toy-clip clean
+.PHONY: setup demo demo-photos test toy toy-train toy-ablations run notebooks lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -48,6 +48,16 @@ toy-train: setup
 	$(PY) scripts/toy_deeplab.py --seeds 0 1 --iterations 300 --mu-sweep 0 0.7 0.8 0.95 0.99 --sweep-seeds 0
 	$(PY) scripts/weclip_toy.py --seeds 0 1
 	$(PY) scripts/weakclip_toy.py --train-seeds 0 1
+
+# The WeCLIP and WeakCLIP ablation tables behind notebooks 14 and 16 (after `make toy-train`;
+# one training run per variant, CPU, about 50 min).
+toy-ablations: setup
+	$(PY) scripts/weclip_toy_ablations.py train --tag aff0 --set aff_weight=0
+	$(PY) scripts/weclip_toy_ablations.py train --tag n0_3 --set first_block=3
+	$(PY) scripts/weclip_toy_ablations.py train --tag aff1 --set aff_weight=1.0
+	$(PY) scripts/weclip_toy_ablations.py train --tag afftarget_pred --set 'aff_target="prediction"'
+	$(PY) scripts/weclip_toy_ablations.py report
+	$(PY) scripts/weakclip_ablations.py
 
 # One notebook on a real profile: make run NB=06_caa_vs_mhsa PROFILE=voc12 DATA=/data/VOC2012
 run: setup
