@@ -123,11 +123,14 @@ def cmd_report(args) -> None:
                "n_images": len(val), "rows": rows}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablations.json").write_text(json.dumps(summary, indent=2) + "\n")
+    miou = {r["run"]: r["mIoU"] for r in rows}
+    seed_gap = abs(miou["seed 0: scales (0.75, 1.0)"] - miou["seed 1: scales (0.75, 1.0)"])
     lines = ["# WeCLIP ablations on the toy world", "",
              f"`{summary['command']}`; toy val, {len(val)} images; mIoU in %; diff = paired "
              "bootstrap mean of the difference to the default of the same seed (seed 0 default "
              "run; seed 1: its scales {0.75, 1.0}), with its 95% interval. One training seed per "
-             "variant: the two default seeds differ by 2.2 points on these images. Paper: VOC "
+             f"variant: the two default seeds differ by {seed_gap:.1f} points on these images. "
+             "Paper: VOC "
              "val, supplementary Tables 3, 4 and 5 (Table 2's N0 counts ViT-B/16's 12 blocks, "
              "so first_block=3 of the micro-CLIP's 4 has no paper row). Variants trained with "
              "`python scripts/weclip_toy_ablations.py train --tag TAG --set FIELD=VALUE` "
