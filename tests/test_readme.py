@@ -120,17 +120,17 @@ def test_readme_prose_numbers_of_notebooks_01_04_06_10():
     import pandas as pd
 
     results = README.parent / "results" / "toy"
-    metrics = {n: json.loads((results / f"{n}.json").read_text())["metrics"] for n in (
-        "01_overview", "04_sharpness_prompts", "06_caa_vs_mhsa", "10_official_vs_paper")}  # fmt: skip
+    names = ("01_overview", "04_sharpness_prompts", "06_caa_vs_mhsa", "10_official_vs_paper")
+    m1, m4, m6, m10 = (json.loads((results / f"{n}.json").read_text())["metrics"] for n in names)
     noise = pd.read_csv(results / "noise.csv").set_index("run or difference")["mIoU"]
     text = README.read_text()
     para = " ".join(text[text.index("**What the toy world does not show (yet).**") :]
                     .split("\n\n")[0].split())  # fmt: skip
-    m10, m6, m4 = (metrics[n] for n in ("10_official_vs_paper", "06_caa_vs_mhsa",
-                                        "04_sharpness_prompts"))  # fmt: skip
-    assert f"lifts CAA from {m10['boxes_official_miou']:.1f} to {m10['boxes_alternative_miou']:.1f}" in para
+    boxes = (m10["boxes_official_miou"], m10["boxes_alternative_miou"])
+    assert f"lifts CAA from {boxes[0]:.1f} to {boxes[1]:.1f}" in para
     assert f"(+{noise['+ CAA + dCRF - + CAA']:.1f} after CAA" in para
-    assert f"patch-grid ceiling ({metrics['01_overview']['baseline: ceiling: 8px patch majority']:.1f})" in para
+    ceiling = m1["baseline: ceiling: 8px patch majority"]
+    assert f"patch-grid ceiling ({ceiling:.1f})" in para
     lift = m6["t2_initial_ms"] - m6["t2_initial"]
     assert f"by {lift:.1f} points ({m6['t2_initial']:.1f} → {m6['t2_initial_ms']:.1f};" in para
     r, lo, hi = (m4[f"sharpness_miou_pearson_r{s}"] for s in ("", "_low", "_high"))

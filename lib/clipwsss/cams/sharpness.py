@@ -28,11 +28,25 @@ def sharpness(scores: Sequence[Tensor | np.ndarray | Sequence[float]]) -> float:
     """
     if len(scores) == 0:
         raise ValueError("sharpness needs at least one image")
-    scores = [torch.as_tensor(s, dtype=torch.float64).reshape(-1) for s in scores]
-    if any(s.numel() == 0 for s in scores):
-        raise ValueError("every image needs at least one target-class score")
-    variances = torch.stack([s.var(unbiased=False) for s in scores])
-    means = torch.stack([s.mean() for s in scores])
+    variances, means = sharpness_terms(scores)
     if (means.sum() <= 0).item():
         raise ValueError("the mean scores sum to zero; sharpness is undefined")
     return float(variances.sum() / means.sum())
+
+
+def sharpness_terms(
+    scores: Sequence[Tensor | np.ndarray | Sequence[float]],
+) -> tuple[Tensor, Tensor]:
+    """The per-image terms of Eq. 5: each image's population variance and mean of its scores
+    (float64), so that ``sharpness = variances.sum() / means.sum()``.
+
+    Shapes:
+        scores: n tensors (k_i,), k_i >= 1; returns two (n,) tensors.
+    """
+    scores = [torch.as_tensor(s, dtype=torch.float64).detach().reshape(-1) for s in scores]
+    if any(s.numel() == 0 for s in scores):
+        raise ValueError("every image needs at least one target-class score")
+    if not scores:
+        return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
+    return (torch.stack([s.var(unbiased=False) for s in scores]),
+            torch.stack([s.mean() for s in scores]))  # fmt: skip

@@ -40,7 +40,7 @@ from clipwsss.cams.labels import (
     cams_to_label,
     min_max_normalize,
 )
-from clipwsss.cams.sharpness import sharpness
+from clipwsss.cams.sharpness import sharpness, sharpness_terms
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
 from clipwsss.methods.clip_es import ClipES
 from clipwsss.metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
@@ -80,20 +80,27 @@ class CamScorer:
 
 
 class MaskScorer:
-    """Confusion matrix of pseudo masks whose 255 pixels are left out, and their share."""
+    """Confusion matrix of pseudo masks whose 255 pixels are left out, and their share, in
+    total and per image (``image_hists``, ``image_ignored``: for the image bootstrap)."""
 
     def __init__(self, n_classes: int) -> None:
         self.cm = ConfusionMatrix(n_classes)
         self.ignored = 0
         self.counted = 0
+        self.image_hists: list[np.ndarray] = []  # (n, n) per image
+        self.image_ignored: list[tuple[int, int]] = []  # (ignored, GT-labelled) per image
 
     def update(self, mask: np.ndarray | Tensor, gt: np.ndarray) -> None:
         """Add one mask (255 = ignored). Shapes: mask, gt (H, W)."""
         mask = np.asarray(mask)
-        valid = gt < self.cm.n_classes
-        self.ignored += int((valid & (mask == 255)).sum())
-        self.counted += int(valid.sum())
-        self.cm.update(np.where(mask == 255, 0, mask), np.where(mask == 255, 255, gt))
+        valid, off = gt < self.cm.n_classes, mask == 255
+        hist = confusion_matrix(np.where(off, 0, mask), np.where(off, 255, gt), self.cm.n_classes)
+        ignored, counted = int((valid & off).sum()), int(valid.sum())
+        self.cm.hist += hist
+        self.ignored += ignored
+        self.counted += counted
+        self.image_hists.append(hist)
+        self.image_ignored.append((ignored, counted))
 
     def ignored_fraction(self) -> float:
         """Share of GT-labelled pixels set to 255, in [0, 1]."""
@@ -191,13 +198,8 @@ def prompt_sweep_runs(
     )
     hists = {p: np.stack(h) if h else np.zeros((0, n, n), np.int64)
              for p, h in zip(prompts, per_image, strict=True)}  # fmt: skip
-    terms = {}
-    for p, per_image_scores in zip(prompts, scores, strict=True):
-        flat = [
-            torch.as_tensor(x, dtype=torch.float64).detach().reshape(-1) for x in per_image_scores
-        ]
-        terms[p] = (np.array([float(x.var(unbiased=False)) for x in flat], np.float64),
-                    np.array([float(x.mean()) for x in flat], np.float64))  # fmt: skip
+    terms = {p: tuple(t.numpy() for t in sharpness_terms(s))
+             for p, s in zip(prompts, scores, strict=True)}  # fmt: skip
     return PromptRuns(table, hists, terms)
 
 
@@ -508,28 +510,22 @@ def pseudo_mask_sweep(
     bin is closed ([0.95, 1.0]).
     """
     n, edges = dataset.n_classes, np.asarray(bins, np.float64)
-    counts = {c: np.zeros(len(edges) - 1, np.int64) for c in confidences}
     scorers = {(c, mu): MaskScorer(n) for c in confidences for mu in mus}
     bins_per_image: dict[str, list[np.ndarray]] = {c: [] for c in confidences}
-    hists: dict[tuple[str, float], list[np.ndarray]] = {key: [] for key in scorers}
-    ignored: dict[tuple[str, float], list[tuple[int, int]]] = {key: [] for key in scorers}
     for rec in iter_records(es, dataset, ids):
         hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()  # float16 as the files
         pm = crf_pseudo_mask(rec.image, rec.keys, hr)  # official CRF, k = 1
         label, q = pm.label, pm.posterior
-        valid = rec.gt < n
         for c in confidences:
             conf = cgl_confidence(q, hr, kind=c)
-            in_bins = np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
-            counts[c] += in_bins
-            bins_per_image[c].append(in_bins)
+            bins_per_image[c].append(
+                np.histogram(conf.numpy().clip(edges[0], edges[-1]), bins=edges)[0]
+            )
             for mu in mus:
-                mask = apply_confidence(label, conf, threshold=mu).numpy()
-                scorers[(c, mu)].update(mask, rec.gt)
-                off = mask == 255
-                hists[(c, mu)].append(confusion_matrix(np.where(off, 0, mask),
-                                                       np.where(off, 255, rec.gt), n))  # fmt: skip
-                ignored[(c, mu)].append((int((valid & off).sum()), int(valid.sum())))
+                scorers[(c, mu)].update(apply_confidence(label, conf, threshold=mu).numpy(), rec.gt)
+    n_bins = len(edges) - 1
+    image_bins = {c: np.asarray(v, np.int64).reshape(-1, n_bins) for c, v in bins_per_image.items()}
+    counts = {c: v.sum(0) for c, v in image_bins.items()}
     names = [
         f"[{a:g}, {b:g}{']' if i == len(edges) - 2 else ')'}"
         for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
@@ -545,11 +541,11 @@ def pseudo_mask_sweep(
         }
         for (c, mu), s in scorers.items()
     ]
-    n_bins = len(edges) - 1
-    image_bins = {c: np.asarray(v, np.int64).reshape(-1, n_bins) for c, v in bins_per_image.items()}
-    image_hists = {k: np.stack(v) if v else np.zeros((0, n, n), np.int64) for k, v in hists.items()}
+    image_hists = {k: np.stack(s.image_hists) if s.image_hists else np.zeros((0, n, n), np.int64)
+                   for k, s in scorers.items()}  # fmt: skip
     image_ignored = {
-        k: tuple(np.asarray(v, np.float64).reshape(-1, 2).T) for k, v in ignored.items()
+        k: tuple(np.asarray(s.image_ignored, np.float64).reshape(-1, 2).T)
+        for k, s in scorers.items()
     }
     return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows), image_bins,
                      image_hists, image_ignored)  # fmt: skip
