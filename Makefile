@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test toy toy-train toy-ablations run notebooks lint bench toy-clip clean
+.PHONY: setup demo demo-photos test perturb toy toy-train toy-ablations run notebooks lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -32,6 +32,17 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout 600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
 test: setup
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
+
+# Every notebook as on another CPU (run before committing a notebook change): the image
+# features, CAMs and CRF unaries are multiplied by 1 + 1e-6 N(0, 1) (clipwsss.perturb); every
+# check must still pass. Every compared value is logged, and the largest moves relative to their
+# tolerances are printed (scripts/perturb_report.py). CI runs notebook 08 this way.
+PERTURB_LOG ?= /tmp/clipwsss-perturb.jsonl
+perturb: setup
+	rm -f $(PERTURB_LOG)
+	CLIPWSSS_PERTURB=1e-6 CLIPWSSS_CHECKS_LOG=$(PERTURB_LOG) \
+		$(PY) -m pytest -q -p no:cacheprovider notebooks $(NBVAL)
+	$(PY) scripts/perturb_report.py $(PERTURB_LOG)
 
 # The toy report (results/toy/summary.md, stages.csv, noise.csv: the README's numbers), every
 # notebook on the toy profile through papermill (executed copies + metrics JSON), then the

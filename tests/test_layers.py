@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "clipwsss.data": 1,
     "clipwsss.io": 1,
     "clipwsss.metrics": 1,
+    "clipwsss.perturb": 1,  # test-only stand-in for another CPU (noise at chosen steps)
     "clipwsss.validate": 1,  # range checks and YAML/JSON reading shared by configs and readers
     "clipwsss.toy": 1,  # the synthetic world: scenes, shapes, textures (writes VOC via data/)
     "clipwsss.cams": 2,

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from clipwsss.cams.labels import background_score
+from clipwsss.perturb import perturb
 
 
 def _import_pydensecrf() -> tuple[ModuleType, ModuleType]:
@@ -118,7 +119,8 @@ def dense_crf(
     c, h, w = probs.shape
     if image.shape != (h, w, 3) or image.dtype != np.uint8:
         raise ValueError(f"image must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
-    unary = np.ascontiguousarray(crf_utils.unary_from_softmax(probs))  # -log(clip(p,1e-5,1))
+    unary = crf_utils.unary_from_softmax(probs)  # -log(clip(p, 1e-5, 1))
+    unary = np.ascontiguousarray(perturb(unary, "crf unary"))  # identity unless CLIPWSSS_PERTURB
     crf = dcrf.DenseCRF2D(w, h, c)
     crf.setUnaryEnergy(unary)
     crf.addPairwiseGaussian(sxy=gaussian_sxy, compat=gaussian_compat)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from clipwsss.cams.labels import min_max_normalize
 from clipwsss.clip.dense import DenseOutput, block_fused, pool_tokens
+from clipwsss.perturb import perturb
 
 TextSet = Literal["image", "dataset"]
 
@@ -107,6 +108,7 @@ def gradcam_from_grads(activation: Tensor, grads: Tensor, grid: tuple[int, int])
     """
     weights = grads.mean(dim=1)  # Eq. 1: w_k^c = 1/Z sum_ij dY/dA_ij^k   (K, D)
     cams = F.relu(weights @ activation.T)  # Eq. 2: ReLU(sum_k w_k^c A^k)   (K, N)
+    cams = perturb(cams, "cams")  # identity unless CLIPWSSS_PERTURB is set
     return min_max_normalize(min_max_normalize(cams.view(-1, *grid)))  # per layer, then mean
 
 

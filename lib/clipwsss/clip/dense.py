@@ -19,6 +19,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
+from clipwsss.perturb import perturb
 
 Pooling = Literal["avg", "cls"]
 
@@ -204,7 +205,8 @@ def vit_tokens(
     pos = (official_pos_embed if pos_embed_fp16 else interpolate_pos_embed)(
         visual.positional_embedding, grid
     )
-    return visual.ln_pre(torch.cat([cls, x], dim=1) + pos), grid
+    tokens = visual.ln_pre(torch.cat([cls, x], dim=1) + pos)
+    return perturb(tokens, "image features"), grid  # identity unless CLIPWSSS_PERTURB is set
 
 
 def target_block_index(gradcam_block: int, n_blocks: int) -> int:

@@ -107,6 +107,23 @@ def with_intervals(paper: pd.DataFrame, table: pd.DataFrame,
     return out
 
 
+def ratio_counts(
+    runs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    differences: Sequence[tuple[str, str]] = (),
+) -> dict[str, dict]:
+    """What :func:`ratio_table`'s shares are taken over, for a tolerance check.
+
+    Returns ``{"counts": {run: sum of its denominators}, "derived": {"a - b": (a, b)}}``, the
+    keyword arguments of :func:`clipwsss.experiments.checks.check` that make a share over a
+    few pixels get the tolerance its count allows.
+
+    Shapes:
+        num, den: (N,) each.
+    """
+    counts = {name: float(np.asarray(den, np.float64).sum()) for name, (_, den) in runs.items()}
+    return {"counts": counts, "derived": {f"{a} - {b}": (a, b) for a, b in differences}}
+
+
 def ratio_table(
     runs: Mapping[str, tuple[np.ndarray, np.ndarray]],
     differences: Sequence[tuple[str, str]] = (),
