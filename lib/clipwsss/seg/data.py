@@ -23,6 +23,8 @@ from clipwsss.data import SegmentationDataset, load_image, load_label_png
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ResNet weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (104.008, 116.669, 122.675)  # deeplab-pytorch configs: B, G, R on 0-255
+NORMALIZATIONS = ("caffe", "torchvision")
 
 
 class MaskDataError(ValueError):
@@ -36,7 +38,8 @@ class AugmentConfig:
     crop: int = 321  # CLIP-ES supp. E: 321 (VOC), 481 (COCO)
     scales: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)  # supp. E (VOC); COCO up to 2.0
     flip: bool = True  # horizontal flip with probability 0.5 (deeplab-pytorch)
-    mean: tuple[float, float, float] = IMAGENET_MEAN  # ours: torchvision normalisation
+    normalization: str = "caffe"  # caffe: BGR minus CAFFE_MEAN_BGR; torchvision: mean/std
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # torchvision normalisation only
     std: tuple[float, float, float] = IMAGENET_STD
 
 
@@ -44,6 +47,34 @@ def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> Tensor
     """uint8 RGB (H, W, 3) -> normalised float (3, H, W)."""
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
     return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+
+def caffe_normalize(image: np.ndarray) -> Tensor:
+    """deeplab-pytorch's input: BGR, 0-255, minus ``CAFFE_MEAN_BGR``, no std.
+
+    As there, float32 pixels minus a float64 mean are computed in float64 and stored as
+    float32 (bit-equal to ``cv2.imread(...).astype(np.float32) - mean``).
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; output: (3, H, W) float32, channels B, G, R.
+    """
+    bgr = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1)
+    mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)[:, None, None]
+    return (bgr.float().double() - mean).float()
+
+
+def preprocess(image: np.ndarray, normalization: str = "caffe", mean=IMAGENET_MEAN,
+               std=IMAGENET_STD) -> Tensor:  # fmt: skip
+    """The network input of ``normalization`` (:func:`caffe_normalize` or :func:`normalize`).
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; output: (3, H, W) float32.
+    """
+    if normalization == "caffe":
+        return caffe_normalize(image)
+    if normalization == "torchvision":
+        return normalize(image, mean, std)
+    raise ValueError(f"normalization={normalization!r}; choose one of {NORMALIZATIONS}")
 
 
 def check_label(label: np.ndarray, size: tuple[int, int], n_classes: int, path: Path) -> None:
@@ -63,7 +94,8 @@ def check_label(label: np.ndarray, size: tuple[int, int], n_classes: int, path: 
 
 def random_scale_crop_flip(image: Tensor, label: Tensor, conf: Tensor | None, aug):
     """Random scale from ``aug.scales``, pad to the crop (image 0 = the mean after
-    normalising, label 255, conf 0), random crop, random horizontal flip; uses the global
+    normalising, label 255, conf 0; deeplab-pytorch pads with the mean colour before its
+    float32 subtraction, about 3e-6 from 0), random crop, random horizontal flip; uses the global
     ``random`` RNG (the training engine seeds it per sample).
 
     Shapes:
@@ -144,7 +176,8 @@ class PseudoMaskDataset(Dataset):
         check_label(label, image.shape[:2], self.n_classes, path)
         conf = self._conf(image_id, image.shape[:2])
         aug = self.augment or AugmentConfig()
-        x, y = normalize(image, aug.mean, aug.std), torch.from_numpy(label.astype(np.int64))
+        x = preprocess(image, aug.normalization, aug.mean, aug.std)
+        y = torch.from_numpy(label.astype(np.int64))
         if self.augment is not None:
             x, y, conf = random_scale_crop_flip(x, y, conf, self.augment)
         out = {"image": x, "label": y}
