@@ -31,8 +31,14 @@ KIT = Path(__file__).resolve().parents[1] / "tests" / "fidelity" / "deeplab"
 WEIGHTS = "fixture/weights/deeplabv2_r1111_msc-random-fp16.pth"
 KIT_LR = 2.5e-4  # deeplab-pytorch configs/voc12.yaml, with which the kit was made
 KIT_BLOCKS = (1, 1, 1, 1)  # the kit's reduced ResNet depth
-GRAD_KEPT = ("aspp.c0", "aspp.c1", "aspp.c2", "aspp.c3", "layer1.conv1.conv",
-             "layer5.block1.conv3x3.conv")  # fmt: skip
+GRAD_KEPT = (
+    "aspp.c0",
+    "aspp.c1",
+    "aspp.c2",
+    "aspp.c3",
+    "layer1.conv1.conv",
+    "layer5.block1.conv3x3.conv",
+)
 
 
 def kit_recipe(kit: Path):
@@ -41,8 +47,9 @@ def kit_recipe(kit: Path):
 
     recipe = get_recipe("voc12", init="file", weights=str(kit / WEIGHTS))
     model = dataclasses.replace(recipe.model, blocks=KIT_BLOCKS)
-    return dataclasses.replace(recipe, model=model, train=dataclasses.replace(recipe.train,
-                                                                              lr=KIT_LR))
+    return dataclasses.replace(
+        recipe, model=model, train=dataclasses.replace(recipe.train, lr=KIT_LR)
+    )
 
 
 def demo_resize(image: np.ndarray, long_side: int = 513) -> np.ndarray:
@@ -72,10 +79,12 @@ def _kit_task(kit: Path, recipe, tmp: Path):
         (images / f"{name}.png").write_bytes(source.read_bytes())
     (tmp / "labels.txt").write_text("train_0\ntrain_1\n")
     (tmp / "classes.txt").write_text("object\n")
-    dataset = build_dataset("custom", images, str(tmp / "labels.txt"),
-                            class_list=str(tmp / "classes.txt"))  # fmt: skip
-    return DeepLabTask(dataclasses.replace(recipe, augment=None), dataset,
-                       kit / "fixture" / "labels")  # fmt: skip
+    dataset = build_dataset(
+        "custom", images, str(tmp / "labels.txt"), class_list=str(tmp / "classes.txt")
+    )
+    return DeepLabTask(
+        dataclasses.replace(recipe, augment=None), dataset, kit / "fixture" / "labels"
+    )
 
 
 def training_outputs(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None]) -> None:
@@ -87,8 +96,12 @@ def training_outputs(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], N
     model = build_deeplab(recipe.model)
     edit(model)
     model.train()
-    logits, labels, terms, feats = [[] for _ in range(4)], {}, [], {f"layer{i}": [] for i in
-                                                                    range(1, 6)}  # fmt: skip
+    logits, labels, terms, feats = (
+        [[] for _ in range(4)],
+        {},
+        [],
+        {f"layer{i}": [] for i in range(1, 6)},
+    )
     with torch.no_grad():
         for name in ("train_0", "train_1"):
             x = preprocess(load_image(kit / "fixture" / "images" / f"{name}.png"))[None]
@@ -137,24 +150,40 @@ def engine_step(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None])
         def pre(optimizer, args, kwargs) -> None:
             names = {id(p): n for n, p in built["model"].named_parameters()}
             seen["groups"] = [
-                {"params": [names[id(p)] for p in g["params"]], "lr": g["lr"],
-                 "weight_decay": g["weight_decay"], "momentum": g["momentum"]}
+                {
+                    "params": [names[id(p)] for p in g["params"]],
+                    "lr": g["lr"],
+                    "weight_decay": g["weight_decay"],
+                    "momentum": g["momentum"],
+                }
                 for g in optimizer.param_groups
-            ]  # fmt: skip
+            ]
             grouped = {n for g in seen["groups"] for n in g["params"]}
             seen["groups"].append({"not_in_any_group": sorted(set(names.values()) - grouped)})
-            seen["grad"] = {n: p.grad.detach().clone() for n, p in built["model"].named_parameters()
-                            if p.grad is not None}  # fmt: skip
+            seen["grad"] = {
+                n: p.grad.detach().clone()
+                for n, p in built["model"].named_parameters()
+                if p.grad is not None
+            }
             seen["before"] = {n: p.detach().clone() for n, p in built["model"].named_parameters()}
 
         def post(optimizer, args, kwargs) -> None:
             seen["after"] = {n: p.detach().clone() for n, p in built["model"].named_parameters()}
 
-        config = dataclasses.replace(recipe.train, iterations=1, batch_size=2, grad_accum=2,
-                                     run_dir=str(Path(tmp) / "run"), log_interval=1,
-                                     progress=False, device="cpu")  # fmt: skip
-        hooks = [optim_hooks.register_optimizer_step_pre_hook(pre),
-                 optim_hooks.register_optimizer_step_post_hook(post)]  # fmt: skip
+        config = dataclasses.replace(
+            recipe.train,
+            iterations=1,
+            batch_size=2,
+            grad_accum=2,
+            run_dir=str(Path(tmp) / "run"),
+            log_interval=1,
+            progress=False,
+            device="cpu",
+        )
+        hooks = [
+            optim_hooks.register_optimizer_step_pre_hook(pre),
+            optim_hooks.register_optimizer_step_post_hook(post),
+        ]
         try:
             result = train(task, config)
         finally:
@@ -169,8 +198,10 @@ def engine_step(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None])
             delta = seen["after"][name].double() - seen["before"][name].double()
             _save(out, f"step1_delta.{name}", delta)
     mults = [g.lr_mult for g in task.param_groups(build())]
-    rows = [[recipe.train.lr * m * lr_factor(e, recipe.train) for m in mults]
-            for e in range(recipe.train.iterations + 1)]  # fmt: skip
+    rows = [
+        [recipe.train.lr * m * lr_factor(e, recipe.train) for m in mults]
+        for e in range(recipe.train.iterations + 1)
+    ]
     _save(out, "lr_schedule", np.asarray(rows, dtype=np.float64))
 
 
@@ -196,8 +227,12 @@ def evaluation(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None]) 
     _save(out, "demo513_crf_label", predict_label(model, demo, demo_crf))
 
 
-def write_candidate(kit: Path, out: Path, edit: Callable[[nn.Module], None] = lambda m: None,
-                    parts=("train", "engine", "eval")) -> None:  # fmt: skip
+def write_candidate(
+    kit: Path,
+    out: Path,
+    edit: Callable[[nn.Module], None] = lambda m: None,
+    parts=("train", "engine", "eval"),
+) -> None:
     """Write the kit's CAND folder; ``edit`` changes each freshly loaded model (tests use it
     to re-introduce a deviation and watch the kit fail)."""
     out.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,9 @@ class ConvBn(nn.Sequential):
 
     def __init__(self, c_in, c_out, kernel, stride, padding, dilation, relu=True) -> None:
         super().__init__()
-        self.add_module("conv", nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation,
-                                          bias=False))  # fmt: skip
+        self.add_module(
+            "conv", nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, bias=False)
+        )
         self.add_module("bn", nn.BatchNorm2d(c_out, eps=BN_EPS, momentum=BN_MOMENTUM))
         if relu:
             self.add_module("relu", nn.ReLU())
@@ -67,8 +68,9 @@ def res_layer(n_blocks: int, c_in: int, c_out: int, stride: int, dilation: int) 
     layer = nn.Sequential()
     for i in range(n_blocks):
         first = i == 0
-        block = Bottleneck(c_in if first else c_out, c_out, stride if first else 1, dilation,
-                           projection=first)  # fmt: skip
+        block = Bottleneck(
+            c_in if first else c_out, c_out, stride if first else 1, dilation, projection=first
+        )
         layer.add_module(f"block{i + 1}", block)
     return layer
 
@@ -111,8 +113,14 @@ class CaffeDeepLabV2(nn.Module):
         321 -> 41 and 375 x 500 -> 48 x 63.
     """
 
-    def __init__(self, n_classes: int, blocks=(3, 4, 23, 3), rates=(6, 12, 18, 24),
-                 head_std: float = 0.01, ceil_mode: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_classes: int,
+        blocks=(3, 4, 23, 3),
+        rates=(6, 12, 18, 24),
+        head_std: float = 0.01,
+        ceil_mode: bool = True,
+    ) -> None:
         super().__init__()
         if len(blocks) != 4:
             raise ValueError(f"blocks must give four stages, got {blocks}")

@@ -63,8 +63,9 @@ def caffe_normalize(image: np.ndarray) -> Tensor:
     return (bgr.float().double() - mean).float()
 
 
-def preprocess(image: np.ndarray, normalization: str = "caffe", mean=IMAGENET_MEAN,
-               std=IMAGENET_STD) -> Tensor:  # fmt: skip
+def preprocess(
+    image: np.ndarray, normalization: str = "caffe", mean=IMAGENET_MEAN, std=IMAGENET_STD
+) -> Tensor:
     """The network input of ``normalization`` (:func:`caffe_normalize` or :func:`normalize`).
 
     Shapes:

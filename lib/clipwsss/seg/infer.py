@@ -103,8 +103,8 @@ def predict_label(model: nn.Module, image: np.ndarray, config: InferConfig = Inf
     """
     probs = predict_probs(model, image, config)
     if config.crf:
-        q = dense_crf(crf_input(image, config.crf_image), probs.cpu().numpy(),
-                      **config.crf_params)  # fmt: skip
+        rgb = crf_input(image, config.crf_image)
+        q = dense_crf(rgb, probs.cpu().numpy(), **config.crf_params)
         return q.argmax(0).astype(np.uint8)
     return probs.argmax(0).cpu().numpy().astype(np.uint8)
 

@@ -99,8 +99,9 @@ def segmentation_loss(
     return balanced_cross_entropy(logits, target, ignore_index=ignore_index)
 
 
-def msc_loss(outputs: Tensor | list[Tensor], target: Tensor, conf: Tensor | None = None,
-             **kwargs) -> Tensor:  # fmt: skip
+def msc_loss(
+    outputs: Tensor | list[Tensor], target: Tensor, conf: Tensor | None = None, **kwargs
+) -> Tensor:
     """:func:`segmentation_loss` summed over the MSC outputs (deeplab-pytorch: the loss of the
     scale-1, 0.5, 0.75 and max-fused logits, each against the labels shrunk to its size); a
     single tensor is one output.

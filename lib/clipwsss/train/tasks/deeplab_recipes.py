@@ -162,8 +162,9 @@ def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecip
 RECIPES = {"voc12": voc_recipe, "coco14": coco_recipe, "toy": toy_recipe}
 
 
-def get_recipe(profile: str, *, init: str | None = None, weights: str | None = None,
-               arch: str | None = None):  # fmt: skip
+def get_recipe(
+    profile: str, *, init: str | None = None, weights: str | None = None, arch: str | None = None
+):
     """The named recipe of a profile ("toy", "voc12", "coco14"), optionally re-initialised
     or on another ``arch`` ("torchvision": :func:`with_torchvision`)."""
     if profile not in RECIPES:
