@@ -254,11 +254,68 @@ def compare(kit: Path, cand: Path, *extra: str) -> int:
     return module.main([str(kit / "reference"), str(cand), *extra])
 
 
+def augmentation_gap(kit: Path, scales=(0.5, 0.75, 1.25, 1.5)) -> list[dict]:
+    """The scaling step of our training augmentation against deeplab-pytorch's (OpenCV
+    bilinear on the float BGR image before the mean subtraction, PIL NEAREST labels, int()
+    sizes) on the kit's three images: max |image difference| and label agreement per scale.
+    The random draws (scale, crop, flip) are not compared, only what one draw computes."""
+    import cv2
+    from PIL import Image
+
+    from clipwsss.data import load_image, load_label_png
+    from clipwsss.seg import AugmentConfig, caffe_normalize
+    from clipwsss.seg.data import CAFFE_MEAN_BGR, random_scale_crop_flip
+
+    rows = []
+    for name in ("train_0", "train_1", "test_0"):
+        rgb = load_image(kit / "fixture" / "images" / f"{name}.png")
+        label = load_label_png(kit / "fixture" / "labels" / f"{name}.png")
+        h, w = label.shape
+        for s in scales:
+            size = (int(h * s), int(w * s))
+            crop = max(size)  # no padding, no crop: the scaled image itself
+            aug = AugmentConfig(crop=crop, scales=(s,), flip=False)
+            x, y, _ = random_scale_crop_flip(
+                caffe_normalize(rgb), torch.from_numpy(label.astype(np.int64)), None, aug
+            )
+            ref = cv2.resize(
+                rgb[..., ::-1].astype(np.float32), size[::-1], interpolation=cv2.INTER_LINEAR
+            )
+            ref = (ref - np.array(CAFFE_MEAN_BGR)).astype(np.float32).transpose(2, 0, 1)
+            ref_y = np.asarray(Image.fromarray(label).resize(size[::-1], Image.NEAREST))
+            x, y = x[:, : size[0], : size[1]].numpy(), y[: size[0], : size[1]].numpy()
+            rows.append(
+                {
+                    "image": name,
+                    "scale": s,
+                    "size": size,
+                    "max_abs_image": float(np.abs(x - ref).max()),
+                    "label_agreement": float((y == ref_y).mean()),
+                }
+            )
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kit", type=Path, default=KIT)
     parser.add_argument("--out", type=Path, help="CAND folder (default: a temporary one)")
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="only compare the training scaling step with deeplab-pytorch's",
+    )
     args = parser.parse_args(argv)
+    if args.augment:
+        rows = augmentation_gap(args.kit)
+        print("| image | scale | size | max abs image difference | label agreement |")
+        print("| --- | --- | --- | --- | --- |")
+        for r in rows:
+            print(
+                f"| {r['image']} | {r['scale']} | {r['size'][0]}x{r['size'][1]} | "
+                f"{r['max_abs_image']:.2e} | {r['label_agreement']:.6f} |"
+            )
+        return 0
     if args.out is not None:
         write_candidate(args.kit, args.out)
         return compare(args.kit, args.out)

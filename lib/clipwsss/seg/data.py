@@ -39,6 +39,7 @@ class AugmentConfig:
     scales: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)  # supp. E (VOC); COCO up to 2.0
     flip: bool = True  # horizontal flip with probability 0.5 (deeplab-pytorch)
     normalization: str = "caffe"  # caffe: BGR minus CAFFE_MEAN_BGR; torchvision: mean/std
+    resize: str = "official"  # official: int(h*s), labels nearest-exact; round: +0.5, nearest
     mean: tuple[float, float, float] = IMAGENET_MEAN  # torchvision normalisation only
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -104,11 +105,16 @@ def random_scale_crop_flip(image: Tensor, label: Tensor, conf: Tensor | None, au
     """
     s = random.choice(aug.scales)
     h, w = label.shape
-    size = (max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5)))
+    if aug.resize == "official":  # deeplab-pytorch: int() sizes, PIL NEAREST (pixel centres)
+        size, mode = (max(1, int(h * s)), max(1, int(w * s))), "nearest-exact"
+    elif aug.resize == "round":
+        size, mode = (max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5))), "nearest"
+    else:
+        raise ValueError(f"resize={aug.resize!r}; choose 'official' or 'round'")
     image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
-    label = F.interpolate(label[None, None].float(), size=size, mode="nearest")[0, 0].long()
+    label = F.interpolate(label[None, None].float(), size=size, mode=mode)[0, 0].long()
     if conf is not None:
-        conf = F.interpolate(conf[None, None], size=size, mode="nearest")[0, 0]
+        conf = F.interpolate(conf[None, None], size=size, mode=mode)[0, 0]
     ph, pw = max(aug.crop - size[0], 0), max(aug.crop - size[1], 0)
     image = F.pad(image, (0, pw, 0, ph), value=0.0)
     label = F.pad(label, (0, pw, 0, ph), value=255)

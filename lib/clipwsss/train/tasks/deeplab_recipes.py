@@ -141,7 +141,9 @@ def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecip
             freeze_bn=False,
             msc_scales=(),
         ),
-        augment=AugmentConfig(crop=64, scales=(0.75, 1.0, 1.25), normalization="torchvision"),
+        augment=AugmentConfig(
+            crop=64, scales=(0.75, 1.0, 1.25), normalization="torchvision", resize="round"
+        ),
         train=_train(
             iterations=300,
             lr_every=1,
