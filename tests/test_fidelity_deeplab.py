@@ -128,6 +128,8 @@ def test_a_head_of_another_class_count_is_skipped():
     model = deeplab_network(_small(n_classes=81))
     left = load_deeplab_pytorch(model, _kit_state())
     assert left and all(k.startswith("base.aspp.") for k in left)
+    with pytest.warns(UserWarning, match="8 ASPP tensors keep their random init"):
+        build_deeplab(_small(n_classes=81, init="file", weights=str(WEIGHTS)))
 
 
 @pytest.mark.parametrize(

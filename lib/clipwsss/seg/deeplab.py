@@ -60,6 +60,8 @@ class DeepLabConfig:
             raise ValueError(f"init={self.init!r} needs weights=<local file>")
         if self.arch not in ARCHS:
             raise ValueError(f"arch={self.arch!r}; choose one of {ARCHS}")
+        if self.arch == "torchvision" and self.blocks is not None:
+            raise ValueError("blocks=... sets the Caffe network's depth (arch='caffe')")
         if self.arch == "caffe" and self.blocks is None and self.backbone not in CAFFE_BLOCKS:
             raise ValueError(
                 f"arch='caffe' builds {list(CAFFE_BLOCKS)} (or set blocks=...); "
@@ -344,7 +346,13 @@ def build_deeplab(config: DeepLabConfig, *, allow_random: bool = False) -> nn.Mo
                 "COCO init: --init coco --weights deeplabv1_resnet101-coco.pth), or use "
                 "arch='torchvision' (CLI --arch torchvision) for torchvision's ImageNet ResNet"
             )
-        load_deeplab_pytorch(model, _read_state(config.weights))
+        left = load_deeplab_pytorch(model, _read_state(config.weights))
+        if left and config.init == "file":  # coco / imagenet files never hold a VOC head
+            warnings.warn(
+                f"{config.weights}: {len(left)} ASPP tensors keep their random "
+                "init (none in the file, or another class count)",
+                stacklevel=2,
+            )
     else:
         if config.weights:
             state = _read_state(config.weights)
