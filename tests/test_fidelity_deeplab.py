@@ -221,3 +221,20 @@ def test_training_scaling_is_deeplab_pytorchs_up_to_resampling_rounding():
     assert max(r["max_abs_image"] for r in rows) < 2e-2
     assert min(r["label_agreement"] for r in rows) > 0.995
     assert [r["size"] for r in rows[-4:]] == [(187, 250), (281, 375), (468, 625), (562, 750)]
+
+
+def test_predict_reloads_a_caffe_run(tmp_path):
+    """``clipwsss predict``'s loader rebuilds the recorded Caffe network (depth, MSC scales)
+    and its weights from a finished run's config.json and model.pt."""
+    from clipwsss.cli.deeplab import load_run
+
+    recipe = _script().kit_recipe(KIT)
+    model = build_deeplab(recipe.model)
+    (tmp_path / "config.json").write_text(json.dumps({"task": {"recipe": recipe.to_dict()}}))
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    record, loaded = load_run(tmp_path, "cpu")
+    assert loaded.config == recipe.model and not loaded.training
+    x = torch.randn(1, 3, 65, 81)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model.eval()(x))
+    assert record["task"]["recipe"]["infer"]["normalization"] == "caffe"
