@@ -1,4 +1,5 @@
-"""DeepLabV2: ASPP, output stride 8, initialisation and its errors."""
+"""DeepLabV2 on the torchvision ResNet (``arch="torchvision"``, our option): ASPP, output stride
+8, initialisation and its errors. The default Caffe network: tests/test_fidelity_deeplab.py."""
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from clipwsss.seg import ASPP, DeepLabConfig, DeepLabV2, build_deeplab, dilated_
 
 
 def _random(**kw):
-    cfg = DeepLabConfig(init="random", **kw)
+    cfg = DeepLabConfig(init="random", arch="torchvision", **kw)
     with pytest.warns(UserWarning, match="RANDOM"):
         return build_deeplab(cfg, allow_random=True)
 
@@ -30,7 +31,8 @@ def test_aspp_sums_four_dilated_branches():
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet101"])
 def test_output_stride_is_8(name):
-    net = DeepLabV2(DeepLabConfig(backbone=name, init="random", n_classes=7)).eval()
+    cfg = DeepLabConfig(backbone=name, init="random", n_classes=7, arch="torchvision")
+    net = DeepLabV2(cfg).eval()
     with torch.no_grad():
         assert net(torch.randn(1, 3, 64, 64)).shape == (1, 7, 8, 8)
         assert net(torch.randn(1, 3, 65, 81)).shape == (1, 7, 9, 11)
@@ -49,7 +51,7 @@ def test_random_init_needs_opt_in_and_warns():
 
 
 def test_missing_weights_file_is_a_clear_error(tmp_path):
-    cfg = DeepLabConfig(backbone="resnet18", weights=str(tmp_path / "none.pth"))
+    cfg = DeepLabConfig(backbone="resnet18", weights=str(tmp_path / "none.pth"), arch="torchvision")
     with pytest.raises(WeightsNotFoundError, match="none.pth"):
         build_deeplab(cfg)
     with pytest.raises(ValueError, match="weights"):
@@ -60,19 +62,20 @@ def test_local_imagenet_file_and_coco_deeplab_with_another_head(tmp_path):
     torch.manual_seed(1)
     ref = resnet18()
     torch.save(ref.state_dict(), tmp_path / "r18.pth")
-    net = build_deeplab(DeepLabConfig(backbone="resnet18", weights=str(tmp_path / "r18.pth")))
+    tv = {"arch": "torchvision"}
+    net = build_deeplab(DeepLabConfig(backbone="resnet18", weights=str(tmp_path / "r18.pth"), **tv))
     torch.testing.assert_close(net.backbone.layer4[1].conv2.weight, ref.layer4[1].conv2.weight)
     coco = _random(backbone="resnet18", n_classes=81, freeze_bn=False)
     torch.save({"state_dict": coco.state_dict()}, tmp_path / "coco.pth")
     voc = build_deeplab(
         DeepLabConfig(
-            backbone="resnet18", n_classes=21, init="coco", weights=str(tmp_path / "coco.pth")
+            backbone="resnet18", n_classes=21, init="coco", weights=str(tmp_path / "coco.pth"), **tv
         )
     )
     torch.testing.assert_close(voc.backbone.conv1.weight, coco.backbone.conv1.weight)
     assert voc.aspp.branches[0].weight.shape[0] == 21  # the 81-class head is not loaded
     with pytest.raises(ValueError, match="do not fit"):
-        build_deeplab(DeepLabConfig(backbone="resnet50", weights=str(tmp_path / "r18.pth")))
+        build_deeplab(DeepLabConfig(backbone="resnet50", weights=str(tmp_path / "r18.pth"), **tv))
 
 
 def test_frozen_bn_stays_in_eval_mode():

@@ -37,6 +37,8 @@ def _train_args(root, masks, run_dir, *extra):
         str(masks),
         "--run-dir",
         str(run_dir),
+        "--arch",
+        "torchvision",  # our option; the default Caffe network is ResNet-50/101 only
         "--backbone",
         "resnet18",
         "--crop",
@@ -156,3 +158,35 @@ def test_missing_weights_exit_2(voc, tmp_path, capsys):
     args = _train_args(root, masks, tmp_path / "w", "--weights", str(tmp_path / "r101.pth"))
     assert main(args) == 2
     assert "r101.pth not found" in capsys.readouterr().err
+
+
+def test_default_caffe_network_needs_a_deeplab_pytorch_file(voc, tmp_path, capsys):
+    """voc12's default network is deeplab-pytorch's: no weights -> exit 2 naming the option;
+    the kit's reduced file (1 block per stage) is refused for a ResNet-101 (exit 1)."""
+    from pathlib import Path
+
+    root, _, masks = voc
+    base = [
+        "train",
+        "deeplab",
+        "--profile",
+        "voc12",
+        "--root",
+        str(root / "voc"),
+        "--split",
+        "train",
+        "--masks",
+        str(masks),
+        "--run-dir",
+        str(tmp_path / "c"),
+        "--device",
+        "cpu",
+        "--progress",
+        "false",
+    ]
+    assert main(base) == 2
+    assert "arch='torchvision'" in capsys.readouterr().err
+    kit = Path(__file__).parent / "fidelity" / "deeplab" / "fixture" / "weights"
+    kit_file = str(kit / "deeplabv2_r1111_msc-random-fp16.pth")
+    assert main([*base, "--init", "file", "--weights", kit_file]) == 1
+    assert "keys matched" in capsys.readouterr().err

@@ -47,6 +47,12 @@ def add_train_parser(methods) -> None:
     p.add_argument("--init", choices=("imagenet", "coco", "file", "random"))
     p.add_argument("--weights", help="local weights file (ImageNet ResNet or COCO DeepLab)")
     p.add_argument("--backbone", choices=("resnet18", "resnet34", "resnet50", "resnet101"))
+    p.add_argument(
+        "--arch",
+        choices=("caffe", "torchvision"),
+        help="caffe: deeplab-pytorch's DeepLabV2 + MSC (voc12/coco14 default); torchvision: "
+        "torchvision's ResNet, single scale",
+    )
     p.add_argument("--crop", type=int, help="training crop (default: recipe's)")
     p.add_argument(
         "--allow-random-weights",
@@ -91,7 +97,7 @@ def _dataset(args, split: str):
 def _recipe(args):
     from clipwsss.train.tasks.deeplab import get_recipe
 
-    recipe = get_recipe(args.profile, init=args.init, weights=args.weights)
+    recipe = get_recipe(args.profile, init=args.init, weights=args.weights, arch=args.arch)
     model = (
         recipe.model
         if args.backbone is None
@@ -149,13 +155,14 @@ def cmd_train(args: argparse.Namespace, argv) -> int:
 def load_run(run_dir: Path, device: str = "auto"):
     """The recipe and trained model of a finished ``train deeplab`` run."""
     from clipwsss.clip.loading import resolve_device
-    from clipwsss.seg import DeepLabConfig, DeepLabV2
+    from clipwsss.seg import DeepLabConfig, deeplab_network
     from clipwsss.train import load_trained
 
     record = json.loads((Path(run_dir) / "config.json").read_text())
     fields = record["task"]["recipe"]["model"]
-    fields["aspp_rates"] = tuple(fields["aspp_rates"])
-    model = load_trained(run_dir, DeepLabV2(DeepLabConfig(**fields)))
+    fields.setdefault("arch", "torchvision")  # runs recorded before the Caffe network
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    model = load_trained(run_dir, deeplab_network(DeepLabConfig(**fields)))
     return record, model.to(resolve_device(device)).eval()
 
 
@@ -168,6 +175,8 @@ def cmd_predict(args: argparse.Namespace, argv) -> int:
         scales=tuple(args.scales or infer["scales"]),
         flip=infer["flip"] and not args.no_flip,
         crf=args.crf,
+        crf_image=infer.get("crf_image", "rgb"),  # runs recorded before: the photo
+        normalization=infer.get("normalization", "torchvision"),
     )
     dataset = _dataset(args, args.split or "val")
     n = predict_dataset(

@@ -4,8 +4,26 @@ See docs/training.md (the engine) and docs/deeplab.md (this stage). Layer 3: the
 and the named recipes are ``clipwsss.train.tasks.deeplab`` (layer 4).
 """
 
-from .data import AugmentConfig, MaskDataError, PseudoMaskDataset, check_pseudo_masks
-from .deeplab import ASPP, DeepLabConfig, DeepLabV2, build_deeplab, dilated_resnet, load_weights
+from .caffe import MSC, CaffeDeepLabV2
+from .data import (
+    AugmentConfig,
+    MaskDataError,
+    PseudoMaskDataset,
+    caffe_normalize,
+    check_pseudo_masks,
+    preprocess,
+)
+from .deeplab import (
+    ASPP,
+    CaffeDeepLab,
+    DeepLabConfig,
+    DeepLabV2,
+    build_deeplab,
+    deeplab_network,
+    dilated_resnet,
+    load_deeplab_pytorch,
+    load_weights,
+)
 from .infer import (
     InferConfig,
     evaluate_segmenter,
@@ -14,11 +32,14 @@ from .infer import (
     predict_label,
     predict_probs,
 )
-from .losses import balanced_cross_entropy, segmentation_loss
+from .losses import balanced_cross_entropy, msc_loss, segmentation_loss
 
 __all__ = [
     "ASPP",
+    "MSC",
     "AugmentConfig",
+    "CaffeDeepLab",
+    "CaffeDeepLabV2",
     "DeepLabConfig",
     "DeepLabV2",
     "InferConfig",
@@ -26,13 +47,18 @@ __all__ = [
     "PseudoMaskDataset",
     "balanced_cross_entropy",
     "build_deeplab",
+    "caffe_normalize",
     "check_pseudo_masks",
+    "deeplab_network",
     "dilated_resnet",
     "evaluate_segmenter",
     "image_confusions",
+    "load_deeplab_pytorch",
     "load_weights",
+    "msc_loss",
     "predict_dataset",
     "predict_label",
     "predict_probs",
+    "preprocess",
     "segmentation_loss",
 ]

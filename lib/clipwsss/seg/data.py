@@ -23,6 +23,8 @@ from clipwsss.data import SegmentationDataset, load_image, load_label_png
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ResNet weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (104.008, 116.669, 122.675)  # deeplab-pytorch configs: B, G, R on 0-255
+NORMALIZATIONS = ("caffe", "torchvision")
 
 
 class MaskDataError(ValueError):
@@ -36,7 +38,9 @@ class AugmentConfig:
     crop: int = 321  # CLIP-ES supp. E: 321 (VOC), 481 (COCO)
     scales: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)  # supp. E (VOC); COCO up to 2.0
     flip: bool = True  # horizontal flip with probability 0.5 (deeplab-pytorch)
-    mean: tuple[float, float, float] = IMAGENET_MEAN  # ours: torchvision normalisation
+    normalization: str = "caffe"  # caffe: BGR minus CAFFE_MEAN_BGR; torchvision: mean/std
+    resize: str = "official"  # official: int(h*s), labels nearest-exact; round: +0.5, nearest
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # torchvision normalisation only
     std: tuple[float, float, float] = IMAGENET_STD
 
 
@@ -44,6 +48,35 @@ def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> Tensor
     """uint8 RGB (H, W, 3) -> normalised float (3, H, W)."""
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
     return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+
+def caffe_normalize(image: np.ndarray) -> Tensor:
+    """deeplab-pytorch's input: BGR, 0-255, minus ``CAFFE_MEAN_BGR``, no std.
+
+    As there, float32 pixels minus a float64 mean are computed in float64 and stored as
+    float32 (bit-equal to ``cv2.imread(...).astype(np.float32) - mean``).
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; output: (3, H, W) float32, channels B, G, R.
+    """
+    bgr = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1)
+    mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float64)[:, None, None]
+    return (bgr.float().double() - mean).float()
+
+
+def preprocess(
+    image: np.ndarray, normalization: str = "caffe", mean=IMAGENET_MEAN, std=IMAGENET_STD
+) -> Tensor:
+    """The network input of ``normalization`` (:func:`caffe_normalize` or :func:`normalize`).
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; output: (3, H, W) float32.
+    """
+    if normalization == "caffe":
+        return caffe_normalize(image)
+    if normalization == "torchvision":
+        return normalize(image, mean, std)
+    raise ValueError(f"normalization={normalization!r}; choose one of {NORMALIZATIONS}")
 
 
 def check_label(label: np.ndarray, size: tuple[int, int], n_classes: int, path: Path) -> None:
@@ -63,7 +96,8 @@ def check_label(label: np.ndarray, size: tuple[int, int], n_classes: int, path: 
 
 def random_scale_crop_flip(image: Tensor, label: Tensor, conf: Tensor | None, aug):
     """Random scale from ``aug.scales``, pad to the crop (image 0 = the mean after
-    normalising, label 255, conf 0), random crop, random horizontal flip; uses the global
+    normalising, label 255, conf 0; deeplab-pytorch pads with the mean colour before its
+    float32 subtraction, about 3e-6 from 0), random crop, random horizontal flip; uses the global
     ``random`` RNG (the training engine seeds it per sample).
 
     Shapes:
@@ -71,11 +105,16 @@ def random_scale_crop_flip(image: Tensor, label: Tensor, conf: Tensor | None, au
     """
     s = random.choice(aug.scales)
     h, w = label.shape
-    size = (max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5)))
+    if aug.resize == "official":  # deeplab-pytorch: int() sizes, PIL NEAREST (pixel centres)
+        size, mode = (max(1, int(h * s)), max(1, int(w * s))), "nearest-exact"
+    elif aug.resize == "round":
+        size, mode = (max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5))), "nearest"
+    else:
+        raise ValueError(f"resize={aug.resize!r}; choose 'official' or 'round'")
     image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
-    label = F.interpolate(label[None, None].float(), size=size, mode="nearest")[0, 0].long()
+    label = F.interpolate(label[None, None].float(), size=size, mode=mode)[0, 0].long()
     if conf is not None:
-        conf = F.interpolate(conf[None, None], size=size, mode="nearest")[0, 0]
+        conf = F.interpolate(conf[None, None], size=size, mode=mode)[0, 0]
     ph, pw = max(aug.crop - size[0], 0), max(aug.crop - size[1], 0)
     image = F.pad(image, (0, pw, 0, ph), value=0.0)
     label = F.pad(label, (0, pw, 0, ph), value=255)
@@ -144,7 +183,8 @@ class PseudoMaskDataset(Dataset):
         check_label(label, image.shape[:2], self.n_classes, path)
         conf = self._conf(image_id, image.shape[:2])
         aug = self.augment or AugmentConfig()
-        x, y = normalize(image, aug.mean, aug.std), torch.from_numpy(label.astype(np.int64))
+        x = preprocess(image, aug.normalization, aug.mean, aug.std)
+        y = torch.from_numpy(label.astype(np.int64))
         if self.augment is not None:
             x, y, conf = random_scale_crop_flip(x, y, conf, self.augment)
         out = {"image": x, "label": y}

@@ -2,14 +2,19 @@
 
 Chen et al., *DeepLab* (TPAMI 2017), Sec. 3.1 / Fig. 7: ASPP-L = four parallel 3x3
 convolutions with dilation 6, 12, 18, 24 on the last feature map, each predicting the class
-scores, *summed*. The backbone is torchvision's ResNet with the strides of its last two
-stages replaced by dilation 2 and 4 (``replace_stride_with_dilation=[False, True, True]``).
+scores, *summed*.
 
-Our commentary: the original DeepLabV2 uses the Caffe ResNet-101 (stride in the first 1x1
-convolution of a stage, BN statistics frozen, MSRA ImageNet weights); torchvision's ResNet
-("v1.5") strides in the 3x3 convolution. We keep torchvision's weights and layout (the
-brief's choice) and freeze BN like deeplab-pytorch (``freeze_bn``), so the ImageNet-init
-numbers can differ a little from the paper's Caffe backbone.
+Two networks (``DeepLabConfig.arch``):
+
+* ``"caffe"`` (default): deeplab-pytorch's DeepLabV2 with its MSC wrapper
+  (:mod:`clipwsss.seg.caffe`), the code behind CLIP-ES's final numbers, which loads that
+  code's released ``.pth`` files by their own key names (:func:`load_deeplab_pytorch`);
+* ``"torchvision"``: torchvision's ResNet with the strides of its last two stages replaced
+  by dilation 2 and 4 (``replace_stride_with_dilation=[False, True, True]``), single scale,
+  initialised from torchvision's ImageNet weights. Our option: torchvision strides in the
+  3x3 convolution ("v1.5"), its first dilated block keeps the previous rate and its stem
+  pool rounds down, so it computes another function than the Caffe ResNet even with the
+  same weights (docs/deeplab.md measures how far).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from torchvision.models import resnet
 
 from clipwsss.clip.loading import WeightsNotFoundError
 
+from .caffe import CAFFE_BLOCKS, MSC, CaffeDeepLabV2
+
 BACKBONES = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048}
 INITS = ("imagenet", "coco", "file", "random")
+ARCHS = ("caffe", "torchvision")
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,10 @@ class DeepLabConfig:
     """DeepLabV2 architecture and initialisation."""
 
     n_classes: int = 21  # background included (21 VOC, 81 COCO, 11 toy)
+    arch: str = "caffe"  # caffe: deeplab-pytorch's ResNet + MSC; torchvision: ours, 1 scale
     backbone: str = "resnet101"  # CLIP-ES Sec. 4.1: ResNet-101; resnet18/34 for the toy
+    blocks: tuple[int, ...] | None = None  # caffe blocks per stage; None: the backbone's
+    msc_scales: tuple[float, ...] = (0.5, 0.75)  # caffe: MSC input scales beside 1.0
     aspp_rates: tuple[int, ...] = (6, 12, 18, 24)  # DeepLab TPAMI 2017, ASPP-L
     init: str = "imagenet"  # imagenet | coco | file | random (random needs allow_random)
     weights: str | None = None  # local file: ImageNet ResNet (imagenet/file) or COCO DeepLab
@@ -47,6 +58,15 @@ class DeepLabConfig:
             raise ValueError(f"init={self.init!r}; choose one of {INITS}")
         if self.init in ("coco", "file") and not self.weights:
             raise ValueError(f"init={self.init!r} needs weights=<local file>")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch={self.arch!r}; choose one of {ARCHS}")
+        if self.arch == "torchvision" and self.blocks is not None:
+            raise ValueError("blocks=... sets the Caffe network's depth (arch='caffe')")
+        if self.arch == "caffe" and self.blocks is None and self.backbone not in CAFFE_BLOCKS:
+            raise ValueError(
+                f"arch='caffe' builds {list(CAFFE_BLOCKS)} (or set blocks=...); "
+                f"backbone={self.backbone!r} needs arch='torchvision'"
+            )
 
 
 class ASPP(nn.Module):
@@ -141,6 +161,47 @@ class DeepLabV2(nn.Module):
         return [p for p in self.backbone.parameters() if p.requires_grad]
 
 
+class CaffeDeepLab(MSC):
+    """``DeepLabConfig(arch="caffe")``: deeplab-pytorch's ``MSC(DeepLabV2(...))``, whose
+    ``state_dict`` keys are those of its released checkpoints (``base.layer1.conv1.conv.weight``
+    ... ``base.aspp.c3.bias``).
+
+    Shapes:
+        image: (B, 3, H, W) BGR minus the Caffe mean. Training: four logits [1.0, each MSC
+        scale, max] (:class:`clipwsss.seg.caffe.MSC`); eval: the max-fused (B, C, h, w).
+    """
+
+    def __init__(self, config: DeepLabConfig) -> None:
+        blocks = config.blocks or CAFFE_BLOCKS[config.backbone]
+        base = CaffeDeepLabV2(config.n_classes, blocks, config.aspp_rates, config.head_std)
+        super().__init__(base, config.msc_scales)
+        self.config = config
+
+    @property
+    def aspp(self) -> nn.Module:
+        return self.base.aspp
+
+    def train(self, mode: bool = True) -> CaffeDeepLab:
+        super().train(mode)
+        if self.config.freeze_bn:  # deeplab-pytorch freeze_bn(): running statistics only
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return list(self.aspp.parameters())
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        head = {id(p) for p in self.aspp.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in head]
+
+
+def deeplab_network(config: DeepLabConfig) -> DeepLabV2 | CaffeDeepLab:
+    """The untrained network of ``config.arch`` (constructor init; no weights loaded)."""
+    return CaffeDeepLab(config) if config.arch == "caffe" else DeepLabV2(config)
+
+
 RANDOM_WARNING = (
     "DeepLabV2 with RANDOM backbone weights (init='random'): fine for tests, timing and the "
     "toy world, meaningless for VOC/COCO numbers"
@@ -198,31 +259,108 @@ def load_weights(model: DeepLabV2, state: dict[str, Tensor]) -> list[str]:
     return [f"aspp.{k}" for k in own]
 
 
-def build_deeplab(config: DeepLabConfig, *, allow_random: bool = False) -> DeepLabV2:
+def load_deeplab_pytorch(model: CaffeDeepLab, state: dict[str, Tensor]) -> list[str]:
+    """Load a deeplab-pytorch file by its own key names; returns the keys left at init.
+
+    Takes the released MSC checkpoints (``base.`` + DeepLabV2 keys, e.g.
+    ``deeplabv2_resnet101_msc-vocaug-20000.pth``) and the COCO init
+    ``deeplabv1_resnet101-coco.pth`` (no prefix, no ASPP, a DeepLabV1 ``fc`` classifier,
+    float64 BN statistics). ``module.`` / ``base.`` prefixes are stripped, ``fc.*`` is
+    dropped, float16/float64 tensors are cast to the model's dtype and a missing
+    ``num_batches_tracked`` is accepted. The whole ASPP may be missing (it keeps its
+    N(0, 0.01) init) or have another class count (skipped likewise). deeplab-pytorch's
+    trainer loads the init with ``strict=False``, so a file with other names would load
+    nothing and train from random weights without a word; here every other unmatched key or
+    shape is an error.
+
+    Raises:
+        ValueError: a key of the network is missing from the file, the file has keys the
+            network lacks, or a backbone shape differs (the message says how many matched).
+    """
+    own = model.base.state_dict()
+    theirs = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.").removeprefix("base.")
+        if not key.startswith("fc."):  # DeepLabV1's COCO classifier: not part of DeepLabV2
+            theirs[key] = value
+    matched = [k for k in own if k in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    missing = [k for k in own if k not in theirs and not k.endswith("num_batches_tracked")]
+    head = [k for k in own if k.startswith("aspp.")]
+    head_missing = all(k in missing for k in head)
+    if head_missing:
+        missing = [k for k in missing if not k.startswith("aspp.")]
+    if unexpected or missing:
+        hint = ""
+        if any(k.startswith(("layer1.0.", "conv1.", "backbone.")) for k in theirs):
+            hint = " (these are torchvision ResNet names: use DeepLabConfig(arch='torchvision'))"
+        raise ValueError(
+            f"weights are not a deeplab-pytorch DeepLabV2 of this size: {len(matched)} of "
+            f"{len(own)} keys matched; missing {missing[:3]}{'...' if len(missing) > 3 else ''}"
+            f", unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}{hint}"
+        )
+    bad = [k for k in matched if tuple(theirs[k].shape) != tuple(own[k].shape)]
+    head_other = bool(bad) and all(k in head for k in bad)  # another class count
+    if bad and not head_other:
+        raise ValueError(
+            f"weights do not fit: {len(bad)} shapes differ, e.g. {bad[0]} "
+            f"{tuple(theirs[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}"
+        )
+    skip = set(head) if head_missing or head_other else set()
+    load = {k: theirs[k].to(own[k].dtype) for k in matched if k not in skip}
+    for k in own:
+        if k.endswith("num_batches_tracked") and k not in load:
+            load[k] = own[k]
+    result = model.base.load_state_dict(load, strict=False)
+    left = sorted(set(result.missing_keys))
+    if left != sorted(skip):  # pragma: no cover - guarded by the checks above
+        raise RuntimeError(f"keys left at init: {left}")
+    return [f"base.{k}" for k in sorted(skip)]
+
+
+def build_deeplab(config: DeepLabConfig, *, allow_random: bool = False) -> nn.Module:
     """DeepLabV2 with the initialisation ``config.init`` asks for; never a silent random init.
 
-    imagenet: torchvision ImageNet weights (``config.weights`` = a local copy, else the
-    torch hub cache or a download); coco / file: a local DeepLab or ResNet state_dict (the
-    paper's 73.8 row starts from a COCO-pretrained DeepLab); random: only with
-    ``allow_random=True``, and with a warning.
+    ``arch="caffe"`` (default): ``config.weights`` is a deeplab-pytorch file, read by
+    :func:`load_deeplab_pytorch` (coco: ``deeplabv1_resnet101-coco.pth``, the init of
+    CLIP-ES's 73.8 row; file: e.g. a trained ``deeplabv2_resnet101_msc-*.pth``; imagenet: a
+    Caffe-layout ImageNet ResNet, which nothing downloads). ``arch="torchvision"``: imagenet
+    takes torchvision's ImageNet weights (``config.weights`` = a local copy, else the torch
+    hub cache or a download); coco / file: a state_dict in torchvision names. random: only
+    with ``allow_random=True``, and with a warning.
 
     Raises:
         WeightsNotFoundError: the weights cannot be found or loaded.
-        ValueError: init='random' without ``allow_random``, or weights of another shape.
+        ValueError: init='random' without ``allow_random``, or weights of another layout.
     """
-    model = DeepLabV2(config)
+    model = deeplab_network(config)
     if config.init == "random":
         if not allow_random:
             raise ValueError("init='random' needs allow_random=True (CLI: --allow-random-weights)")
         warnings.warn(RANDOM_WARNING, stacklevel=2)
+    elif config.arch == "caffe":
+        if not config.weights:
+            raise WeightsNotFoundError(
+                "arch='caffe' (deeplab-pytorch's DeepLabV2) has no downloadable ImageNet "
+                "weights: pass weights=<file> in deeplab-pytorch's layout (CLI --weights; "
+                "COCO init: --init coco --weights deeplabv1_resnet101-coco.pth), or use "
+                "arch='torchvision' (CLI --arch torchvision) for torchvision's ImageNet ResNet"
+            )
+        left = load_deeplab_pytorch(model, _read_state(config.weights))
+        if left and config.init == "file":  # coco / imagenet files never hold a VOC head
+            warnings.warn(
+                f"{config.weights}: {len(left)} ASPP tensors keep their random "
+                "init (none in the file, or another class count)",
+                stacklevel=2,
+            )
     else:
         if config.weights:
             state = _read_state(config.weights)
         else:
             state = _torchvision_imagenet(config.backbone)
         load_weights(model, state)
-    if config.freeze_bn:
-        for m in model.backbone.modules():
+    if config.freeze_bn:  # deeplab-pytorch: BN weights and biases are in no optimizer group
+        for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.requires_grad_(False)
                 m.bias.requires_grad_(False)

@@ -2,8 +2,10 @@
 
 CLIP-ES supplementary E: "For testing, we adopt a multi-scale strategy and dense CRF to
 post-process with default hyper-parameters in [3]" ([3] = DeepLab; the values in
-``CRF_DEFAULTS``). The test scale set is not given; ours is the training scale set, with
-flips.
+``CRF_DEFAULTS``). The test scale set is not given. deeplab-pytorch's ``main.py test`` (the
+VOC/COCO recipes' ``InferConfig``) runs the MSC network once at the original size (its max
+over scales 1, 0.5 and 0.75 is inside the model), upsamples, softmax, argmax; ``main.py crf``
+gives the CRF the mean-subtracted BGR image cast to uint8 (wrapped), like CLIP-ES's CRF.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from clipwsss.cams.crf import dense_crf
+from clipwsss.cams.crf import crf_image, dense_crf
 from clipwsss.data import SegmentationDataset, load_image, load_label_png, save_label_png
 from clipwsss.metrics import confusion_matrix, seg_scores
 
-from .data import IMAGENET_MEAN, IMAGENET_STD, normalize
+from .data import IMAGENET_MEAN, IMAGENET_STD, preprocess
 
 # deeplab-pytorch configs/*.yaml CRF block (DeepLab's defaults): ITER_MAX 10, POS_W 3,
 # POS_XY_STD 1, BI_W 4, BI_XY_STD 67, BI_RGB_STD 3 (the same values CLIP-ES's CRF uses).
@@ -44,6 +46,8 @@ class InferConfig:
     flip: bool = True  # average with the horizontally flipped image
     crf: bool = False  # dense CRF on the averaged probabilities (CLIP-ES supp. E: on)
     crf_params: dict = field(default_factory=lambda: dict(CRF_DEFAULTS))
+    crf_image: str = "wrapped"  # main.py crf: BGR - mean cast to uint8 | bgr (demo.py) | rgb
+    normalization: str = "caffe"  # caffe (deeplab-pytorch) | torchvision (mean, std below)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -56,12 +60,12 @@ def predict_probs(model: nn.Module, image: np.ndarray, config: InferConfig = Inf
         image: (H, W, 3) uint8 RGB; output: (C, H, W) float32 on the model's device.
     """
     device = next(model.parameters()).device
-    x = normalize(image, config.mean, config.std)[None].to(device)
+    x = preprocess(image, config.normalization, config.mean, config.std)[None].to(device)
     h, w = image.shape[:2]
     total = None
     for s in config.scales:
         size = (max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5)))
-        xs = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        xs = x if size == (h, w) else F.interpolate(x, size, mode="bilinear", align_corners=False)
         batch = torch.cat([xs, xs.flip(-1)]) if config.flip else xs
         logits = F.interpolate(model(batch), size=(h, w), mode="bilinear", align_corners=False)
         probs = logits.float().softmax(dim=1)
@@ -69,6 +73,26 @@ def predict_probs(model: nn.Module, image: np.ndarray, config: InferConfig = Inf
             probs = torch.stack([probs[0], probs[1].flip(-1)])
         total = probs.sum(0) if total is None else total + probs.sum(0)
     return total / (len(config.scales) * (2 if config.flip else 1))
+
+
+def crf_input(image: np.ndarray, kind: str = "wrapped") -> np.ndarray:
+    """The colour image the CRF's bilateral kernel compares (the permutohedral lattice is not
+    symmetric in the channel order, so BGR and RGB give slightly different posteriors).
+
+    ``wrapped``: deeplab-pytorch ``main.py crf`` (BGR minus the Caffe mean, cast to uint8,
+    negative values wrap; :func:`clipwsss.cams.crf.crf_image`); ``bgr``: its ``demo.py``
+    (the uint8 image as ``cv2.imread`` gives it); ``rgb``: the photo as loaded.
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; output: (H, W, 3) uint8, C-contiguous.
+    """
+    if kind == "wrapped":
+        return crf_image(np.ascontiguousarray(image), official=True)
+    if kind == "bgr":
+        return np.ascontiguousarray(image[..., ::-1])
+    if kind == "rgb":
+        return np.ascontiguousarray(image)
+    raise ValueError(f"crf_image={kind!r}; choose 'wrapped', 'bgr' or 'rgb'")
 
 
 def predict_label(model: nn.Module, image: np.ndarray, config: InferConfig = InferConfig()):
@@ -79,7 +103,8 @@ def predict_label(model: nn.Module, image: np.ndarray, config: InferConfig = Inf
     """
     probs = predict_probs(model, image, config)
     if config.crf:
-        q = dense_crf(np.ascontiguousarray(image), probs.cpu().numpy(), **config.crf_params)
+        rgb = crf_input(image, config.crf_image)
+        q = dense_crf(rgb, probs.cpu().numpy(), **config.crf_params)
         return q.argmax(0).astype(np.uint8)
     return probs.argmax(0).cpu().numpy().astype(np.uint8)
 
@@ -157,6 +182,7 @@ def evaluate_segmenter(model, dataset, n_classes, config=InferConfig()) -> dict[
 __all__ = [
     "CRF_DEFAULTS",
     "InferConfig",
+    "crf_input",
     "evaluate_segmenter",
     "image_confusions",
     "predict_dataset",

@@ -36,6 +36,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
     schedule: str = "poly"  # poly | cosine | constant
     power: float = 0.9  # poly exponent: (1 - step / iterations) ** power
+    lr_every: int = 1  # schedule updated every N steps (deeplab-pytorch's poly: 10)
     min_lr_ratio: float = 0.0  # schedule floor as a fraction of lr
     warmup_iters: int = 0  # linear warm-up steps (multiplies the schedule, mmcv style)
     warmup_ratio: float = 1e-6  # warm-up starts at lr * warmup_ratio
@@ -58,8 +59,8 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         _check_choice("device", self.device, DEVICES)
-        if self.iterations < 1 or self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("iterations, batch_size and grad_accum must be >= 1")
+        if min(self.iterations, self.batch_size, self.grad_accum, self.lr_every) < 1:
+            raise ValueError("iterations, batch_size, grad_accum and lr_every must be >= 1")
         if self.batch_size % self.grad_accum:
             raise ValueError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
@@ -103,9 +104,11 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     poly: ``(1 - step / iterations) ** power`` (DeepLab, Chen et al. 2017, Sec. 4);
     cosine: ``0.5 (1 + cos(pi step / iterations))``; both rescaled to end at
     ``min_lr_ratio``. Warm-up multiplies the schedule by a linear ramp from ``warmup_ratio``
-    to 1 over ``warmup_iters`` steps (the mmcv convention WeCLIP's config uses).
+    to 1 over ``warmup_iters`` steps (the mmcv convention WeCLIP's config uses). With
+    ``lr_every`` = N the schedule holds its value between multiples of N (deeplab-pytorch's
+    ``PolynomialLR(step_size=10)``: step 10k + j uses the factor of step 10k).
     """
-    t = min(step, config.iterations) / config.iterations
+    t = min(step - step % config.lr_every, config.iterations) / config.iterations
     if config.schedule == "poly":
         base = (1.0 - t) ** config.power
     elif config.schedule == "cosine":

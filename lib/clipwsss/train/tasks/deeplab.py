@@ -6,6 +6,7 @@ task and the named recipes (``deeplab_recipes``, they hold a ``TrainConfig``) ar
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from torch.utils.data import Dataset
 from clipwsss.data import SegmentationDataset
 from clipwsss.seg.data import PseudoMaskDataset
 from clipwsss.seg.deeplab import build_deeplab
-from clipwsss.seg.infer import InferConfig, evaluate_segmenter
-from clipwsss.seg.losses import segmentation_loss
+from clipwsss.seg.infer import evaluate_segmenter
+from clipwsss.seg.losses import msc_loss
 from clipwsss.train import ParamGroup, TrainTask
 from clipwsss.train.tasks.deeplab_recipes import (
     DeepLabRecipe,
@@ -24,6 +25,7 @@ from clipwsss.train.tasks.deeplab_recipes import (
     get_recipe,
     toy_recipe,
     voc_recipe,
+    with_torchvision,
 )
 
 
@@ -53,6 +55,13 @@ class DeepLabTask(TrainTask):
         self.recipe, self.dataset, self.val_dataset = recipe, dataset, val_dataset
         self.masks_dir, self.conf_dir = Path(masks_dir), conf_dir and Path(conf_dir)
         self.allow_random = allow_random
+        pixels = "caffe" if recipe.model.arch == "caffe" else "torchvision"
+        for name, part in (("augment", recipe.augment), ("infer", recipe.infer)):
+            if part is not None and part.normalization != pixels:
+                raise ValueError(
+                    f"recipe {recipe.name!r}: arch={recipe.model.arch!r} takes {pixels} "
+                    f"inputs but {name}.normalization={part.normalization!r}"
+                )
         self._data = PseudoMaskDataset(
             dataset,
             self.masks_dir,
@@ -78,8 +87,8 @@ class DeepLabTask(TrainTask):
         return self._data
 
     def loss(self, model: nn.Module, batch: dict) -> tuple[Any, dict[str, float]]:
-        logits = model(batch["image"])
-        loss = segmentation_loss(
+        logits = model(batch["image"])  # arch caffe: the four MSC outputs
+        loss = msc_loss(
             logits,
             batch["label"],
             batch.get("conf"),
@@ -92,7 +101,7 @@ class DeepLabTask(TrainTask):
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
         if self.val_dataset is None:
             return None
-        quick = InferConfig(scales=(1.0,), flip=False)
+        quick = dataclasses.replace(self.recipe.infer, scales=(1.0,), flip=False, crf=False)
         return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes, quick)
 
     def config(self) -> dict[str, Any]:
@@ -111,4 +120,5 @@ __all__ = [
     "get_recipe",
     "toy_recipe",
     "voc_recipe",
+    "with_torchvision",
 ]

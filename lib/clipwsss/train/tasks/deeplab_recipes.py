@@ -7,22 +7,27 @@ supplementary leaves out; **ours** = our choice, no source.
 
 | field | VOC | COCO | source |
 | --- | --- | --- | --- |
+| network | deeplab-pytorch's DeepLabV2-R101 (Caffe ResNet), MSC 1/0.5/0.75 + max | same | DLP |
 | crop | 321 | 481 | S-E |
 | scales | 0.5-1.5 step 0.25 | 0.5-2.0 step 0.25 | S-E |
-| batch size | 10 | 5 | S-E |
+| batch size | 10 = 5 x 2 accumulated (DLP's ITER_SIZE 2) | 5 | S-E, DLP |
 | iterations | 20k | 100k | S-E |
-| lr | 2e-4 ImageNet init, 2.5e-5 COCO init | same | S-E |
-| schedule | poly, power 0.9 | same | S-E |
+| lr | 2e-4 ImageNet init, 2.5e-5 COCO init (DLP's config: 2.5e-4) | same | S-E |
+| schedule | poly, power 0.9, updated every 10 steps | same | S-E, DLP |
 | mu | 0.95 | 0.95 | S-D, S-E |
-| loss | CGL | balanced CE (after the CGL mask) | S-E |
+| loss | CGL, summed over the 4 MSC outputs | balanced CE (after the CGL mask), same | S-E, DLP |
 | optimizer | SGD, momentum 0.9 | same | DLP |
 | weight decay | 5e-4 | same | DLP |
 | lr multipliers | backbone 1x, ASPP weights 10x, ASPP biases 20x (no decay) | same | DLP |
-| frozen BN | yes | yes | DLP |
+| frozen BN | yes, in no optimizer group | yes | DLP |
 | flip | yes | yes | DLP |
-| normalisation | torchvision ImageNet mean/std | same | ours (torchvision weights) |
-| labels resized to the 1/8 logits (nearest) | yes | yes | DLP |
+| normalisation | BGR minus the Caffe mean, no std | same | DLP |
+| labels resized to each output (nearest-exact = PIL NEAREST) | yes | yes | DLP |
+| test | MSC at the original size, no flip; CRF with ``--crf`` (wrapped image) | same | DLP |
 | COCO "strong augment following [7]" | not implemented (scale/crop/flip only) | | open |
+
+``arch="torchvision"`` (``with_torchvision``) is our option: torchvision's ResNet-101 with
+its ImageNet weights, single scale, torchvision normalisation.
 
 The toy recipe (ResNet-18, random init, 96 px images) is ours throughout: crop and ASPP
 rates scaled to the small images, AdamW 1e-3 and logits upsampled to the labels for a
@@ -67,6 +72,7 @@ def _train(**changes) -> TrainConfig:
         weight_decay=5e-4,
         schedule="poly",
         power=0.9,
+        lr_every=10,  # DLP: PolynomialLR(step_size=10)
         log_interval=20,
         checkpoint_interval=1000,
         seed=0,
@@ -75,12 +81,18 @@ def _train(**changes) -> TrainConfig:
 
 
 def voc_recipe(init: str = "imagenet", weights: str | None = None) -> DeepLabRecipe:
-    """PASCAL VOC 2012 (CLIP-ES Table 4 and 7): crop 321, batch 10, 20k iterations."""
+    """PASCAL VOC 2012 (CLIP-ES Table 4 and 7): crop 321, batch 5 x 2, 20k iterations."""
     return DeepLabRecipe(
         name="voc12",
         model=DeepLabConfig(n_classes=21, init=init, weights=weights),
         augment=AugmentConfig(crop=321, scales=(0.5, 0.75, 1.0, 1.25, 1.5)),
-        train=_train(iterations=20_000, batch_size=10, lr=2e-4 if init != "coco" else 2.5e-5),
+        train=_train(
+            iterations=20_000,
+            batch_size=10,
+            grad_accum=2,  # DLP: BATCH_SIZE 5 x ITER_SIZE 2
+            lr=2e-4 if init != "coco" else 2.5e-5,  # S-E; DLP's voc12.yaml: 2.5e-4
+        ),
+        infer=InferConfig(scales=(1.0,), flip=False),  # DLP main.py test: MSC inside the model
     )
 
 
@@ -97,7 +109,17 @@ def coco_recipe(init: str = "imagenet", weights: str | None = None) -> DeepLabRe
             checkpoint_interval=5000,
         ),
         loss="balanced_ce",
+        infer=InferConfig(scales=(1.0,), flip=False),
     )
+
+
+def with_torchvision(recipe: DeepLabRecipe) -> DeepLabRecipe:
+    """The recipe on our option ``arch="torchvision"``: torchvision's ResNet (ImageNet weights
+    from torchvision), single scale, torchvision normalisation, our multi-scale + flip test."""
+    model = dataclasses.replace(recipe.model, arch="torchvision", msc_scales=())
+    augment = dataclasses.replace(recipe.augment, normalization="torchvision")
+    infer = InferConfig(normalization="torchvision", crf_image="rgb")
+    return dataclasses.replace(recipe, model=model, augment=augment, infer=infer)
 
 
 def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecipe:
@@ -112,14 +134,19 @@ def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecip
         model=DeepLabConfig(
             n_classes=11,
             backbone="resnet18",
+            arch="torchvision",
             aspp_rates=(1, 2, 3, 4),
             init=init,
             weights=weights,
             freeze_bn=False,
+            msc_scales=(),
         ),
-        augment=AugmentConfig(crop=64, scales=(0.75, 1.0, 1.25)),
+        augment=AugmentConfig(
+            crop=64, scales=(0.75, 1.0, 1.25), normalization="torchvision", resize="round"
+        ),
         train=_train(
             iterations=300,
+            lr_every=1,
             batch_size=10,
             optimizer="adamw",
             lr=1e-3,
@@ -130,18 +157,26 @@ def toy_recipe(init: str = "random", weights: str | None = None) -> DeepLabRecip
         ),
         head_lr_mult=1.0,
         resize="logits",
-        infer=InferConfig(scales=(1.0,), flip=True),
+        infer=InferConfig(scales=(1.0,), flip=True, normalization="torchvision", crf_image="rgb"),
     )
 
 
 RECIPES = {"voc12": voc_recipe, "coco14": coco_recipe, "toy": toy_recipe}
 
 
-def get_recipe(profile: str, *, init: str | None = None, weights: str | None = None):
-    """The named recipe of a profile ("toy", "voc12", "coco14"), optionally re-initialised."""
+def get_recipe(
+    profile: str, *, init: str | None = None, weights: str | None = None, arch: str | None = None
+):
+    """The named recipe of a profile ("toy", "voc12", "coco14"), optionally re-initialised
+    or on another ``arch`` ("torchvision": :func:`with_torchvision`)."""
     if profile not in RECIPES:
         raise KeyError(f"no DeepLab recipe for profile {profile!r}; known: {list(RECIPES)}")
     kwargs = {"weights": weights}
     if init is not None:
         kwargs["init"] = init
-    return RECIPES[profile](**kwargs)
+    recipe = RECIPES[profile](**kwargs)
+    if arch is None or arch == recipe.model.arch:
+        return recipe
+    if arch != "torchvision":
+        raise ValueError(f"the {profile} recipe has no arch={arch!r} variant")
+    return with_torchvision(recipe)
