@@ -9,10 +9,13 @@ from .config import (
     TrainConfig,
     lr_factor,
 )
+from .checkpoints import CheckpointError, checkpoint_steps
+from .logs import LogFileError
 from .loop import (
     ConfigMismatchError,
+    DivergedError,
+    TrainingStopped,
     TrainResult,
-    checkpoint_steps,
     load_trained,
     train,
 )
@@ -21,13 +24,17 @@ from .task import ParamGroup, TrainTask
 
 __all__ = [
     "RESUMABLE_FIELDS",
+    "CheckpointError",
     "ConfigMismatchError",
+    "DivergedError",
+    "LogFileError",
     "ParamGroup",
     "SeededDataset",
     "StepBatchSampler",
     "TrainConfig",
     "TrainResult",
     "TrainTask",
+    "TrainingStopped",
     "checkpoint_steps",
     "load_trained",
     "lr_factor",
