@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -46,6 +47,7 @@ from clipwsss.io.camfiles import (
     OutputMismatchError,
     read_run_record,
 )
+from clipwsss.io.locks import FolderLockedError
 from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
 from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
@@ -581,6 +583,9 @@ _INPUT_ERRORS = (
     MissingCamKeyError,
     OutputMismatchError,
     ValueError,
+    FolderLockedError,  # another process trains in the run folder
+    FloatingPointError,  # a training run diverged (clipwsss.train.DivergedError)
+    OSError,  # a full disk, a read-only folder, a path that is a file
 )
 
 
@@ -614,20 +619,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as err:
-            what = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+            # Terminated: SIGTERM outside a training loop; the loop's TrainingStopped says
+            # which signal stopped it (after a checkpoint of the current step).
+            term = isinstance(err, Terminated) or getattr(err, "signum", None) == signal.SIGTERM
+            what = "terminated (SIGTERM)" if term else "interrupted"
             print(
                 f"\n{what}; finished files are kept: rerun the same command to resume",
                 file=sys.stderr,
             )
-            return 143 if isinstance(err, Terminated) else 130
+            return 143 if term else 130
         except _INPUT_ERRORS as err:
             if os.environ.get("CLIPWSSS_TRACEBACK"):
                 raise
             per_image = (FileNotFoundError, CorruptImageError, CamFileError, BadImageError)
             bad_input = isinstance(err, per_image) and not isinstance(err, DatasetLayoutError)
-            print(
-                f"clipwsss {args.command}: error: {err}{hint if bad_input else ''}", file=sys.stderr
-            )
+            note = hint if bad_input else ""
+            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+                note = "\n(the disk is full: free some space, then rerun the same command)"
+            print(f"clipwsss {args.command}: error: {err}{note}", file=sys.stderr)
             return 1
 
 

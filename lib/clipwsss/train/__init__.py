@@ -4,21 +4,21 @@ Usage: subclass ``TrainTask`` (model, data set, loss), then
 ``train(MyTask(...), TrainConfig(iterations=200, batch_size=8, run_dir="runs/x"))``.
 """
 
+from .checkpoints import CheckpointError, checkpoint_steps
 from .config import (
     RESUMABLE_FIELDS,
     TrainConfig,
     lr_factor,
 )
-from .checkpoints import CheckpointError, checkpoint_steps
 from .logs import LogFileError
 from .loop import (
-    ConfigMismatchError,
     DivergedError,
     TrainingStopped,
     TrainResult,
     load_trained,
     train,
 )
+from .rundir import ConfigMismatchError
 from .sampler import SeededDataset, StepBatchSampler
 from .task import ParamGroup, TrainTask
 

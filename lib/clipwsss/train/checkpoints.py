@@ -20,7 +20,7 @@ CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ValueError):
     """A checkpoint cannot be used (the message names its folder, step and file)."""
 
 

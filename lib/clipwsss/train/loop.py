@@ -11,9 +11,7 @@ table in docs/training.md.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -35,24 +33,19 @@ from tqdm.auto import tqdm
 from clipwsss.io.locks import folder_lock
 
 from .checkpoints import (
-    CHECKPOINTS,
     CheckpointError,
     checkpoint_dir,
     checkpoint_steps,
     newest_complete,
     write_manifest,
 )
-from .config import RESUMABLE_FIELDS, TrainConfig, lr_factor
+from .config import TrainConfig, lr_factor
 from .logs import RunLog, naming_the_file
+from .rundir import MODEL_FILE, check_run_dir, prepare_run_dir
 from .sampler import SeededDataset, StepBatchSampler
 from .task import TrainTask
 
-MODEL_FILE = "model.pt"
 LOCK_FILE = ".train.lock"  # held by the process that trains in run_dir (clipwsss.io.locks)
-
-
-class ConfigMismatchError(ValueError):
-    """``run_dir`` holds a run with a different configuration than the one asked for."""
 
 
 class DivergedError(FloatingPointError):
@@ -110,13 +103,6 @@ def _make_accelerator(config: TrainConfig) -> Accelerator:
     return Accelerator(cpu=use_cpu, mixed_precision=config.mixed_precision)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with naming_the_file(tmp):
-        tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _save_checkpoint(acc: Accelerator, run_dir: Path, step: int, config: TrainConfig) -> None:
     """save_state into a temporary folder, record its manifest, rename it to step-N."""
     final = checkpoint_dir(run_dir, step)
@@ -124,8 +110,14 @@ def _save_checkpoint(acc: Accelerator, run_dir: Path, step: int, config: TrainCo
     if acc.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    with naming_the_file(tmp):
+    try:
         acc.save_state(str(tmp))
+    except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+        free = shutil.disk_usage(run_dir).free
+        raise OSError(
+            f"cannot write the checkpoint of step {step} to {tmp} ({free} bytes free on its "
+            f"disk): {type(err).__name__}: {err}"
+        ) from err
     acc.wait_for_everyone()
     if acc.is_main_process:
         with naming_the_file(tmp):
@@ -149,100 +141,6 @@ def _check_finite(model: nn.Module, step: int, what: str) -> None:
                 f"{what} is not written; lower --lr (or set --max-grad-norm) and start over "
                 "with --resume false (the checkpoints kept hold finite weights)"
             )
-
-
-def _run_record(task: TrainTask, config: TrainConfig) -> dict[str, Any]:
-    return {
-        "train": config.to_dict(),
-        "task": {"class": type(task).__qualname__, **task.config()},
-        "paths": {k: str(v) for k, v in task.paths().items()},  # recorded, never compared
-        "seed": config.seed,
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-    }
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
-def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
-    """Refuse ``record`` where it differs from ``run_dir/config.json`` on a result setting.
-
-    The engine's ``RESUMABLE_FIELDS`` (intervals, device, progress, the run folder's path)
-    and the task's ``paths()`` never block a resume; the message lists every other change.
-    """
-    path = run_dir / "config.json"
-    try:
-        old = json.loads(path.read_text())
-        old = {"train": old["train"], "task": old["task"]}
-    except (ValueError, KeyError, TypeError) as err:
-        raise ConfigMismatchError(
-            f"{path} is not a run record ({type(err).__name__}: {err}); use another --run-dir, "
-            "or --resume false (resume=False) to start over in this folder"
-        ) from None
-    record = json.loads(json.dumps(record))  # as stored: tuples become lists
-    old_flat = _flatten(old)
-    new_flat = _flatten({"train": record["train"], "task": record["task"]})
-    absent = "<absent>"
-    diff = [
-        k
-        for k in dict.fromkeys([*old_flat, *new_flat])
-        if not (k.startswith("train.") and k[len("train.") :] in RESUMABLE_FIELDS)
-        and old_flat.get(k, absent) != new_flat.get(k, absent)
-    ]
-    if diff:
-        shown = [
-            f"  {k}: {old_flat.get(k, absent)!r} (folder) vs {new_flat.get(k, absent)!r} (now)"
-            for k in diff[:12]
-        ]
-        if len(diff) > 12:
-            shown.append(f"  ... and {len(diff) - 12} more")
-        raise ConfigMismatchError(
-            f"{run_dir} holds a run with other settings:\n" + "\n".join(shown) + "\nuse another "
-            "--run-dir, or --resume false (resume=False) to start over in this folder (its "
-            "checkpoints, logs and model.pt are deleted)"
-        )
-
-
-def _holds_run(run_dir: Path) -> bool:
-    """A record and something trained: a checkpoint (complete or not) or ``model.pt``."""
-    root = run_dir / CHECKPOINTS
-    checkpoints = root.is_dir() and any(
-        p.name.startswith(("step-", "damaged-step-")) for p in root.iterdir()
-    )
-    return (run_dir / "config.json").exists() and (checkpoints or (run_dir / MODEL_FILE).exists())
-
-
-def _check_run_dir(run_dir: Path) -> None:
-    """A run folder (or the first of its parents that exists) must be a folder."""
-    for folder in (run_dir, *run_dir.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                where = "" if folder == run_dir else f": {folder} "
-                raise NotADirectoryError(
-                    f"run_dir (--run-dir) {run_dir}{where or ' '}is a file, not a folder"
-                )
-            return
-
-
-def _prepare_run_dir(task: TrainTask, config: TrainConfig, acc: Accelerator) -> Path:
-    run_dir = Path(config.run_dir)
-    record = _run_record(task, config)
-    if acc.is_main_process:
-        if not config.resume:
-            shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
-            for name in ("log.jsonl", MODEL_FILE):
-                (run_dir / name).unlink(missing_ok=True)
-        elif _holds_run(run_dir):
-            _check_same_run(run_dir, record)
-        _atomic_write(run_dir / "config.json", json.dumps(record, indent=2) + "\n")
-    acc.wait_for_everyone()
-    return run_dir
 
 
 def _build_optimizer(task: TrainTask, model: nn.Module, config: TrainConfig):
@@ -411,7 +309,7 @@ def train(task: TrainTask, config: TrainConfig) -> TrainResult:
         DivergedError: a NaN or infinite loss or weight (nothing non-finite is saved).
     """
     run_dir = Path(config.run_dir)
-    _check_run_dir(run_dir)
+    check_run_dir(run_dir)
     task.check_inputs()
     acc = _make_accelerator(config)
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -429,7 +327,7 @@ def train(task: TrainTask, config: TrainConfig) -> TrainResult:
 
 
 def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResult:
-    run_dir = _prepare_run_dir(task, config, acc)
+    run_dir = prepare_run_dir(task, config, acc)
     model = task.build_model()
     optimizer = _build_optimizer(task, model, config)
     model, optimizer = acc.prepare(model, optimizer)
@@ -485,8 +383,8 @@ def _loop(task, config, acc, model, optimizer, state, log, start) -> dict[str, f
                 log.write("train", done, row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{row['samples_per_s']:.1f}")
                 if show and not bar_ok:
-                    print(f"{name}: step {done}/{config.iterations} loss {row['loss']:.4f} "
-                          f"({row['samples_per_s']:.1f} samples/s)", file=sys.stderr, flush=True)  # fmt: skip
+                    line = f"{name}: step {done}/{config.iterations} loss {row['loss']:.4f}"
+                    print(f"{line} ({row['samples_per_s']:.1f} samples/s)", file=sys.stderr)
                 tick, since = now, 0
             if (config.eval_interval and done % config.eval_interval == 0) or last:
                 final_eval = _evaluate(task, acc, model)
