@@ -118,6 +118,14 @@ def add_config_arguments(
                                 default=None, help=argparse.SUPPRESS)  # fmt: skip
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type of a count (``--limit``): an int >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def config_from_args(cls: type, args: argparse.Namespace, base: Any | None = None) -> Any:
     """The config of ``args``: ``base`` (or the defaults) with every flag that was given."""
     base = cls() if base is None else base

@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args, non_negative_int
 from clipwsss.train import TrainConfig
 
 DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
@@ -32,7 +32,7 @@ def _add_profile_args(p: argparse.ArgumentParser, split_help: str) -> None:
     g.add_argument("--profile", required=True, choices=("toy", "voc12", "coco14"))
     g.add_argument("--root", type=Path, help="data folder (default: the profile's)")
     g.add_argument("--split", help=split_help)
-    g.add_argument("--limit", type=int, help="use only the first N ids of the split")
+    g.add_argument("--limit", type=non_negative_int, help="use only the first N ids of the split")
 
 
 def add_train_parser(methods) -> None:
@@ -121,7 +121,16 @@ def cmd_train(args: argparse.Namespace, argv) -> int:
 
     recipe = _recipe(args)
     if recipe.model.init == "random" and not args.allow_random_weights:
-        print("clipwsss train: error: --init random needs --allow-random-weights", file=sys.stderr)
+        why = (
+            "--init random"
+            if args.init == "random"
+            else f"the {args.profile} recipe initialises DeepLab at random (its init is "
+            "'random': no pretrained backbone for the toy world)"
+        )
+        print(
+            f"clipwsss train: error: {why}; add --allow-random-weights to accept random weights",
+            file=sys.stderr,
+        )
         return 2
     split = args.split or DEFAULT_TRAIN_SPLIT[args.profile]
     val = _dataset(args, args.val_split) if args.val_split else None

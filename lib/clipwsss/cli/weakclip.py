@@ -20,7 +20,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args, non_negative_int
 from clipwsss.methods.weakclip.config import WeakClipConfig, corrected
 from clipwsss.methods.weakclip.recipes import RECIPE_NAMES, get_recipe
 from clipwsss.train import TrainConfig
@@ -38,7 +38,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-random-weights", action="store_true", help="accept --pretrained none (tests only)"
     )
-    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--limit", type=non_negative_int, help="use only the first N images")
 
 
 def add_train_parser(methods) -> None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from clipwsss.validate import check_range
+
 SCHEDULES = ("poly", "cosine", "constant")
 OPTIMIZERS = ("sgd", "adamw")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -61,19 +63,17 @@ class TrainConfig:
         _check_choice("device", self.device, DEVICES)
         for name in ("iterations", "batch_size", "grad_accum", "log_interval",
                      "checkpoint_interval"):  # fmt: skip
-            _check_range(name, getattr(self, name), low=1)
+            check_range(name, getattr(self, name), low=1)
         for name in ("weight_decay", "power", "max_grad_norm", "num_workers", "eval_interval",
-                     "keep_checkpoints", "seed"):  # fmt: skip
-            _check_range(name, getattr(self, name), low=0)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr (--lr) must be a finite number > 0, got {self.lr}")
-        _check_range("momentum", self.momentum, low=0, below=1)
+                     "keep_checkpoints"):  # fmt: skip
+            check_range(name, getattr(self, name), low=0)
+        check_range("seed", self.seed, low=0, below=2**32)
+        check_range("lr", self.lr, above=0)
+        check_range("momentum", self.momentum, low=0, below=1)
         for beta in self.betas:
-            _check_range("betas", beta, low=0, below=1)
-        _check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
-        _check_range("warmup_ratio", self.warmup_ratio, low=0, high=1)
-        if self.seed >= 2**32:
-            raise ValueError(f"seed (--seed) must be below 2**32, got {self.seed}")
+            check_range("betas", beta, low=0, below=1)
+        check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
+        check_range("warmup_ratio", self.warmup_ratio, low=0, high=1)
         if self.batch_size % self.grad_accum:
             raise ValueError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
@@ -106,19 +106,6 @@ RESUMABLE_FIELDS = frozenset(
         "num_workers",
     }
 )
-
-
-def _check_range(
-    name: str, value: float, *, low: float, high: float | None = None, below: float | None = None
-) -> None:
-    """``low <= value`` (and ``<= high`` or ``< below``); the message names the flag."""
-    flag = "--" + name.replace("_", "-")
-    ok = math.isfinite(value) and value >= low
-    ok = ok and (high is None or value <= high) and (below is None or value < below)
-    if not ok:
-        upper = f", {high}]" if high is not None else f", {below})" if below is not None else ""
-        want = f"in [{low}{upper}" if upper else f">= {low}"
-        raise ValueError(f"{name} ({flag}) must be {want}, got {value}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
