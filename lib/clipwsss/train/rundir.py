@@ -81,6 +81,8 @@ def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
         if not (k.startswith("train.") and k[len("train.") :] in RESUMABLE_FIELDS)
         and old_flat.get(k, absent) != new_flat.get(k, absent)
     ]
+    if old_flat.get("task.class") != new_flat.get("task.class"):
+        diff = ["task.class"]  # another method's run: its other settings do not matter
     if diff:
         shown = [
             f"  {k}: {old_flat.get(k, absent)!r} (folder) vs {new_flat.get(k, absent)!r} (now)"
