@@ -223,6 +223,16 @@ def test_a_truncated_file_of_the_newest_checkpoint_falls_back_to_the_previous(re
     assert _same_weights(result.model.state_dict(), reference.model.state_dict())
 
 
+def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(reference, finished):
+    for folder in (finished / "checkpoints").glob("step-*"):
+        (folder / "manifest.json").unlink()
+    (finished / "model.pt").unlink()
+    with pytest.warns(RuntimeWarning, match="no manifest.json .* not verified"):
+        result = train(TinyRegression(), tiny_config(str(finished)))
+    assert result.resumed_from == 40
+    assert _same_weights(result.model.state_dict(), reference.model.state_dict())
+
+
 def test_no_complete_checkpoint_is_a_clear_error(finished):
     for step in checkpoint_steps(finished):
         (finished / "checkpoints" / f"step-{step:08d}" / "model.safetensors").write_bytes(b"x")

@@ -179,8 +179,9 @@ def cmd_predict(args: argparse.Namespace, argv) -> int:
         crf=args.crf,
     )
     dataset = _dataset(args, args.split or "val")
+    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
     n = predict_dataset(
-        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=not args.quiet
+        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=bar
     )
     print(f"wrote {n} PNGs ({len(dataset) - n} existed) to {args.out}")
     return 0

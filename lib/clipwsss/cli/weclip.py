@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     dataset = build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
     config = InferenceConfig(scales=parse_scales(args.scales), flip=not args.no_flip,
                              long_side=_long_side(args, record), crf=args.crf)  # fmt: skip
-    n = predict_dataset(model, dataset, args.out, config, progress=not args.quiet,
-                        record={"run_dir": str(args.run_dir)})
+    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
+    n = predict_dataset(model, dataset, args.out, config, progress=bar,
+                        record={"run_dir": str(args.run_dir)})  # fmt: skip
     print(f"wrote {n} PNGs to {args.out}")
     return 0

@@ -3,7 +3,7 @@
 A checkpoint is written into ``.tmp-step-N`` (accelerate's ``save_state``), every file's size
 and SHA-256 go into ``manifest.json`` (written last), and the folder is renamed to ``step-N``.
 Resuming verifies every file of the newest checkpoint against its manifest; a damaged one
-(a truncated file, a file missing, no manifest) is never loaded: it is moved aside to
+(a truncated or changed file, a file missing) is never loaded: it is moved aside to
 ``damaged-step-N`` and the run falls back to the previous complete checkpoint, saying so.
 """
 
@@ -67,10 +67,20 @@ def write_manifest(folder: Path, step: int) -> None:
 
 
 def checkpoint_problem(folder: Path) -> str | None:
-    """Why ``folder`` is not a complete checkpoint (None: every file matches its manifest)."""
+    """Why ``folder`` is not a complete checkpoint (None: every file matches its manifest).
+
+    A folder without a manifest was written before manifests existed (the manifest is written
+    before the atomic rename to ``step-N``): it is used, with a warning that it is unverified.
+    """
     path = folder / MANIFEST
     if not path.is_file():
-        return f"no {MANIFEST} (written last when a checkpoint is complete)"
+        warnings.warn(
+            f"{folder} has no {MANIFEST} (written by an older clipwsss): its files are not "
+            "verified",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return None
     try:
         files = json.loads(path.read_text())["files"]
     except (ValueError, KeyError, TypeError) as err:

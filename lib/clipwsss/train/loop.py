@@ -238,7 +238,11 @@ def _resume(acc: Accelerator, run_dir: Path, config: TrainConfig, state: _TrainS
     if not config.resume:
         return 0
     if acc.is_main_process:
-        newest_complete(run_dir)  # moves damaged ones aside, with a warning
+        try:
+            newest_complete(run_dir)  # moves damaged ones aside, with a warning
+        except CheckpointError:
+            if not (run_dir / MODEL_FILE).is_file():
+                raise  # else a finished run: its model.pt is loaded instead
     acc.wait_for_everyone()
     step = newest_complete(run_dir, verify=False)
     if step is None:
