@@ -99,7 +99,9 @@ def test_a_finished_run_without_checkpoints_is_not_overwritten_by_another_task(f
 
 # 2 -------------------------------------------------------------------------------------------
 def test_keep_checkpoints_is_range_checked_and_zero_keeps_all(tmp_path):
-    with pytest.raises(ValueError, match=r"keep_checkpoints \(--keep-checkpoints\) must be >= 0"):
+    with pytest.raises(
+        ValueError, match=r"keep_checkpoints \(--keep-checkpoints\) must be in \[0, inf\)"
+    ):
         TrainConfig(keep_checkpoints=-1)
     train(TinyRegression(), tiny_config(str(tmp_path), iterations=13, keep_checkpoints=0))
     assert checkpoint_steps(tmp_path) == [6, 12, 13]
