@@ -165,6 +165,7 @@ def test_weakclip_checks_every_seed_before_the_first_step(toy, tmp_path, capsys)
         ("deeplab", ["--mu", "1.5"], "mu (--mu) must be in [0, 1]"),
         ("deeplab", ["--keep-checkpoints", "-1"], "keep_checkpoints (--keep-checkpoints)"),
         ("weakclip", ["--lr", "-1"], "lr (--lr) must be in (0, inf)"),
+        ("weakclip", ["--head-dropout", "1.5"], "head_dropout (--head-dropout) must be in [0, 1)"),
         ("deeplab", ["--limit", "-5"], "argument --limit: must be >= 0"),
         ("weakclip", ["--limit", "-5"], "argument --limit: must be >= 0"),
     ],
