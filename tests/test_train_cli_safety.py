@@ -78,6 +78,23 @@ def test_deeplab_resumes_with_other_intervals_device_progress_and_run_dir_spelli
     assert "resumed from step 3" in capsys.readouterr().out
 
 
+def test_a_deeplab_run_recorded_by_an_older_version_still_resumes(
+    deeplab_run, toy, tmp_path, capsys
+):
+    """Older records kept masks, conf and the recipe's TrainConfig in the task settings."""
+    run = tmp_path / "run"
+    shutil.copytree(deeplab_run, run)
+    record = json.loads((run / "config.json").read_text())
+    paths = record.pop("paths")
+    task = record["task"]
+    del task["cgl_conf"]
+    task.update(masks=paths["masks"], conf=None)
+    task["recipe"]["train"] = dict(record["train"], run_dir="elsewhere", progress=True)
+    (run / "config.json").write_text(json.dumps(record))
+    assert main(_deeplab(toy, toy / "SegmentationClass", run)) == 0
+    assert "resumed from step 3" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("method", ["deeplab", "weclip", "weakclip"])
 def test_a_nan_loss_ends_with_a_clear_message(method, toy, tmp_path, capsys, monkeypatch):
     from clipwsss.train.tasks.deeplab import DeepLabTask
@@ -136,7 +153,7 @@ def test_masks_or_seeds_of_another_data_set_are_refused(
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "were made for another data set" in err and "root: " in err
-    assert not (run / "checkpoints").exists()
+    assert not run.exists()
 
 
 def test_weakclip_checks_every_seed_before_the_first_step(toy, tmp_path, capsys):
@@ -148,7 +165,7 @@ def test_weakclip_checks_every_seed_before_the_first_step(toy, tmp_path, capsys)
     argv = _weakclip(toy, seeds, run, "--iterations", "4", "--checkpoint-interval", "1")
     assert main(argv) == 1
     assert f"{last}.png holds class ids [42]" in capsys.readouterr().err
-    assert not (run / "checkpoints").exists()
+    assert not run.exists()  # refused before the run folder is made
 
 
 @pytest.mark.parametrize(

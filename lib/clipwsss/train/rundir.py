@@ -24,6 +24,9 @@ from .logs import naming_the_file
 from .task import TrainTask
 
 MODEL_FILE = "model.pt"
+# Settings that older records kept in the task and that are paths or engine settings now
+# (DeepLab's masks, conf and its recipe's TrainConfig; WeakCLIP's seed folder).
+_MOVED_TO_PATHS = ("task.recipe.train.", "task.masks", "task.conf", "task.seed_dir")
 
 
 class ConfigMismatchError(ValueError):
@@ -64,8 +67,8 @@ def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
     """
     path = run_dir / "config.json"
     try:
-        old = json.loads(path.read_text())
-        old = {"train": old["train"], "task": old["task"]}
+        stored = json.loads(path.read_text())
+        old = {"train": stored["train"], "task": stored["task"]}
     except (ValueError, KeyError, TypeError) as err:
         raise ConfigMismatchError(
             f"{path} is not a run record ({type(err).__name__}: {err}); use another --run-dir, "
@@ -74,6 +77,9 @@ def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
     record = json.loads(json.dumps(record))  # as stored: tuples become lists
     old_flat = _flatten(old)
     new_flat = _flatten({"train": record["train"], "task": record["task"]})
+    if "paths" not in stored:  # a record of an older version: paths were task settings then
+        old_flat = {k: v for k, v in old_flat.items() if not k.startswith(_MOVED_TO_PATHS)}
+        new_flat.pop("task.cgl_conf", None)  # DeepLab's conf folder, now a path
     absent = "<absent>"
     diff = [
         k
