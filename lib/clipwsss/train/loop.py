@@ -331,14 +331,15 @@ def train(task: TrainTask, config: TrainConfig) -> TrainResult:
 
 
 def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResult:
-    run_dir = prepare_run_dir(task, config, acc)
+    run_dir = Path(config.run_dir)
+    held = prepare_run_dir(task, config, acc)
     model = task.build_model()
     optimizer = _build_optimizer(task, model, config)
     model, optimizer = acc.prepare(model, optimizer)
     state = _TrainState(config.seed)
     acc.register_for_checkpointing(state)
     start = _resume(acc, run_dir, config, state)
-    if start == 0 and _finished(acc, run_dir, model, config):
+    if start == 0 and held and _finished(acc, run_dir, model, config):
         start = state.step = config.iterations  # its checkpoints were deleted, model.pt kept
     log = RunLog(run_dir, resume_step=start, enabled=acc.is_main_process)
     final_eval = None
@@ -348,8 +349,13 @@ def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResul
     if acc.is_main_process:
         _check_finite(unwrapped, state.step, MODEL_FILE)
         tmp = run_dir / (MODEL_FILE + ".tmp")
-        with naming_the_file(tmp):
+        try:
             torch.save(unwrapped.state_dict(), tmp)
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+            raise OSError(
+                f"cannot write {tmp} ({shutil.disk_usage(run_dir).free} bytes free on its disk):"
+                f" {type(err).__name__}: {err}; the last checkpoint is kept, rerun to finish"
+            ) from err
         os.replace(tmp, run_dir / MODEL_FILE)
     if final_eval is None:  # a finished run: its last logged evaluation
         row = next((r for r in reversed(log.rows) if r["kind"] == "eval"), None)

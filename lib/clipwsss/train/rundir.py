@@ -124,16 +124,22 @@ def check_run_dir(run_dir: Path) -> None:
             return
 
 
-def prepare_run_dir(task: TrainTask, config: TrainConfig, acc: Accelerator) -> Path:
+def prepare_run_dir(task: TrainTask, config: TrainConfig, acc: Accelerator) -> bool:
+    """Check ``run_dir`` against the run asked for, then write its ``config.json``.
+
+    Returns:
+        Whether the folder held a run of these settings (to resume or reuse).
+    """
     run_dir = Path(config.run_dir)
     record = _run_record(task, config)
+    held = config.resume and _holds_run(run_dir)
     if acc.is_main_process:
         if not config.resume:
             shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
             for name in ("log.jsonl", MODEL_FILE):
                 (run_dir / name).unlink(missing_ok=True)
-        elif _holds_run(run_dir):
+        elif held:
             _check_same_run(run_dir, record)
         _atomic_write(run_dir / "config.json", json.dumps(record, indent=2) + "\n")
     acc.wait_for_everyone()
-    return run_dir
+    return held
