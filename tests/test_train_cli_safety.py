@@ -217,13 +217,19 @@ def test_a_run_dir_that_is_a_file_is_a_clear_error(toy, tmp_path, capsys):
     assert "is a file, not a folder" in err and "Traceback" not in err
 
 
-def test_weclip_toy_trains_on_the_toy_train_split_and_predicts_at_native_size(toy, tmp_path):
+def test_weclip_toy_trains_on_the_toy_train_split_and_predicts_at_native_size(
+    toy, tmp_path, capsys
+):
     from clipwsss.cli.weclip import _long_side
 
     run = tmp_path / "run"
     assert main(_weclip(toy, run)) == 0
     record = json.loads((run / "config.json").read_text())
     assert record["task"]["data"]["split"] == "train"
+    shutil.copytree(toy, tmp_path / "moved")  # the data set moved: the run still resumes
+    capsys.readouterr()
+    assert main(_weclip(tmp_path / "moved", run)) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 2
 
     class Args:
         long_side = None

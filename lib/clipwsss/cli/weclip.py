@@ -117,7 +117,9 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.train import load_trained
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
-    record = json.loads((args.run_dir / "config.json").read_text())["task"]
+    full = json.loads((args.run_dir / "config.json").read_text())
+    record = full["task"]
+    record["data"].setdefault("root", full.get("paths", {}).get("root"))  # older: in "data"
     fields = {f.name for f in dataclasses.fields(WeClipConfig)}
     saved = {k: (tuple(v) if isinstance(v, list) else v) for k, v in record["model"].items()
              if k in fields}  # fmt: skip

@@ -25,8 +25,10 @@ from .task import TrainTask
 
 MODEL_FILE = "model.pt"
 # Settings that older records kept in the task and that are paths or engine settings now
-# (DeepLab's masks, conf and its recipe's TrainConfig; WeakCLIP's seed folder).
-_MOVED_TO_PATHS = ("task.recipe.train.", "task.masks", "task.conf", "task.seed_dir")
+# (DeepLab's masks, conf and its recipe's TrainConfig; WeakCLIP's seed folder; WeCLIP's root).
+_MOVED_TO_PATHS = (
+    "task.recipe.train.", "task.masks", "task.conf", "task.seed_dir", "task.data.root",
+)  # fmt: skip
 
 
 class ConfigMismatchError(ValueError):
