@@ -185,6 +185,7 @@ def test_weakclip_checks_every_seed_before_the_first_step(toy, tmp_path, capsys)
         ("weakclip", ["--head-dropout", "1.5"], "head_dropout (--head-dropout) must be in [0, 1)"),
         ("deeplab", ["--limit", "-5"], "argument --limit: must be >= 0"),
         ("weakclip", ["--limit", "-5"], "argument --limit: must be >= 0"),
+        ("deeplab", ["--crop", "0"], "argument --crop: must be >= 1"),
     ],
 )
 def test_out_of_range_flags_are_refused_before_training(
@@ -201,6 +202,14 @@ def test_out_of_range_flags_are_refused_before_training(
     assert code in (1, 2)
     assert message in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_predict_scales_must_be_positive(deeplab_run, tmp_path, capsys):
+    argv = ["predict", "--run-dir", str(deeplab_run), "--profile", "toy", "--out",
+            str(tmp_path / "o"), "--scales", "0"]  # fmt: skip
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "argument --scales: must be > 0" in capsys.readouterr().err
 
 
 def test_toy_deeplab_without_random_weights_names_the_recipe_not_a_flag(toy, tmp_path, capsys):

@@ -21,7 +21,13 @@ import json
 import sys
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args, non_negative_int
+from clipwsss.cli.config_flags import (
+    add_config_arguments,
+    config_from_args,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from clipwsss.train import TrainConfig
 
 DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
@@ -47,7 +53,7 @@ def add_train_parser(methods) -> None:
     p.add_argument("--init", choices=("imagenet", "coco", "file", "random"))
     p.add_argument("--weights", help="local weights file (ImageNet ResNet or COCO DeepLab)")
     p.add_argument("--backbone", choices=("resnet18", "resnet34", "resnet50", "resnet101"))
-    p.add_argument("--crop", type=int, help="training crop (default: recipe's)")
+    p.add_argument("--crop", type=positive_int, help="training crop (default: recipe's)")
     p.add_argument(
         "--allow-random-weights",
         action="store_true",
@@ -64,7 +70,7 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``clipwsss predict`` for a ``train deeplab`` run (besides ``--run-dir``)."""
     _add_profile_args(p, "split to segment (default val)")
     p.add_argument("--out", required=True, type=Path, help="PNG folder")
-    p.add_argument("--scales", type=float, nargs="+", help="test scales (default: recipe's)")
+    p.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
     p.add_argument("--no-flip", action="store_true", help="no flipped copy")
     p.add_argument("--crf", action="store_true", help="dense CRF (CLIP-ES supp. E: on)")
     p.add_argument(
