@@ -50,6 +50,35 @@ def check_unit_interval(name: str, value: float) -> float:
     return value
 
 
+def check_range(
+    name: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+) -> float:
+    """``low <= value <= high`` (``above < value < below`` for open ends), finite.
+
+    The message names the config field and its generated flag (``--name-with-dashes``).
+
+    Raises:
+        ValueError: out of range, NaN or infinite.
+    """
+    import math
+
+    ok = math.isfinite(float(value))
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    ok = ok and (above is None or value > above) and (below is None or value < below)
+    if not ok:
+        left = f"[{low}" if low is not None else f"({above}" if above is not None else "(-inf"
+        right = f"{high}]" if high is not None else f"{below})" if below is not None else "inf)"
+        flag = "--" + name.replace("_", "-")
+        raise ValueError(f"{name} ({flag}) must be in {left}, {right}, got {value}")
+    return value
+
+
 def check_bg_exponent(value: float) -> float:
     """Background power k of (1 - max cam)^k: k > 0 (k <= 0 gives a background >= 1)."""
     if not float(value) > 0.0:

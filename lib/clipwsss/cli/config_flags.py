@@ -118,6 +118,30 @@ def add_config_arguments(
                                 default=None, help=argparse.SUPPRESS)  # fmt: skip
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type of a count (``--limit``): an int >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type of a scale or size factor (``--scales``): a finite float > 0."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a size (``--crop``): an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def config_from_args(cls: type, args: argparse.Namespace, base: Any | None = None) -> Any:
     """The config of ``args``: ``base`` (or the defaults) with every flag that was given."""
     base = cls() if base is None else base

@@ -21,7 +21,13 @@ import json
 import sys
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import (
+    add_config_arguments,
+    config_from_args,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from clipwsss.train import TrainConfig
 
 DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
@@ -32,7 +38,7 @@ def _add_profile_args(p: argparse.ArgumentParser, split_help: str) -> None:
     g.add_argument("--profile", required=True, choices=("toy", "voc12", "coco14"))
     g.add_argument("--root", type=Path, help="data folder (default: the profile's)")
     g.add_argument("--split", help=split_help)
-    g.add_argument("--limit", type=int, help="use only the first N ids of the split")
+    g.add_argument("--limit", type=non_negative_int, help="use only the first N ids of the split")
 
 
 def add_train_parser(methods) -> None:
@@ -53,7 +59,7 @@ def add_train_parser(methods) -> None:
         help="caffe: deeplab-pytorch's DeepLabV2 + MSC (voc12/coco14 default); torchvision: "
         "torchvision's ResNet, single scale",
     )
-    p.add_argument("--crop", type=int, help="training crop (default: recipe's)")
+    p.add_argument("--crop", type=positive_int, help="training crop (default: recipe's)")
     p.add_argument(
         "--allow-random-weights",
         action="store_true",
@@ -70,7 +76,7 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``clipwsss predict`` for a ``train deeplab`` run (besides ``--run-dir``)."""
     _add_profile_args(p, "split to segment (default val)")
     p.add_argument("--out", required=True, type=Path, help="PNG folder")
-    p.add_argument("--scales", type=float, nargs="+", help="test scales (default: recipe's)")
+    p.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
     p.add_argument("--no-flip", action="store_true", help="no flipped copy")
     p.add_argument("--crf", action="store_true", help="dense CRF (CLIP-ES supp. E: on)")
     p.add_argument(
@@ -127,7 +133,16 @@ def cmd_train(args: argparse.Namespace, argv) -> int:
 
     recipe = _recipe(args)
     if recipe.model.init == "random" and not args.allow_random_weights:
-        print("clipwsss train: error: --init random needs --allow-random-weights", file=sys.stderr)
+        why = (
+            "--init random"
+            if args.init == "random"
+            else f"the {args.profile} recipe initialises DeepLab at random (its init is "
+            "'random': no pretrained backbone for the toy world)"
+        )
+        print(
+            f"clipwsss train: error: {why}; add --allow-random-weights to accept random weights",
+            file=sys.stderr,
+        )
         return 2
     split = args.split or DEFAULT_TRAIN_SPLIT[args.profile]
     val = _dataset(args, args.val_split) if args.val_split else None
@@ -179,8 +194,9 @@ def cmd_predict(args: argparse.Namespace, argv) -> int:
         normalization=infer.get("normalization", "torchvision"),
     )
     dataset = _dataset(args, args.split or "val")
+    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
     n = predict_dataset(
-        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=not args.quiet
+        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=bar
     )
     print(f"wrote {n} PNGs ({len(dataset) - n} existed) to {args.out}")
     return 0

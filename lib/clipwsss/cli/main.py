@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -46,6 +47,7 @@ from clipwsss.io.camfiles import (
     OutputMismatchError,
     read_run_record,
 )
+from clipwsss.io.locks import FolderLockedError
 from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
 from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
@@ -255,7 +257,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_masks(sub)
     _add_eval(sub)
     add_method_commands(sub)  # train <method>, predict (cli/methods.py)
+    _add_toy_data(sub)
     return parser
+
+
+def _add_toy_data(sub) -> None:
+    p = sub.add_parser(
+        "toy-data",
+        help="write the synthetic toy data set (VOC layout) for the toy profile",
+        description="Write the toy world's images, label PNGs, XMLs and split lists in the VOC "
+        "2012 layout (clipwsss.toy.generate_toy_voc); same arguments give the same bytes. "
+        "Then e.g. `clipwsss train deeplab --profile toy --root OUT --masks "
+        "OUT/SegmentationClass --allow-random-weights` or any command with --root OUT.",
+    )
+    p.add_argument("--out", type=Path, help="folder (default: the toy profile's data root)")
+    p.add_argument("--n-train", type=_non_negative, default=200, help="train images (200)")
+    p.add_argument("--n-val", type=_non_negative, default=100, help="val images (100)")
+    p.add_argument("--seed", type=_non_negative, default=0, help="scene seed (0)")
+    p.add_argument("--image-size", type=int, default=96, help="square image side (96 px)")
+    p.set_defaults(handler=cmd_toy_data)
+
+
+def cmd_toy_data(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``clipwsss toy-data``: the toy data set (refuses a folder that holds other files)."""
+    from clipwsss.experiments.profiles import get_profile
+    from clipwsss.toy import generate_toy_voc
+
+    out = args.out or Path(get_profile("toy").data_root)
+    check_output_path(out, "--out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "classes.yaml").is_file():
+        raise UsageError(f"--out {out} holds other files; give an empty or new folder")
+    summary = generate_toy_voc(out, n_train=args.n_train, n_val=args.n_val, seed=args.seed,
+                               image_size=args.image_size, progress=True)  # fmt: skip
+    print(f"wrote {args.n_train} train and {args.n_val} val toy images to {out} "
+          f"in {summary['seconds']:.1f} s")  # fmt: skip
+    return 0
 
 
 # --------------------------------------------------------------------------- commands
@@ -581,6 +617,9 @@ _INPUT_ERRORS = (
     MissingCamKeyError,
     OutputMismatchError,
     ValueError,
+    FolderLockedError,  # another process trains in the run folder
+    FloatingPointError,  # a training run diverged (clipwsss.train.DivergedError)
+    OSError,  # a full disk, a read-only folder, a path that is a file
 )
 
 
@@ -614,20 +653,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clipwsss {args.command}: error: {err}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as err:
-            what = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+            # Terminated: SIGTERM outside a training loop; the loop's TrainingStopped says
+            # which signal stopped it (after a checkpoint of the current step).
+            term = isinstance(err, Terminated) or getattr(err, "signum", None) == signal.SIGTERM
+            what = "terminated (SIGTERM)" if term else "interrupted"
             print(
                 f"\n{what}; finished files are kept: rerun the same command to resume",
                 file=sys.stderr,
             )
-            return 143 if isinstance(err, Terminated) else 130
+            return 143 if term else 130
         except _INPUT_ERRORS as err:
             if os.environ.get("CLIPWSSS_TRACEBACK"):
                 raise
             per_image = (FileNotFoundError, CorruptImageError, CamFileError, BadImageError)
             bad_input = isinstance(err, per_image) and not isinstance(err, DatasetLayoutError)
-            print(
-                f"clipwsss {args.command}: error: {err}{hint if bad_input else ''}", file=sys.stderr
-            )
+            note = hint if bad_input else ""
+            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+                note = "\n(the disk is full: free some space, then rerun the same command)"
+            print(f"clipwsss {args.command}: error: {err}{note}", file=sys.stderr)
             return 1
 
 

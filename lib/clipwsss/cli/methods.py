@@ -114,4 +114,7 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 0
     method_args = parser.parse_args(["--run-dir", str(args.run_dir), *args.method_flags])
     method_args.command = "predict"
+    from clipwsss.cli.main import check_output_path  # main imports this module
+
+    check_output_path(method_args.out, "--out")
     return _module(method).cmd_predict(method_args, argv)

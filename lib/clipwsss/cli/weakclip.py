@@ -20,7 +20,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import (
+    add_config_arguments,
+    config_from_args,
+    non_negative_int,
+    positive_float,
+)
 from clipwsss.methods.weakclip.config import WeakClipConfig, corrected
 from clipwsss.methods.weakclip.recipes import RECIPE_NAMES, get_recipe
 from clipwsss.train import TrainConfig
@@ -38,7 +43,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-random-weights", action="store_true", help="accept --pretrained none (tests only)"
     )
-    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--limit", type=non_negative_int, help="use only the first N images")
 
 
 def add_train_parser(methods) -> None:
@@ -65,7 +70,7 @@ def add_predict_arguments(q: argparse.ArgumentParser) -> None:
     """The flags of ``clipwsss predict`` for a ``train weakclip`` run (besides ``--run-dir``)."""
     q.add_argument("--out", type=Path, required=True, help="output folder")
     q.add_argument("--no-crf", action="store_true", help="argmax without CRF post-processing")
-    q.add_argument("--scales", type=float, nargs="+", help="test scales (default: the recipe's)")
+    q.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
     q.add_argument("--no-flip", action="store_true", help="no flip averaging")
     q.add_argument("--device", default="auto", help="auto, cpu or cuda")
     _add_common(q)

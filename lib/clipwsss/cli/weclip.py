@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args, non_negative_int
 from clipwsss.methods.weclip.config import WeClipConfig
 from clipwsss.train import TrainConfig
 
@@ -28,7 +29,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", required=True, choices=("voc12", "coco14"), help="data set kind")
     g.add_argument("--root", required=True, type=Path, help="VOC2012 or COCO 2014 folder")
-    g.add_argument("--split", default=None, help="split list (train: train_aug; predict: train)")
+    g.add_argument("--split", default=None,
+                   help="split list (train: train_aug, toy: train; predict: train)")  # fmt: skip
     g.add_argument("--device", default=None, help="auto (cuda if present), cpu or cuda")
 
 
@@ -53,7 +55,8 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
     p.add_argument("--scales", default="1.0,0.75", help="comma-separated (supp. Table 5)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal-flip averaging")
-    p.add_argument("--long-side", type=int, default=512, help="resize long side; 0 = keep")
+    p.add_argument("--long-side", type=non_negative_int, default=None,
+                   help="resize long side; 0 = keep (default 512; toy runs: 0)")  # fmt: skip
     p.add_argument("--crf", action="store_true", help="dense CRF on the softmax")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -62,7 +65,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
-    data = WeClipData(args.dataset, str(args.root), args.split or "train_aug",
+    # The toy world has no train_aug list (VOC's shipped one would be read): its split is train.
+    split = args.split or ("train" if args.recipe == "toy" else "train_aug")
+    data = WeClipData(args.dataset, str(args.root), split,
                       labels_from_gt=args.labels_from_gt, eval_split=args.eval_split)  # fmt: skip
     task = recipe_task(args.recipe, data)
     model_config = config_from_args(WeClipConfig, args, task.model_config)
@@ -70,12 +75,38 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                clip_name=args.model or task.clip_name,
                                pretrained=task.pretrained if args.pretrained is None else (
                                    None if args.pretrained.lower() == "none" else args.pretrained))
+    _check_attention_layers(task, args)
     config = config_from_args(TrainConfig, args, recipe_train_config(args.recipe))
     config = dataclasses.replace(config, device="auto" if args.device is None else args.device)
     result = train(task, config)
     print(json.dumps({"run_dir": str(result.run_dir), "step": result.step,
                       "resumed_from": result.resumed_from, "final_eval": result.final_eval}))
     return 0
+
+
+def _long_side(args: argparse.Namespace, record: dict) -> int | None:
+    """--long-side, else 512 (official) or, for a toy run, the images' own size."""
+    if args.long_side is None:
+        return None if record["recipe"] == "toy" else 512
+    return args.long_side or None
+
+
+def _check_attention_layers(task, args: argparse.Namespace) -> None:
+    """--caa-layers / --rfm-layers given: at most the CLIP model's blocks (as `cams` refuses).
+
+    The model itself uses the last min(N, available) maps, which the recipes rely on.
+    """
+    given = [n for n in ("caa_layers", "rfm_layers") if getattr(args, n, None) is not None]
+    if not given:
+        return
+    from clipwsss.clip.loading import load_clip
+
+    clip = load_clip(task.clip_name, task.pretrained)
+    n_blocks = len(clip.model.visual.transformer.resblocks)
+    for name in given:
+        if getattr(args, name) > n_blocks:
+            raise ValueError(f"{name}={getattr(args, name)} (--{name.replace('_', '-')}): the "
+                             f"CLIP model {task.clip_name} has {n_blocks} blocks")  # fmt: skip
 
 
 def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -86,7 +117,9 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.train import load_trained
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
-    record = json.loads((args.run_dir / "config.json").read_text())["task"]
+    full = json.loads((args.run_dir / "config.json").read_text())
+    record = full["task"]
+    record["data"].setdefault("root", full.get("paths", {}).get("root"))  # older: in "data"
     fields = {f.name for f in dataclasses.fields(WeClipConfig)}
     saved = {k: (tuple(v) if isinstance(v, list) else v) for k, v in record["model"].items()
              if k in fields}  # fmt: skip
@@ -97,8 +130,9 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     kwargs = {} if data.class_names is None else {"class_names": list(data.class_names)}
     dataset = build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
     config = InferenceConfig(scales=parse_scales(args.scales), flip=not args.no_flip,
-                             long_side=args.long_side or None, crf=args.crf)  # fmt: skip
-    n = predict_dataset(model, dataset, args.out, config, progress=not args.quiet,
-                        record={"run_dir": str(args.run_dir)})
+                             long_side=_long_side(args, record), crf=args.crf)  # fmt: skip
+    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
+    n = predict_dataset(model, dataset, args.out, config, progress=bar,
+                        record={"run_dir": str(args.run_dir)})  # fmt: skip
     print(f"wrote {n} PNGs to {args.out}")
     return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from clipwsss.data import atomic_path, atomic_write_bytes, atomic_write_text
+from clipwsss.io.locks import folder_lock
 
 PathLike = str | os.PathLike
 
@@ -128,17 +129,9 @@ def load_cams(path: PathLike) -> CamFile:
 RUN_LOCK = ".run.lock"  # held while run.json is checked and written (issue 12, #12)
 
 
-@contextlib.contextmanager
-def _folder_lock(out_dir: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``out_dir/.run.lock``: one process checks run.json at a time."""
-    import fcntl  # POSIX; the pipelines run on Linux and macOS
-
-    fd = os.open(out_dir / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def _folder_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on ``out_dir/.run.lock``: one process checks run.json at a time."""
+    return folder_lock(out_dir, RUN_LOCK, wait=True)
 
 
 def check_run_record(

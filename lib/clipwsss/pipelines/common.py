@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 import warnings
@@ -76,6 +77,38 @@ def check_class_list(run: dict[str, Any] | None, dataset: SegmentationDataset, w
             f"(--classes) is {list(dataset.class_names)}; class ids would be read as other "
             "classes: give the class list (and order) of that run"
         )
+
+
+def check_data_identity(folder: Path, dataset: SegmentationDataset, what: str) -> None:
+    """Refuse masks or seeds made for another data set than ``dataset``.
+
+    Compares the folder's ``run.json`` data identity (kind, resolved root, class list) with
+    the data set's (:func:`data_identity`); a folder without a record (the official code's
+    masks, hand-made seeds) is accepted. The split may differ (masks of ``train_aug`` serve
+    a ``train`` run).
+
+    Raises:
+        DataMismatchError: the record names another data-set kind, root or class list.
+    """
+    path = Path(folder) / "run.json"
+    if not path.is_file():
+        return
+    try:
+        made_for = json.loads(path.read_text(encoding="utf-8")).get("data") or {}
+    except (ValueError, AttributeError) as err:
+        raise DataMismatchError(f"{path} is not a run record ({err})") from None
+    now = data_identity(dataset)
+    diff = [k for k in ("kind", "root", "classes") if k in made_for and made_for[k] != now[k]]
+    if diff:
+        lines = "\n".join(f"  {k}: {made_for[k]!r} (made for) vs {now[k]!r} (now)" for k in diff)
+        raise DataMismatchError(
+            f"{what} {folder} were made for another data set ({path}):\n{lines}\n"
+            "give the same data (--root) as the run that made them, or make them again"
+        )
+
+
+class DataMismatchError(ValueError):
+    """Masks or seeds were made for another data set (kind, root or classes)."""
 
 
 class ClassListMismatchError(ValueError):

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from clipwsss.validate import check_range
+
 SCHEDULES = ("poly", "cosine", "constant")
 OPTIMIZERS = ("sgd", "adamw")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -49,26 +51,40 @@ class TrainConfig:
     log_interval: int = 10  # steps between log rows
     eval_interval: int = 0  # steps between evaluations; 0 = only after the last step
     checkpoint_interval: int = 100  # steps between checkpoints (and one after the last step)
-    keep_checkpoints: int = 2  # newest checkpoints kept in run_dir/checkpoints
+    keep_checkpoints: int = 2  # newest checkpoints kept in run_dir/checkpoints; 0 = keep all
     run_dir: str = "runs/default"  # config.json, log.csv, log.jsonl, checkpoints/, model.pt
     resume: bool = True  # continue from the newest checkpoint in run_dir if there is one
-    progress: bool = True  # tqdm progress bar
+    # a progress bar on a terminal; otherwise one line per log interval on stderr
+    progress: bool = True
 
     def __post_init__(self) -> None:
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         _check_choice("device", self.device, DEVICES)
-        if min(self.iterations, self.batch_size, self.grad_accum, self.lr_every) < 1:
-            raise ValueError("iterations, batch_size, grad_accum and lr_every must be >= 1")
+        for name in ("iterations", "batch_size", "grad_accum", "lr_every", "log_interval",
+                     "checkpoint_interval"):  # fmt: skip
+            check_range(name, getattr(self, name), low=1)
+        for name in ("weight_decay", "power", "max_grad_norm", "num_workers", "eval_interval",
+                     "keep_checkpoints"):  # fmt: skip
+            check_range(name, getattr(self, name), low=0)
+        check_range("seed", self.seed, low=0, below=2**32)
+        check_range("lr", self.lr, above=0)
+        check_range("momentum", self.momentum, low=0, below=1)
+        for beta in self.betas:
+            check_range("betas", beta, low=0, below=1)
+        check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
+        check_range("warmup_ratio", self.warmup_ratio, low=0, high=1)
         if self.batch_size % self.grad_accum:
             raise ValueError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
             )
         if not 0 <= self.warmup_iters <= self.iterations:
-            raise ValueError("warmup_iters must be in [0, iterations]")
-        if min(self.log_interval, self.checkpoint_interval) < 1 or self.eval_interval < 0:
-            raise ValueError("log/checkpoint intervals must be >= 1 and eval_interval >= 0")
+            raise ValueError(
+                f"warmup_iters (--warmup-iters) is {self.warmup_iters}, but it must be in "
+                f"[0, iterations] = [0, {self.iterations}] (--iterations); give a shorter "
+                "--warmup-iters or more --iterations"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""

@@ -2,18 +2,19 @@
 
 Built on Hugging Face ``accelerate``: device placement, mixed precision, gradient sync and
 ``save_state`` / ``load_state``. One CPU process needs no launcher; several GPUs run the same
-script under ``accelerate launch``. Checkpoints are written to a temporary folder and renamed
-(atomic); a run restarted with the same ``run_dir`` resumes from the newest one and, with
-``deterministic=True`` on CPU, ends with the weights an uninterrupted run would have.
+script under ``accelerate launch``. Checkpoints are written to a temporary folder, recorded in
+a manifest (every file's size and hash) and renamed (atomic); a run restarted with the same
+``run_dir`` resumes from the newest complete one and, with ``deterministic=True`` on CPU, ends
+with the weights an uninterrupted run would have. What each fault and bad input gets is the
+table in docs/training.md.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import shutil
 import signal
+import sys
 import threading
 import time
 from contextlib import nullcontext
@@ -29,17 +30,38 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .config import RESUMABLE_FIELDS, TrainConfig, lr_factor
-from .logs import RunLog
+from clipwsss.io.locks import folder_lock
+
+from .checkpoints import (
+    CheckpointError,
+    checkpoint_dir,
+    checkpoint_steps,
+    newest_complete,
+    write_manifest,
+)
+from .config import TrainConfig, lr_factor
+from .logs import RunLog, naming_the_file
+from .rundir import MODEL_FILE, check_run_dir, prepare_run_dir
 from .sampler import SeededDataset, StepBatchSampler
 from .task import TrainTask
 
-CHECKPOINTS = "checkpoints"
-MODEL_FILE = "model.pt"
+LOCK_FILE = ".train.lock"  # held by the process that trains in run_dir (clipwsss.io.locks)
 
 
-class ConfigMismatchError(ValueError):
-    """``run_dir`` holds a run with a different configuration than the one asked for."""
+class DivergedError(FloatingPointError):
+    """The loss or the weights became NaN or infinite (no such state is ever checkpointed)."""
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run (after a checkpoint of the current step).
+
+    Attributes:
+        signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
+    """
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -81,82 +103,44 @@ def _make_accelerator(config: TrainConfig) -> Accelerator:
     return Accelerator(cpu=use_cpu, mixed_precision=config.mixed_precision)
 
 
-def checkpoint_steps(run_dir: str | Path) -> list[int]:
-    """Steps of the complete checkpoints in ``run_dir`` (ascending)."""
-    root = Path(run_dir) / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    return sorted(int(p.name[5:]) for p in root.glob("step-*") if p.name[5:].isdigit())
-
-
-def _checkpoint_dir(run_dir: Path, step: int) -> Path:
-    return run_dir / CHECKPOINTS / f"step-{step:08d}"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _save_checkpoint(acc: Accelerator, run_dir: Path, step: int, config: TrainConfig) -> None:
-    """save_state into a temporary folder, then rename it to checkpoints/step-N (atomic)."""
-    final = _checkpoint_dir(run_dir, step)
+    """save_state into a temporary folder, record its manifest, rename it to step-N."""
+    final = checkpoint_dir(run_dir, step)
     tmp = final.with_name(".tmp-" + final.name)
     if acc.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     acc.wait_for_everyone()
-    acc.save_state(str(tmp))
+    try:
+        acc.save_state(str(tmp))
+    except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+        free = shutil.disk_usage(run_dir).free
+        raise OSError(
+            f"cannot write the checkpoint of step {step} to {tmp} ({free} bytes free on its "
+            f"disk): {type(err).__name__}: {err}"
+        ) from err
     acc.wait_for_everyone()
     if acc.is_main_process:
-        (tmp / "run_config.json").write_text((run_dir / "config.json").read_text())
+        with naming_the_file(tmp):
+            (tmp / "run_config.json").write_text((run_dir / "config.json").read_text())
+            write_manifest(tmp, step)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        for old in checkpoint_steps(run_dir)[: -config.keep_checkpoints]:
-            shutil.rmtree(_checkpoint_dir(run_dir, old), ignore_errors=True)
+        if config.keep_checkpoints > 0:  # 0 keeps every checkpoint
+            for old in checkpoint_steps(run_dir)[: -config.keep_checkpoints]:
+                shutil.rmtree(checkpoint_dir(run_dir, old), ignore_errors=True)
     acc.wait_for_everyone()
 
 
-def _run_record(task: TrainTask, config: TrainConfig) -> dict[str, Any]:
-    return {
-        "train": config.to_dict(),
-        "task": {"class": type(task).__qualname__, **task.config()},
-        "seed": config.seed,
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-    }
-
-
-def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
-    old = json.loads((run_dir / "config.json").read_text())
-    record = json.loads(json.dumps(record))  # as stored: tuples become lists
-    diff = [
-        k
-        for k, v in record["train"].items()
-        if k not in RESUMABLE_FIELDS and old["train"].get(k) != v
-    ]
-    if old["task"] != record["task"]:
-        diff.append("task settings")
-    if diff:
-        raise ConfigMismatchError(
-            f"{run_dir} holds a run with different {', '.join(diff)}; use another run_dir "
-            "or resume=False to start over"
-        )
-
-
-def _prepare_run_dir(task: TrainTask, config: TrainConfig, acc: Accelerator) -> Path:
-    run_dir = Path(config.run_dir)
-    record = _run_record(task, config)
-    if acc.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not config.resume:
-            shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
-            (run_dir / "log.jsonl").unlink(missing_ok=True)
-        elif checkpoint_steps(run_dir) and (run_dir / "config.json").exists():
-            _check_same_run(run_dir, record)
-        _atomic_write(run_dir / "config.json", json.dumps(record, indent=2) + "\n")
-    acc.wait_for_everyone()
-    return run_dir
+def _check_finite(model: nn.Module, step: int, what: str) -> None:
+    """Refuse to save a state with a NaN or infinite weight (or buffer)."""
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise DivergedError(
+                f"training diverged: weight {name!r} is not finite after step {step}, so the "
+                f"{what} is not written; lower --lr (or set --max-grad-norm) and start over "
+                "with --resume false (the checkpoints kept hold finite weights)"
+            )
 
 
 def _build_optimizer(task: TrainTask, model: nn.Module, config: TrainConfig):
@@ -179,24 +163,35 @@ def _build_optimizer(task: TrainTask, model: nn.Module, config: TrainConfig):
 
 
 class _StopFlag:
-    """SIGINT sets a flag; the loop checkpoints at the end of the step, then stops."""
+    """SIGINT or SIGTERM sets a flag; the loop checkpoints at the end of the step, then stops.
+
+    A scheduler (Slurm, Kubernetes) sends SIGTERM before it kills a job: it gets the same
+    checkpoint of the current step as Ctrl-C. A second signal stops at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.set, self._old = False, None
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def set(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.set:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.set = True
+        if self.set:  # a second signal: stop now
+            raise TrainingStopped("stopped at once by a second signal", signum)
+        self.signum = signum
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for signum, old in self._old.items():
+            signal.signal(signum, old)
 
 
 def _evaluate(task: TrainTask, acc: Accelerator, model: nn.Module) -> dict[str, float] | None:
@@ -223,7 +218,11 @@ def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConf
             with acc.autocast():
                 loss, logs = task.loss(model, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at step {step}")
+                raise DivergedError(
+                    f"training diverged: the loss is {loss.item()} at step {step + 1} (lr "
+                    f"{config.lr * factor:.3g}); lower --lr (or set --max-grad-norm) and start "
+                    "over with --resume false (the checkpoints kept hold finite weights)"
+                )
             acc.backward(loss / config.grad_accum)
         for key, value in {"loss": loss.item(), **logs}.items():
             totals[key] = totals.get(key, 0.0) + float(value) / config.grad_accum
@@ -235,10 +234,44 @@ def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConf
 
 
 def _resume(acc: Accelerator, run_dir: Path, config: TrainConfig, state: _TrainState) -> int:
-    steps = checkpoint_steps(run_dir) if config.resume else []
-    if steps:
-        acc.load_state(str(_checkpoint_dir(run_dir, steps[-1])))
+    """Load the newest complete checkpoint (verified against its manifest); 0 = none."""
+    if not config.resume:
+        return 0
+    if acc.is_main_process:
+        try:
+            newest_complete(run_dir)  # moves damaged ones aside, with a warning
+        except CheckpointError:
+            if not (run_dir / MODEL_FILE).is_file():
+                raise  # else a finished run: its model.pt is loaded instead
+    acc.wait_for_everyone()
+    step = newest_complete(run_dir, verify=False)
+    if step is None:
+        return 0
+    folder = checkpoint_dir(run_dir, step)
+    try:
+        acc.load_state(str(folder))
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot load the checkpoint of step {step} ({folder}): {type(err).__name__}: {err}"
+        ) from err
     return state.step
+
+
+def _finished(acc: Accelerator, run_dir: Path, model: nn.Module, config: TrainConfig) -> bool:
+    """Load ``model.pt`` of a finished run whose checkpoints were deleted (True if so)."""
+    path = run_dir / MODEL_FILE
+    if not (config.resume and path.is_file()):
+        return False
+    try:
+        acc.unwrap_model(model).load_state_dict(
+            torch.load(path, map_location=acc.device, weights_only=True)
+        )
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot read {path} ({type(err).__name__}: {err}); rerun with --resume false "
+            "(resume=False) to train again"
+        ) from err
+    return True
 
 
 def _loader(task: TrainTask, acc: Accelerator, config: TrainConfig, start: int) -> DataLoader:
@@ -268,35 +301,61 @@ def train(task: TrainTask, config: TrainConfig) -> TrainResult:
 
     Writes ``config.json`` (resolved config, task settings, seed), ``log.jsonl`` /
     ``log.csv`` / ``eval.csv``, ``checkpoints/step-N`` (accelerate state: model, optimizer,
-    RNGs, engine step) and, at the end, ``model.pt`` (the model's state_dict). SIGINT stops
-    after a checkpoint at the current step (``KeyboardInterrupt`` is raised then).
+    RNGs, engine step, ``manifest.json``) and, at the end, ``model.pt`` (the model's
+    state_dict). The task's inputs are checked first (``TrainTask.check_inputs``); the run
+    folder is locked while the run lasts. SIGINT or SIGTERM stops after a checkpoint at the
+    current step (``TrainingStopped``, a ``KeyboardInterrupt``, is raised then).
+
+    Raises:
+        ConfigMismatchError: ``run_dir`` holds a run with other result settings.
+        FolderLockedError: another process trains in ``run_dir`` (named in the message).
+        CheckpointError: no checkpoint of the run can be loaded.
+        DivergedError: a NaN or infinite loss or weight (nothing non-finite is saved).
     """
+    run_dir = Path(config.run_dir)
+    check_run_dir(run_dir)
+    task.check_inputs()
     acc = _make_accelerator(config)
     old_det = torch.are_deterministic_algorithms_enabled()
     set_seed(config.seed)
     torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     try:
-        return _train(task, config, acc)
+        lock = nullcontext()
+        if acc.is_main_process:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock = folder_lock(run_dir, LOCK_FILE, wait=False)
+        with lock:
+            return _train(task, config, acc)
     finally:
         torch.use_deterministic_algorithms(old_det)
 
 
 def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResult:
-    run_dir = _prepare_run_dir(task, config, acc)
+    run_dir = Path(config.run_dir)
+    held = prepare_run_dir(task, config, acc)
     model = task.build_model()
     optimizer = _build_optimizer(task, model, config)
     model, optimizer = acc.prepare(model, optimizer)
     state = _TrainState(config.seed)
     acc.register_for_checkpointing(state)
     start = _resume(acc, run_dir, config, state)
+    if start == 0 and held and _finished(acc, run_dir, model, config):
+        start = state.step = config.iterations  # its checkpoints were deleted, model.pt kept
     log = RunLog(run_dir, resume_step=start, enabled=acc.is_main_process)
     final_eval = None
     if start < config.iterations:
         final_eval = _loop(task, config, acc, model, optimizer, state, log, start)
     unwrapped = acc.unwrap_model(model)
     if acc.is_main_process:
+        _check_finite(unwrapped, state.step, MODEL_FILE)
         tmp = run_dir / (MODEL_FILE + ".tmp")
-        torch.save(unwrapped.state_dict(), tmp)
+        try:
+            torch.save(unwrapped.state_dict(), tmp)
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
+            raise OSError(
+                f"cannot write {tmp} ({shutil.disk_usage(run_dir).free} bytes free on its disk):"
+                f" {type(err).__name__}: {err}; the last checkpoint is kept, rerun to finish"
+            ) from err
         os.replace(tmp, run_dir / MODEL_FILE)
     if final_eval is None:  # a finished run: its last logged evaluation
         row = next((r for r in reversed(log.rows) if r["kind"] == "eval"), None)
@@ -308,11 +367,14 @@ def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResul
 
 def _loop(task, config, acc, model, optimizer, state, log, start) -> dict[str, float] | None:
     batches = iter(_loader(task, acc, config, start))
+    show = config.progress and acc.is_main_process
+    bar_ok = sys.stderr.isatty()  # a redirected log gets one line per log row, not a bar
+    name = Path(config.run_dir).resolve().name
     bar = tqdm(
         total=config.iterations,
         initial=start,
-        disable=not (config.progress and acc.is_main_process),
-        desc=Path(config.run_dir).name,
+        disable=not (show and bar_ok),
+        desc=name,
         dynamic_ncols=True,
     )
     model.train()
@@ -330,15 +392,23 @@ def _loop(task, config, acc, model, optimizer, state, log, start) -> dict[str, f
                 row = {**values, "samples_per_s": since * config.batch_size / (now - tick)}
                 log.write("train", done, row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{row['samples_per_s']:.1f}")
+                if show and not bar_ok:
+                    line = f"{name}: step {done}/{config.iterations} loss {row['loss']:.4f}"
+                    print(f"{line} ({row['samples_per_s']:.1f} samples/s)", file=sys.stderr)
                 tick, since = now, 0
             if (config.eval_interval and done % config.eval_interval == 0) or last:
                 final_eval = _evaluate(task, acc, model)
                 if final_eval:
                     log.write("eval", done, final_eval)
             if done % config.checkpoint_interval == 0 or last or stop.set:
+                _check_finite(acc.unwrap_model(model), done, "checkpoint")
                 _save_checkpoint(acc, Path(config.run_dir), done, config)
             if stop.set and not last:
-                raise KeyboardInterrupt(f"stopped at step {done}; rerun to resume")
+                what = signal.Signals(stop.signum).name
+                raise TrainingStopped(
+                    f"{what}: stopped at step {done} after its checkpoint; rerun to resume",
+                    stop.signum,
+                )
     return final_eval
 
 

@@ -56,5 +56,19 @@ class TrainTask:
         return None
 
     def config(self) -> dict[str, Any]:
-        """The task's own settings, saved beside the checkpoint (JSON-ready)."""
+        """The task's own settings, saved beside the checkpoint (JSON-ready).
+
+        A resumed run must have the same settings; give paths in ``paths`` instead.
+        """
         return {}
+
+    def paths(self) -> dict[str, Any]:
+        """Input folders and files, recorded in ``config.json`` but never compared on resume
+        (a moved data set or a run reached by another spelling of its path still resumes)."""
+        return {}
+
+    def check_inputs(self) -> None:
+        """Check every input before anything is written (default: nothing to check).
+
+        Raise a ``ValueError`` (or ``FileNotFoundError``) that names the file at fault.
+        """

@@ -5,10 +5,13 @@ torch RNG (as real augmentation would be); the model is a small MLP with dropout
 per-sample seeding and the checkpointed RNG state matter for an exact resume.
 
     python -m clipwsss.train.tiny RUN_DIR [--iterations 40] [--kill-at-step N]
-                                          [--kill-while-saving N]
+        [--kill-while-saving N] [--signal-at-step N --signal TERM] [--step-delay S]
 
 ``--kill-at-step N`` sends SIGKILL to this process in the middle of step N (after the
 forward pass), the way a crashed or pre-empted job dies; rerun without it to resume.
+``--signal-at-step N`` sends ``--signal`` (TERM or INT) there instead, as a scheduler or
+Ctrl-C would; ``--step-delay`` slows each step (a run that lasts, for the folder lock).
+Exit status as ``clipwsss train``: 130 after SIGINT, 143 after SIGTERM, 1 on a known error.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
+import time
 from typing import Any
 
 import torch
@@ -23,7 +28,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .config import TrainConfig
-from .loop import train
+from .loop import TrainingStopped, train
 from .task import ParamGroup, TrainTask
 
 
@@ -44,8 +49,15 @@ class _Points(Dataset):
 class TinyRegression(TrainTask):
     """MLP 8 -> 32 -> 2 with dropout, MSE loss; the head's lr is 2x (a parameter group)."""
 
-    def __init__(self, kill_at_step: int | None = None) -> None:
+    def __init__(
+        self,
+        kill_at_step: int | None = None,
+        *,
+        signum: int = signal.SIGKILL,
+        step_delay: float = 0.0,
+    ) -> None:
         self.kill_at_step, self.calls = kill_at_step, 0
+        self.signum, self.step_delay = signum, step_delay
 
     def build_model(self) -> nn.Module:
         return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2))
@@ -63,8 +75,9 @@ class TinyRegression(TrainTask):
         pred = model(batch["x"])
         loss = nn.functional.mse_loss(pred, batch["y"])
         self.calls += 1
-        if self.kill_at_step is not None and self.calls > self.kill_at_step:
-            os.kill(os.getpid(), signal.SIGKILL)  # dies mid-step, before backward
+        if self.kill_at_step is not None and self.calls == self.kill_at_step + 1:
+            os.kill(os.getpid(), self.signum)  # mid-step, before backward
+        time.sleep(self.step_delay)
         return loss, {"pred_abs": pred.abs().mean().item()}
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
@@ -115,13 +128,28 @@ def main() -> None:
         default=None,
         help="SIGKILL after checkpoint STEP is written but before its rename",
     )
+    parser.add_argument("--signal-at-step", type=int, default=None)
+    parser.add_argument("--signal", choices=("TERM", "INT"), default="TERM")
+    parser.add_argument("--step-delay", type=float, default=0.0, help="seconds per micro-step")
     args = parser.parse_args()
     if args.kill_while_saving is not None:
         _kill_while_saving(args.kill_while_saving)
     torch.set_num_threads(1)
-    # kill_at_step counts micro-steps of this process: grad_accum = 2 per optimizer step.
-    kill = None if args.kill_at_step is None else 2 * args.kill_at_step
-    train(TinyRegression(kill), tiny_config(args.run_dir, args.iterations))
+    # The step counts micro-steps of this process: grad_accum = 2 per optimizer step; the
+    # signal arrives during the last micro-step of that optimizer step.
+    at, signum = args.kill_at_step, signal.SIGKILL
+    if args.signal_at_step is not None:
+        at, signum = args.signal_at_step, getattr(signal, "SIG" + args.signal)
+    kill = None if at is None else 2 * at - 1
+    task = TinyRegression(kill, signum=signum, step_delay=args.step_delay)
+    try:
+        train(task, tiny_config(args.run_dir, args.iterations))
+    except TrainingStopped as err:
+        print(f"stopped: {err}", file=sys.stderr)
+        sys.exit(143 if err.signum == signal.SIGTERM else 130)
+    except (ValueError, RuntimeError, OSError, FloatingPointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

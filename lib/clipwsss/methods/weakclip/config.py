@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from clipwsss.validate import check_range
+
 
 @dataclass(frozen=True)
 class WeakClipConfig:
@@ -77,6 +79,13 @@ class WeakClipConfig:
             )
         if self.n_prompts < 1 or self.name_context < 3:
             raise ValueError("n_prompts must be >= 1 and name_context >= 3 (SOT, name, EOT)")
+        for name in ("input_resolution", "coattn_width", "coattn_heads", "coattn_layers",
+                     "neck_channels", "head_channels"):  # fmt: skip
+            check_range(name, getattr(self, name), low=1)
+        for name in ("coattn_dropout", "head_dropout"):
+            check_range(name, getattr(self, name), low=0, below=1)
+        check_range("adapter_lr_mult", self.adapter_lr_mult, low=0)
+        check_range("aux_temperature", self.aux_temperature, above=0)
         if self.coattn_width % self.coattn_heads:
             raise ValueError("coattn_width must be a multiple of coattn_heads")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from clipwsss.validate import check_bg_exponent, check_box_threshold, check_range
+
 GradcamTarget = Literal["ln_1", "block_output"]
 Normalisation = Literal["imagenet", "clip"]
 RfmSelection = Literal["official", "abs"]
@@ -86,6 +88,23 @@ class WeClipConfig:
         if self.normalisation not in ("imagenet", "clip"):
             raise ValueError(f"normalisation must be 'imagenet' or 'clip', "
                              f"got {self.normalisation!r}")  # fmt: skip
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Every numeric field in the range its meaning allows (the flag is named)."""
+        check_box_threshold(self.box_threshold)
+        check_bg_exponent(self.bg_exponent)
+        for name in ("embed_dim", "decoder_layers", "decoder_heads", "caa_layers", "rfm_layers",
+                     "affinity_power", "aff_radius"):  # fmt: skip
+            check_range(name, getattr(self, name), low=1)
+        for name in ("sinkhorn_iters", "rfm_start", "val_every", "val_forwards", "par_iters",
+                     "par_w1", "par_w2", "aff_weight"):  # fmt: skip
+            check_range(name, getattr(self, name), low=0)
+        check_range("dropout", self.dropout, low=0, below=1)
+        for d in self.par_dilations:
+            check_range("par_dilations", d, low=1)
+        if self.last_block is not None:
+            check_range("last_block", self.last_block, low=self.first_block)
 
     def blocks(self, n_blocks: int) -> range:
         """0-based indices into ``DenseOutput.block_tokens`` of the decoder's input blocks."""

@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset
+from clipwsss.pipelines.common import check_data_identity
 from clipwsss.seg.data import PseudoMaskDataset
 from clipwsss.seg.deeplab import build_deeplab
 from clipwsss.seg.infer import evaluate_segmenter
@@ -105,12 +106,16 @@ class DeepLabTask(TrainTask):
         return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes, quick)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "recipe": self.recipe.to_dict(),
-            "masks": str(self.masks_dir),
-            "conf": str(self.conf_dir) if self.conf_dir else None,
-            "train_ids": len(self.dataset),
-        }
+        # The engine records the TrainConfig itself (intervals, run_dir may change on resume).
+        recipe = {k: v for k, v in self.recipe.to_dict().items() if k != "train"}
+        return {"recipe": recipe, "cgl_conf": self.conf_dir is not None,
+                "train_ids": len(self.dataset)}  # fmt: skip
+
+    def paths(self) -> dict[str, Any]:
+        return {"masks": self.masks_dir, "conf": self.conf_dir}
+
+    def check_inputs(self) -> None:
+        check_data_identity(self.masks_dir, self.dataset, "pseudo-masks")
 
 
 __all__ = [

@@ -43,6 +43,7 @@ from clipwsss.seg.data import AugmentConfig
 from clipwsss.seg.deeplab import DeepLabConfig
 from clipwsss.seg.infer import InferConfig
 from clipwsss.train import TrainConfig
+from clipwsss.validate import check_range, check_unit_interval
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class DeepLabRecipe:
     head_lr_mult: float = 10.0  # DLP: ASPP weights 10x (biases 2x that)
     resize: str = "labels"  # DLP: labels shrunk to the 1/8 logits; "logits": upsample logits
     infer: InferConfig = field(default_factory=InferConfig)
+
+    def __post_init__(self) -> None:
+        check_unit_interval("mu (--mu)", self.mu)
+        check_range("head_lr_mult", self.head_lr_mult, above=0)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

@@ -13,14 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from torch import nn
 
 from clipwsss.clip.loading import ClipModel
 from clipwsss.data import SegmentationDataset
-from clipwsss.methods.weakclip.data import SeedDataset
+from clipwsss.methods.weakclip.data import SeedDataset, load_seed
 from clipwsss.methods.weakclip.model import build_weakclip
 from clipwsss.methods.weakclip.recipes import TrainRecipe
 from clipwsss.methods.weakclip.train import param_groups, training_step
+from clipwsss.pipelines.common import check_data_identity
 from clipwsss.train import ParamGroup, TrainConfig, TrainResult, TrainTask, train
 
 
@@ -69,6 +71,21 @@ class WeakClipTask(TrainTask):
         logs = {k: getattr(terms, k).detach().item() for k in ("seed", "boundary", "aux")}
         return terms.total, logs
 
+    def paths(self) -> dict[str, Any]:
+        return {"seed_dir": self.seed_dir}
+
+    def check_inputs(self) -> None:
+        """Every seed mask (size against its image header, class ids) and the data set its
+        ``run.json`` names, before the first step (not when its batch comes up)."""
+        if not self.seed_dir.is_dir():
+            raise FileNotFoundError(f"seed folder not found: {self.seed_dir}")
+        check_data_identity(self.seed_dir, self.dataset, "seed masks")
+        for image_id in self.dataset.ids:
+            with Image.open(self.dataset.sample(image_id).image_path) as img:
+                w, h = img.size
+            path = self.seed_dir / f"{image_id}.png"
+            load_seed(path, shape=(h, w), n_classes=self.dataset.n_classes)
+
     def config(self) -> dict[str, Any]:
         # JSON round trip: tuples become lists, so the resume check compares like with like.
         return json.loads(json.dumps(self._settings()))
@@ -81,7 +98,6 @@ class WeakClipTask(TrainTask):
                 k: v for k, v in dataclasses.asdict(self.recipe).items() if k != "inference"
             },
             "class_names": self.class_names,
-            "seed_dir": str(self.seed_dir),
             "clip": self.clip.name,
             "clip_fingerprint": self.clip.fingerprint,
         }

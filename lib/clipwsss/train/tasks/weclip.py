@@ -100,8 +100,12 @@ class WeClipTask(TrainTask):
             hist += confusion_matrix(pred, load_label_png(sample.gt_path), dataset.n_classes)
         return {"val_miou": 100 * mean_iou(hist)}
 
+    def paths(self) -> dict[str, Any]:
+        return {"root": self.data.root}  # a moved data set still resumes
+
     def config(self) -> dict[str, Any]:
-        record = {"data": dataclasses.asdict(self.data), "model": dataclasses.asdict(
+        data = {k: v for k, v in dataclasses.asdict(self.data).items() if k != "root"}
+        record = {"data": data, "model": dataclasses.asdict(
             self.model_config), "vocab": list(self.vocab.names), "clip": self.clip_name,
             "pretrained": self.pretrained, "crop": self.crop,
             "recipe": self.recipe}  # fmt: skip
