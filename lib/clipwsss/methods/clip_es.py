@@ -189,18 +189,35 @@ class ClipES:
         )
 
     def batch(
+        self, images: Sequence[np.ndarray], labels: Sequence[Sequence[int]]
+    ) -> list[ImageCams]:
+        """CAMs of a batch of same-size images, one :class:`ImageCams` per image.
+
+        The reference for :meth:`batched`: the images run one after another, so results
+        equal ``self(image, labels)`` bit for bit (attention and block tokens included).
+
+        Shapes:
+            images: B arrays (H, W, 3) uint8 of one size; labels: B label lists.
+        """
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} label lists")
+        if len({im.shape for im in images}) > 1:
+            raise ValueError(f"a batch needs same-size images, got {[im.shape for im in images]}")
+        return [self(im, lab) for im, lab in zip(images, labels, strict=True)]
+
+    def batched(
         self,
         images: Sequence[np.ndarray],
         labels: Sequence[Sequence[int]],
         *,
         precision: Precision = "fp32",
     ) -> list[ImageCams]:
-        """CAMs of a batch of images of one padded patch grid, one forward for all.
+        """CAMs of images of one padded patch grid from one forward for all of them.
 
-        The interface the pipelines use (:class:`~clipwsss.methods.base.CamMethod`):
         :meth:`batch_pixels` after :func:`~clipwsss.clip.dense.preprocess` of each image. In
-        fp32 the results equal ``self(image, labels)`` up to float rounding (the fidelity kit
-        test checks 1e-5); ``attn`` holds only the maps CAA reads and ``block_tokens`` is empty.
+        fp32 the results equal ``self(image, labels)`` up to float rounding of the batched
+        matrix products (the fidelity kit test checks 1e-5); ``attn`` holds only the maps
+        CAA reads and ``block_tokens`` is empty.
 
         Shapes:
             images: B arrays (H_b, W_b, 3) uint8 of one padded grid; labels: B label lists.
