@@ -73,7 +73,8 @@ def launched_processes() -> Launch:
     starts accelerate's ``PartialState`` (gloo on CPU, NCCL on GPUs); else one process."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Launch()
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes: gloo
     return Launch(state.process_index, state.num_processes, str(state.device), state)
