@@ -181,14 +181,17 @@ def softmax_gradcam_batch(
     b = dense.activation.shape[0]
     if len(texts) != b:
         raise ValueError(f"{b} images but {len(texts)} text setups")
-    emb = F.normalize(dense.image_embedding, dim=-1)  # (B, E)
-    per_image = []
-    for i, text in enumerate(texts):
-        logits = logit_scale * emb[i : i + 1] @ text.features.T  # (1, R_i)
-        scores = logits.softmax(dim=-1) if softmax else logits
-        per_image.append(scores[0, text.targets])
-    k_max = max(s.shape[0] for s in per_image)
-    slots = torch.stack([F.pad(s, (0, k_max - s.shape[0])) for s in per_image]).sum(0)
+    # Under autocast (bf16 / fp16 forward) the scores and CAMs are still float32.
+    float32 = torch.autocast(dense.activation.device.type, enabled=False)
+    with float32:
+        emb = F.normalize(dense.image_embedding.float(), dim=-1)  # (B, E)
+        per_image = []
+        for i, text in enumerate(texts):
+            logits = logit_scale * emb[i : i + 1] @ text.features.float().T  # (1, R_i)
+            scores = logits.softmax(dim=-1) if softmax else logits
+            per_image.append(scores[0, text.targets])
+        k_max = max(s.shape[0] for s in per_image)
+        slots = torch.stack([F.pad(s, (0, k_max - s.shape[0])) for s in per_image]).sum(0)
     eye = torch.eye(k_max, dtype=slots.dtype, device=slots.device)
     (grads,) = torch.autograd.grad(
         slots, dense.activation, grad_outputs=eye, is_grads_batched=True,
@@ -196,11 +199,12 @@ def softmax_gradcam_batch(
     )  # fmt: skip  # (K_max, B, T, D)
     p = dense.n_prefix_tokens
     out = []
-    for i, scores in enumerate(per_image):
-        k = scores.shape[0]
-        act = dense.activation[i, p:].detach()
-        cams = gradcam_from_grads(act.float(), grads[:k, i, p:].float(), dense.grid)
-        out.append((cams, scores.detach().float()))
+    with float32:
+        for i, scores in enumerate(per_image):
+            k = scores.shape[0]
+            act = dense.activation[i, p:].detach()
+            cams = gradcam_from_grads(act.float(), grads[:k, i, p:].float(), dense.grid)
+            out.append((cams, scores.detach()))
     return out
 
 
