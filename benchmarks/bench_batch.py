@@ -167,6 +167,26 @@ def _worker(cfg: dict) -> dict:
     return result
 
 
+def _timing_worker(cfgs: list[dict], rounds: int) -> dict[str, float]:
+    """Time the model rows in one process, interleaved round by round (a loaded machine
+    then slows every row alike); returns the median images/s of each row."""
+    import statistics
+
+    es, images, labels = _setup(cfgs[0])
+    device = cfgs[0]["device"]
+    for cfg in cfgs:  # warm-up: one image (one batch) per row
+        _run(cfg["method"], es, images[: max(cfg["batch"], 1)], labels, cfg)
+    times: dict[str, list[float]] = {cfg["name"]: [] for cfg in cfgs}
+    for _ in range(rounds):
+        for cfg in cfgs:
+            _sync(device)
+            start = time.perf_counter()
+            _run(cfg["method"], es, images[: cfg["images"]], labels, cfg)
+            _sync(device)
+            times[cfg["name"]].append(cfg["images"] / (time.perf_counter() - start))
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
 def _run_config(cfg: dict) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(cfg)]
     env = dict(os.environ, OMP_NUM_THREADS=str(cfg["threads"]))
@@ -219,9 +239,11 @@ def _report(results: list[dict], args: argparse.Namespace, load: list[str]) -> s
         "",
         f"{args.model}, random init; {args.images} images of {w}x{h} (grid "
         f"{-(-h // 16)}x{-(-w // 16)}), K = {args.k} classes each, 25 background rows; "
-        "preprocessing included; one warm-up, then all images timed; one fresh process per "
-        "row. `x official` = images/s over (a)'s; `x floor` = time per image over one no-grad "
-        "forward's (the goal: batch at or below 1.3).",
+        f"preprocessing included. Speed: all model rows in one process, after one warm-up "
+        f"each, interleaved over {args.rounds} rounds (median), so a changing load slows "
+        "them alike; the CRF row is timed on its own. Peak memory: a fresh process per row "
+        "(one image, or one batch). `x official` = images/s over (a)'s; `x floor` = time per "
+        "image over one no-grad forward's (the goal: batch at or below 1.3 at K = 3).",
         "",
         *load,
         "",
@@ -244,9 +266,10 @@ def _report(results: list[dict], args: argparse.Namespace, load: list[str]) -> s
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--images", type=int, default=4, help="timed images per row")
+    p.add_argument("--images", type=int, default=4, help="timed images per row and round")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds (median)")
     p.add_argument("--k", type=int, default=3, help="target classes per image")
-    p.add_argument("--batch-size", type=int, nargs="+", default=[4], help="batch rows")
+    p.add_argument("--batch-size", type=int, nargs="+", default=[1, 4], help="batch rows")
     p.add_argument("--precisions", nargs="+", default=["fp32"], help="batch rows: fp32 bf16")
     p.add_argument("--size", type=int, nargs=2, default=[500, 375], metavar=("W", "H"))
     p.add_argument("--threads", type=int, default=2, help="torch threads (CPU)")
@@ -260,7 +283,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(_worker(json.loads(args.worker))))
+        job = json.loads(args.worker)
+        if "timing" in job:
+            print(json.dumps(_timing_worker(job["timing"], job["rounds"])))
+        else:
+            print(json.dumps(_worker(job)))
         return 0
     load = _hardware(args.device, args.threads)
     base = dict(model=args.model, size=args.size, threads=args.threads, device=args.device,
@@ -276,11 +303,19 @@ def main(argv: list[str] | None = None) -> int:
                                 name=f"(c) batch {b} {prec}"))  # fmt: skip
     configs.append(dict(base, method="crf", name="CRF (1 process)"))
     results = []
-    for cfg in configs:
+    for cfg in configs:  # memory: a fresh process per row, one image (one batch) timed
         t = time.perf_counter()
-        results.append(_run_config(cfg))
-        print(f"  {cfg['name']}: {results[-1]['images_per_s']:.3f} images/s "
+        results.append(_run_config(dict(cfg, images=max(cfg["batch"], 1))))
+        print(f"  memory {cfg['name']}: {results[-1]['peak_mib']:.0f} MiB "
               f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)  # fmt: skip
+    model_rows = [c for c in configs if c["method"] != "crf"]
+    t = time.perf_counter()
+    speeds = _run_config({"timing": model_rows, "rounds": args.rounds, "threads": args.threads})
+    print(f"  timing, {args.rounds} interleaved rounds: {time.perf_counter() - t:.0f} s",
+          file=sys.stderr)  # fmt: skip
+    for r in results:
+        if r["name"] in speeds:
+            r["images_per_s"] = speeds[r["name"]]
     report = _report(results, args, load)
     print(report)
     out = args.out or HERE / f"results_batch_{args.device.split(':')[0]}.md"
