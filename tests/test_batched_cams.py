@@ -171,3 +171,39 @@ def test_batched_cli_matches_batch_size_one(voc, tiny, tmp_path, capsys):
     shutil.rmtree(b)
     assert main(["cams", *common, "--out", str(b), "--precision", "fp16"]) == 2  # CUDA only
     assert "fp16 needs a CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"fusion": "cam"}, {"text_set": "dataset"}, {"softmax": False}, {"refine": "mhsa"},
+    {"refine": "none"}, {"pooling": "cls", "gradcam_block": -2},
+])  # fmt: skip
+def test_batched_equals_one_image_for_every_switch(tiny_vit, changes):
+    """Initial CAMs and scores within 1e-5 of ``es(image)`` for each ablation switch (the
+    refined CAMs within 1e-3: CAA on the tiny random ViT amplifies the batch rounding)."""
+    es = cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2, **changes))
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (70, 90, 3), dtype=np.uint8) for _ in range(3)]
+    labels = [[7, 14], [3], [1, 2, 5]]
+    for out, image, lab in zip(es.batched(images, labels), images, labels, strict=True):
+        one = es(image, lab)
+        torch.testing.assert_close(out.cams, one.cams, rtol=0, atol=1e-5)
+        torch.testing.assert_close(out.scores, one.scores, rtol=0, atol=1e-5)
+        if one.refined is None:
+            assert out.refined is None
+        else:
+            torch.testing.assert_close(out.refined, one.refined, rtol=0, atol=1e-3)
+
+
+def test_batched_resnet_and_label_errors(tiny_rn, tiny_vit):
+    es = cw.ClipES(tiny_rn, cw.voc_vocabulary())
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(2)]
+    for out, image in zip(es.batched(images, [[7], [2, 9]]), images, strict=True):
+        one = es(image, out.keys.tolist())
+        assert out.refined is None and out.attn is None
+        torch.testing.assert_close(out.cams, one.cams, rtol=0, atol=1e-5)
+    vit = cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+    with pytest.raises(IndexError, match="unknown class ids"):
+        vit.batched(images, [[7], [25]])
+    with pytest.raises(ValueError, match="one padded patch grid"):
+        vit.batched([images[0], images[0][:40]], [[7], [7]])
