@@ -267,7 +267,7 @@ def _report(results: list[dict], args: argparse.Namespace, load: list[str]) -> s
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", type=int, default=4, help="timed images per row and round")
-    p.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds (median)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median)")
     p.add_argument("--k", type=int, default=3, help="target classes per image")
     p.add_argument("--batch-size", type=int, nargs="+", default=[1, 4], help="batch rows")
     p.add_argument("--precisions", nargs="+", default=["fp32"], help="batch rows: fp32 bf16")

@@ -1,5 +1,6 @@
 """The batched-CAM speeds in README.md and docs/cli.md are those of the committed
-benchmarks/results_batch_cpu.md (written by `make bench`, benchmarks/bench_batch.py)."""
+benchmarks/results_batch_cpu.md (written by `make bench`, benchmarks/bench_batch.py) and,
+for bf16, benchmarks/results_batch_cpu_bf16.md (the same script with --precisions fp32 bf16)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,6 @@ def test_readme_and_docs_quote_the_committed_benchmark():
     docs = " ".join((ROOT / "docs" / "cli.md").read_text().split())
     for theirs in ("(a) official loop", "(b) one-image path", "(c) batch 1 fp32"):
         assert re.search(rf"\b{re.escape(results[theirs][0])}\b", docs), theirs
+    bf16 = _table((ROOT / "benchmarks" / "results_batch_cpu_bf16.md").read_text())
+    for theirs in ("(c) batch 1 bf16", "(c) batch 1 fp32"):
+        assert f" {bf16[theirs][0]} " in docs, theirs
