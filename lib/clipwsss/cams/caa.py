@@ -46,16 +46,16 @@ def sinkhorn(attn: Tensor, *, n_iters: int = 3) -> Tensor:
         The normalised matrix, same dtype as ``attn``.
 
     Shapes:
-        attn: (N, N); output: (N, N).
+        attn: (N, N) or a batch (..., N, N); output: the same.
 
     Reference: CLIP-ES Eq. 6; Sinkhorn (1964).
     """
-    if attn.ndim != 2 or attn.shape[0] != attn.shape[1]:
+    if attn.ndim < 2 or attn.shape[-2] != attn.shape[-1]:
         raise ValueError(f"attn must be square (N, N), got {tuple(attn.shape)}")
     d = attn
     for _ in range(n_iters):
-        d = d / d.sum(dim=0, keepdim=True)  # columns sum to 1
-        d = d / d.sum(dim=1, keepdim=True)  # rows sum to 1
+        d = d / d.sum(dim=-2, keepdim=True)  # columns sum to 1
+        d = d / d.sum(dim=-1, keepdim=True)  # rows sum to 1
     return d
 
 
@@ -86,17 +86,18 @@ def attention_affinity(
         The float32 affinity ``A^t``; symmetric when ``symmetrize``.
 
     Shapes:
-        attn_maps: (L, 1 + N, 1 + N) with N = h * w patches; output: (N, N).
+        attn_maps: (L, 1 + N, 1 + N) with N = h * w patches, or a batch (B, L, 1 + N, 1 + N)
+        (one affinity per image, all at once); output: (N, N) or (B, N, N).
 
     Reference: CLIP-ES Section 3.3, Eq. 6-7.
     """
-    if attn_maps.ndim != 3 or attn_maps.shape[1] != attn_maps.shape[2]:
+    if attn_maps.ndim not in (3, 4) or attn_maps.shape[-2] != attn_maps.shape[-1]:
         raise ValueError(f"attn_maps must be (L, 1+N, 1+N), got {tuple(attn_maps.shape)}")
-    if not 1 <= n_layers <= attn_maps.shape[0]:
-        raise ValueError(f"n_layers={n_layers} not in [1, L={attn_maps.shape[0]}]")
+    if not 1 <= n_layers <= attn_maps.shape[-3]:
+        raise ValueError(f"n_layers={n_layers} not in [1, L={attn_maps.shape[-3]}]")
     if power < 1:
         raise ValueError(f"power must be >= 1, got {power}")
-    attn = attn_maps[-n_layers:, 1:, 1:].float().mean(dim=0)
+    attn = attn_maps[..., -n_layers:, 1:, 1:].float().mean(dim=-3)
     return symmetric_affinity(attn, n_iters=n_iters, power=power, symmetrize=symmetrize)
 
 
@@ -110,14 +111,15 @@ def symmetric_affinity(
     transpose average (the ablations of notebook 19; the defaults are the official ones).
 
     Shapes:
-        attn: (N, N) non-negative; output: (N, N) float32, symmetric.
+        attn: (N, N) non-negative, or a batch (..., N, N); output: the same, float32,
+        symmetric.
 
     Reference: CLIP-ES Eq. 6-7; WeCLIP Section 3.3 (RFM).
     """
     if power < 1:
         raise ValueError(f"power must be >= 1, got {power}")
     d = sinkhorn(attn.float(), n_iters=n_iters)
-    a = (d + d.T) / 2 if symmetrize else d  # Eq. 6: A = (D + D^T) / 2
+    a = (d + d.mT) / 2 if symmetrize else d  # Eq. 6: A = (D + D^T) / 2
     return torch.linalg.matrix_power(a, power)  # Eq. 7: A^t
 
 

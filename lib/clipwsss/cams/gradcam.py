@@ -154,6 +154,62 @@ def softmax_gradcam(
     return (cams, scores.detach()) if return_scores else cams
 
 
+def softmax_gradcam_batch(
+    dense: DenseOutput,
+    texts: Sequence[TextSetup],
+    *,
+    logit_scale: float,
+    softmax: bool = True,
+    retain_graph: bool = False,
+) -> list[tuple[Tensor, Tensor]]:
+    """Softmax-GradCAM for every target class of every image of a batch (Eq. 1-4).
+
+    One batched backward for the whole batch: the images do not interact in the forward, so
+    the gradient of ``sum_b s_{b,j}`` (the j-th target score of each image, zero where an
+    image has fewer targets) with respect to image b's activation is ``d s_{b,j} / d A_b``.
+    ``max_b K_b`` backward rows give every CAM, equal to :func:`softmax_gradcam` per image.
+
+    Args:
+        dense: output of ``dense_forward`` for B images of one patch grid.
+        texts: one text setup per image (its targets and competing rows).
+        logit_scale, softmax, retain_graph: as in :func:`softmax_gradcam`.
+
+    Returns:
+        Per image: (K_b, h, w) CAMs in [0, 1] and (K_b,) target scores.
+
+    Shapes:
+        dense.activation: (B, T, D); texts: B setups; output: B pairs ((K_b, h, w), (K_b,)).
+    """
+    b = dense.activation.shape[0]
+    if len(texts) != b:
+        raise ValueError(f"{b} images but {len(texts)} text setups")
+    # Under autocast (bf16 / fp16 forward) the scores and CAMs are still float32.
+    float32 = torch.autocast(dense.activation.device.type, enabled=False)
+    with float32:
+        emb = F.normalize(dense.image_embedding.float(), dim=-1)  # (B, E)
+        per_image = []
+        for i, text in enumerate(texts):
+            logits = logit_scale * emb[i : i + 1] @ text.features.float().T  # (1, R_i)
+            scores = logits.softmax(dim=-1) if softmax else logits
+            per_image.append(scores[0, text.targets])
+        k_max = max(s.shape[0] for s in per_image)
+        slots = torch.stack([F.pad(s, (0, k_max - s.shape[0])) for s in per_image]).sum(0)
+    eye = torch.eye(k_max, dtype=slots.dtype, device=slots.device)
+    (grads,) = torch.autograd.grad(
+        slots, dense.activation, grad_outputs=eye, is_grads_batched=True,
+        retain_graph=retain_graph,
+    )  # fmt: skip  # (K_max, B, T, D)
+    p = dense.n_prefix_tokens
+    out = []
+    with float32:
+        for i, scores in enumerate(per_image):
+            k = scores.shape[0]
+            act = dense.activation[i, p:].detach()
+            cams = gradcam_from_grads(act.float(), grads[:k, i, p:].float(), dense.grid)
+            out.append((cams, scores.detach()))
+    return out
+
+
 def gradcam_per_class_loop(
     visual: torch.nn.Module,
     dense: DenseOutput,

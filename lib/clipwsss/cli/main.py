@@ -52,6 +52,7 @@ from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
 from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
 from clipwsss.pipelines.evaluate import EvalResult
+from clipwsss.pipelines.launch import launched_processes
 from clipwsss.pipelines.masks import MaskOptions
 
 RANDOM_WEIGHTS_BANNER = """\
@@ -100,6 +101,13 @@ def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
@@ -192,11 +200,44 @@ def _add_cams(sub) -> None:
         help=f"refuse images with more pixels (H*W; default {MAX_IMAGE_PIXELS} = 1024x1024; "
         "0: no limit); --skip-bad-images skips them",
     )
+    m.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=1,
+        help="images per forward, grouped by padded patch grid (default 1: one image per "
+        "forward, the reference path; >1: one batched forward + GradCAM backward + CAA)",
+    )
+    m.add_argument(
+        "--loader-workers",
+        type=_non_negative,
+        default=2,
+        help="DataLoader processes decoding and resizing images for --batch-size > 1 (2)",
+    )
+    m.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="autocast of the forward and GradCAM (fp32: the official numerics; fp16: CUDA "
+        "only; bf16/fp16 use the batched path; docs/cli.md gives the measured differences)",
+    )
     a = p.add_argument_group(
         "ablation switches (ClipEsConfig fields; defaults reproduce the official code)"
     )
     add_config_arguments(a, ClipEsConfig)
     a.add_argument("--no-synonyms", action="store_true", help="plain class names (Table 8)")
+    k = p.add_argument_group(
+        "one pass: also the pseudo masks (MaskOptions fields; official defaults)"
+    )
+    k.add_argument(
+        "--masks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write DIR/<id>.png pseudo masks (dense CRF in --workers processes while "
+        "the model runs; the files of `clipwsss masks --cams OUT --out DIR`)",
+    )
+    k.add_argument("--workers", type=_non_negative, default=2, help="CRF processes (2)")
+    add_config_arguments(k, MaskOptions, skip=("n_classes",))
 
 
 def _add_masks(sub) -> None:
@@ -456,7 +497,14 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = config_from_args(ClipEsConfig, args, ClipEsConfig.for_dataset(args.dataset))
     dataset = _dataset(args)
     check_output_path(args.out, "--out")
-    device = _device(args.device)
+    if args.masks is not None:
+        _check_masks_folder(args.masks, args.out, "--masks")
+        check_output_path(args.masks, "--masks")
+    launch = launched_processes()
+    shard = launch.shard(args.shard)
+    device = launch.device if launch.n > 1 and args.device == "auto" else _device(args.device)
+    if args.precision == "fp16" and not str(device).startswith("cuda"):
+        raise UsageError(f"--precision fp16 needs a CUDA device (device {device}); use bf16")
     clip = load_clip(
         args.model, None if local_dir else pretrained, device=device, activation=args.activation
     )
@@ -468,41 +516,43 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     weights = "RANDOM weights" if pretrained is None else f"weights {pretrained}"
     if local_dir:
         weights = f"weights of {pretrained}"
-    n_run = len(select_ids(dataset.ids, shard=args.shard, limit=args.limit))
+    n_run = len(select_ids(dataset.ids, shard=shard, limit=args.limit))
     print(
-        f"cams: {n_run} of {len(dataset)} images in {args.dataset} {_split(args)}"
+        f"cams{launch.note}: {n_run} of {len(dataset)} images in {args.dataset} {_split(args)}"
         f"{_shard_note(args)}, model {args.model} "
         f"({weights}), device {device} -> {args.out}",
         file=sys.stderr,
     )
-    report = generate_cams(
-        es,
-        dataset,
-        args.out,
-        limit=args.limit,
-        shard=args.shard,
-        skip_bad=args.skip_bad_images,
-        overlays=args.overlays,
-        progress=not args.quiet,
-        record=_record(args, argv),
-        max_image_pixels=args.max_image_pixels or None,
+    common = dict(
+        limit=args.limit, shard=shard, skip_bad=args.skip_bad_images, overlays=args.overlays,
+        progress=not args.quiet and launch.rank == 0, record=_record(args, argv),
+        max_image_pixels=args.max_image_pixels or None, batch_size=args.batch_size,
+        loader_workers=args.loader_workers, precision=args.precision,
+    )  # fmt: skip
+    if args.masks is None:
+        report = generate_cams(es, dataset, args.out, **common)
+        print(f"cams{launch.note}: {report.summary()}")
+        launch.finish([report])
+        return 0
+    from clipwsss.pipelines.onepass import generate_cams_and_masks
+
+    options = config_from_args(MaskOptions, args)
+    reports = generate_cams_and_masks(
+        es, dataset, args.out, args.masks, options=options, workers=args.workers, **common
     )
-    print(f"cams: {report.summary()}")
+    print(f"cams{launch.note}: {reports[0].summary()}")
+    print(f"masks{launch.note}: {reports[1].summary()}")
+    launch.finish(list(reports))
     return 0
 
 
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.pipelines.masks import generate_masks
 
-    if args.out.resolve() == args.cams.resolve():
-        raise UsageError(
-            f"--out {args.out} is the CAM folder: each stage keeps its own run.json (the "
-            "settings a resumed run is checked against) and `eval` reads a folder as CAMs or "
-            "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
-            "outputs/voc12/masks (docs/cli.md, 'Output layout')"
-        )
+    _check_masks_folder(args.out, args.cams, "--out")
     check_output_path(args.out, "--out")
     dataset = _dataset(args)
+    launch = launched_processes()
     report = generate_masks(
         dataset,
         args.cams,
@@ -510,14 +560,26 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
         workers=args.workers,
         **_mask_switches(config_from_args(MaskOptions, args)),
         limit=args.limit,
-        shard=args.shard,
+        shard=launch.shard(args.shard),
         skip_bad=args.skip_bad_images,
         overlays=args.overlays,
-        progress=not args.quiet,
+        progress=not args.quiet and launch.rank == 0,
         record=_record(args, argv),
     )
-    print(f"masks: {report.summary()}")
+    print(f"masks{launch.note}: {report.summary()}")
+    launch.finish([report])
     return 0
+
+
+def _check_masks_folder(masks: Path, cams: Path, flag: str) -> None:
+    """Refuse a mask folder that is the CAM folder (each stage keeps its own run.json)."""
+    if masks.resolve() == cams.resolve():
+        raise UsageError(
+            f"{flag} {masks} is the CAM folder: each stage keeps its own run.json (the "
+            "settings a resumed run is checked against) and `eval` reads a folder as CAMs or "
+            "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
+            "outputs/voc12/masks (docs/cli.md, 'Output layout')"
+        )
 
 
 def _mask_switches(options: MaskOptions) -> dict:

@@ -8,6 +8,7 @@ Supplementary A / Table S1 (RN50, cls-token vs avg-token).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +23,30 @@ from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
 from clipwsss.perturb import perturb
 
 Pooling = Literal["avg", "cls"]
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+def precision_context(device: torch.device | str, precision: Precision = "fp32"):
+    """The autocast context of a precision: fp32 (none), bf16 (CUDA or CPU), fp16 (CUDA).
+
+    Raises:
+        ValueError: an unknown precision, or fp16 off CUDA (CPU float16 kernels are slow and
+            partly missing).
+    """
+    device = torch.device(device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision not in ("bf16", "fp16"):
+        raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"precision fp16 needs a CUDA device (got {device}); use bf16 or fp32")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def padded_grid(size: tuple[int, int], patch_size: int) -> tuple[int, int]:
+    """The patch grid of an (H, W) image after :func:`preprocess`: (ceil(H/p), ceil(W/p))."""
+    return math.ceil(size[0] / patch_size), math.ceil(size[1] / patch_size)
 
 
 def preprocess(
@@ -223,6 +248,8 @@ def vit_dense_forward(
     pooling: Pooling = "avg",
     pos_embed_fp16: bool = False,
     gradcam_block: int = -1,  # official: resblocks[-1].ln_1 (CLIP-ES generate_cams L239)
+    n_attn: int | None = None,
+    keep_block_tokens: bool = True,
 ) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
@@ -240,9 +267,14 @@ def vit_dense_forward(
         gradcam_block: the target block (Python index, -1 = the last block, the official
             target). An earlier one is the target-layer ablation of notebook 19;
             ``last_block_input`` is then the stream entering that block.
+        n_attn: keep the attention maps of the last ``n_attn`` blocks only (CAA reads the
+            last 8); the blocks before them and before the target block run through the
+            fused kernel without a map. None: every block's map (the default).
+        keep_block_tokens: False drops the per-block streams (``block_tokens`` then holds
+            only the last block's output), for batches whose callers never read them.
 
     Returns:
-        DenseOutput with L attention maps.
+        DenseOutput with L attention maps (``n_attn`` with ``n_attn``).
 
     Shapes:
         pixels: (B, 3, H, W); activation: (B, 1 + h*w, D); attn: (B, L, T, T);
@@ -254,22 +286,31 @@ def vit_dense_forward(
         raise NotImplementedError("ViTs with attentional pooling are not supported")
     blocks = visual.transformer.resblocks
     target = target_block_index(gradcam_block, len(blocks))
+    if n_attn is not None and not 1 <= n_attn <= len(blocks):
+        raise ValueError(f"n_attn={n_attn} not in [1, {len(blocks)}]")
+    first_map = 0 if n_attn is None else len(blocks) - n_attn  # blocks before: no map
     attns, streams = [], []
     with torch.no_grad():
         x, grid = vit_tokens(visual, pixels, pos_embed_fp16=pos_embed_fp16)
-        for block in blocks[:target]:
-            x, attn = block_with_attn(block, x)
-            attns.append(attn)
-            streams.append(x)
+        for i, block in enumerate(blocks[:target]):
+            if i >= first_map:
+                x, attn = block_with_attn(block, x)
+                attns.append(attn)
+            else:
+                x = block_fused(block, x, block.ln_1(x))
+            if keep_block_tokens:
+                streams.append(x)
         entering = x
         activation = blocks[target].ln_1(x).detach().requires_grad_(True)
     with torch.enable_grad():
         for i, block in enumerate(blocks[target:]):
             normed = activation if i == 0 else block.ln_1(x)
-            with torch.no_grad():
-                attns.append(attention_map(block, normed))
+            if target + i >= first_map:
+                with torch.no_grad():
+                    attns.append(attention_map(block, normed))
             x = block_fused(block, x, normed)
-            streams.append(x)
+            if keep_block_tokens:
+                streams.append(x)
         embedding = pool_tokens(visual, x, pooling)
     return DenseOutput(
         activation=activation,
@@ -278,7 +319,7 @@ def vit_dense_forward(
         grid=grid,
         n_prefix_tokens=1,
         last_block_input=entering,
-        block_tokens=(*[t.detach() for t in streams[:-1]], x),
+        block_tokens=(*[t.detach() for t in streams[:-1]], x) if keep_block_tokens else (x,),
     )
 
 
@@ -341,12 +382,15 @@ def dense_forward(
     pooling: Pooling = "avg",
     pos_embed_fp16: bool = False,
     gradcam_block: int = -1,  # official: the last block's ln_1
+    n_attn: int | None = None,
+    keep_block_tokens: bool = True,
 ) -> DenseOutput:
     """Dispatch to the ViT or ResNet dense forward. ``pixels``: (B, 3, H, W).
 
     ``pos_embed_fp16`` (ViT only): the official CLIP-ES float16 positional table
     (:func:`official_pos_embed`). ``gradcam_block`` (ViT only): the block whose ``ln_1`` is
-    the GradCAM target.
+    the GradCAM target. ``n_attn``, ``keep_block_tokens`` (ViT only): as in
+    :func:`vit_dense_forward` (maps of the last ``n_attn`` blocks; drop the block streams).
 
     Shapes:
         pixels: (B, 3, H, W); see :class:`DenseOutput` for the outputs.
@@ -359,6 +403,8 @@ def dense_forward(
             pooling=pooling,
             pos_embed_fp16=pos_embed_fp16,
             gradcam_block=gradcam_block,
+            n_attn=n_attn,
+            keep_block_tokens=keep_block_tokens,
         )
     if gradcam_block != -1:
         raise ValueError("gradcam_block is a ViT option; a ResNet's target is layer4")

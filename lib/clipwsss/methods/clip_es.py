@@ -8,7 +8,8 @@ Paper: CLIP-ES Sections 3.1-3.3, Tables 2, 6, 8, S1, S2.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -17,9 +18,22 @@ import torch
 from torch import Tensor
 
 from clipwsss.cams.caa import attention_affinity, refine_with_affinity
-from clipwsss.cams.gradcam import TextSet, build_text_setup, softmax_gradcam
+from clipwsss.cams.gradcam import (
+    TextSet,
+    build_text_setup,
+    softmax_gradcam,
+    softmax_gradcam_batch,
+)
 from clipwsss.cams.labels import min_max_normalize, upsample_cams
-from clipwsss.clip.dense import DenseOutput, Pooling, dense_forward, preprocess
+from clipwsss.clip.dense import (
+    DenseOutput,
+    Pooling,
+    Precision,
+    dense_forward,
+    padded_grid,
+    precision_context,
+    preprocess,
+)
 from clipwsss.clip.loading import ClipModel
 from clipwsss.clip.text import background_text_features, class_text_features, synonym_text_features
 from clipwsss.methods.base import register_method
@@ -179,8 +193,8 @@ class ClipES:
     ) -> list[ImageCams]:
         """CAMs of a batch of same-size images, one :class:`ImageCams` per image.
 
-        The interface the pipelines use (:class:`~clipwsss.methods.base.CamMethod`); today
-        it runs the images one after another, so results equal ``self(image, labels)``.
+        The reference for :meth:`batched`: the images run one after another, so results
+        equal ``self(image, labels)`` bit for bit (attention and block tokens included).
 
         Shapes:
             images: B arrays (H, W, 3) uint8 of one size; labels: B label lists.
@@ -190,6 +204,126 @@ class ClipES:
         if len({im.shape for im in images}) > 1:
             raise ValueError(f"a batch needs same-size images, got {[im.shape for im in images]}")
         return [self(im, lab) for im, lab in zip(images, labels, strict=True)]
+
+    def batched(
+        self,
+        images: Sequence[np.ndarray],
+        labels: Sequence[Sequence[int]],
+        *,
+        precision: Precision = "fp32",
+    ) -> list[ImageCams]:
+        """CAMs of images of one padded patch grid from one forward for all of them.
+
+        :meth:`batch_pixels` after :func:`~clipwsss.clip.dense.preprocess` of each image. In
+        fp32 the results equal ``self(image, labels)`` up to float rounding of the batched
+        matrix products (the fidelity kit test checks 1e-5); ``attn`` holds only the maps
+        CAA reads and ``block_tokens`` is empty.
+
+        Shapes:
+            images: B arrays (H_b, W_b, 3) uint8 of one padded grid; labels: B label lists.
+        """
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} label lists")
+        p = self.clip.patch_size
+        grids = {padded_grid(im.shape[:2], p) for im in images}
+        if len(grids) > 1:
+            raise ValueError(
+                "a batch needs same-size images (one padded patch grid), got "
+                f"{[im.shape for im in images]}; group them by grid first"
+            )
+        prep = self.preprocessor()
+        pixels = torch.stack([prep(im) for im in images])
+        return self.batch_pixels(pixels, labels, precision=precision)
+
+    def preprocessor(self) -> Callable[[np.ndarray], Tensor]:
+        """The picklable per-image preprocessing (DataLoader workers run it).
+
+        Shapes: (H, W, 3) uint8 -> (3, H', W') float32, H' and W' multiples of the patch.
+        """
+        return functools.partial(
+            preprocess, patch_size=self.clip.patch_size, mean=self.clip.mean, std=self.clip.std
+        )
+
+    def check_labels(self, labels: Sequence[int]) -> None:
+        """ValueError for an empty label set, IndexError for an id outside the vocabulary."""
+        if len(labels) == 0:
+            raise ValueError("empty label set: CLIP-ES needs at least one image-level label")
+        bad = [c for c in labels if not 0 <= int(c) < len(self.vocab)]
+        if bad:
+            raise IndexError(f"unknown class ids {bad}; the vocabulary has {len(self.vocab)}")
+
+    def batch_pixels(
+        self,
+        pixels: Tensor,
+        labels: Sequence[Sequence[int]],
+        *,
+        precision: Precision = "fp32",
+    ) -> list[ImageCams]:
+        """Stages 1-3 for a batch of preprocessed images: one dense forward, one batched
+        Softmax-GradCAM backward for every class of every image, CAA for the batch.
+
+        Only the attention maps CAA reads (the last ``caa_layers`` blocks) are computed. The
+        forward and GradCAM run under ``precision`` (autocast); the affinity, the boxes and
+        the refinement run in float32.
+
+        Shapes:
+            pixels: (B, 3, H', W'); labels: B lists (K_b,); output: B ImageCams with cams
+            (K_b, h, w), attn (caa_layers, T, T).
+        """
+        if pixels.shape[0] != len(labels):
+            raise ValueError(f"{pixels.shape[0]} images but {len(labels)} label lists")
+        for lab in labels:
+            self.check_labels(lab)
+        cfg = self.config
+        n_blocks = len(getattr(getattr(self.clip.model.visual, "transformer", None),
+                               "resblocks", ()))  # fmt: skip
+        n_attn = cfg.caa_layers if cfg.refine != "none" else 1
+        with precision_context(self.clip.device, precision):
+            dense = dense_forward(
+                self.clip, pixels, pooling=cfg.pooling, pos_embed_fp16=cfg.pos_embed_fp16,
+                gradcam_block=cfg.gradcam_block, n_attn=min(n_attn, n_blocks) or None,
+                keep_block_tokens=False,
+            )  # fmt: skip
+            passes = []
+            for j in range(len(self._class_features)):
+                texts = [self.text_setup(lab, synonym=j) for lab in labels]
+                passes.append(softmax_gradcam_batch(
+                    dense, texts, logit_scale=self.logit_scale, softmax=cfg.softmax,
+                    retain_graph=j < len(self._class_features) - 1,
+                ))  # fmt: skip
+        attn = None if dense.attn is None else dense.attn.detach().float()
+        affinity = None
+        if attn is not None and cfg.refine != "none":
+            affinity = self.affinity_batch(attn)
+        out = []
+        for i, lab in enumerate(labels):
+            cams, scores = self._fuse_passes([p[i][0] for p in passes],
+                                             [p[i][1] for p in passes], lab)  # fmt: skip
+            aff = None if affinity is None else affinity[i]
+            out.append(ImageCams(
+                keys=torch.as_tensor([int(c) for c in lab]),
+                cams=cams,
+                refined=self.refine_from_affinity(cams, aff),
+                scores=scores,
+                grid=dense.grid,
+                attn=None if attn is None else attn[i],
+                affinity=aff,
+            ))  # fmt: skip
+        return out
+
+    def affinity_batch(self, attn: Tensor) -> Tensor:
+        """:meth:`affinity` for a batch: Eq. 6 and the power of Eq. 7 for B images at once.
+
+        Shapes: attn (B, L, T, T); output (B, N, N), N = T - 1.
+        """
+        cfg = self.config
+        return attention_affinity(
+            attn,
+            n_layers=cfg.caa_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=cfg.caa_power,
+            symmetrize=cfg.caa_symmetrize,
+        )
 
     # The stages of __call__, public so that benchmarks and notebooks can time or swap them.
 
@@ -236,6 +370,15 @@ class ClipES:
             )  # fmt: skip
             all_cams.append(cams)
             all_scores.append(scores)
+        return self._fuse_passes(all_cams, all_scores, labels)
+
+    def _fuse_passes(
+        self, all_cams: list[Tensor], all_scores: list[Tensor], labels: Sequence[int]
+    ) -> tuple[Tensor, Tensor]:
+        """One image's CAMs from its synonym passes (one pass: as is).
+
+        Shapes: all_cams S x (K, h, w); all_scores S x (K,); output (K, h, w), (K,).
+        """
         if len(all_cams) == 1:
             return all_cams[0], all_scores[0]
         # CAM-level fusion (Table S2): mean of each class's own synonyms' CAMs.

@@ -24,16 +24,18 @@ Paper: CLIP-ES Sections 3.3-3.4, Table 2 (initial / +CAA / +dCRF), supplementary
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from clipwsss._version import __version__
 from clipwsss.data import SegmentationDataset, load_image
 from clipwsss.io.camfiles import cam_overlay, check_run_record, save_cams, save_jpeg
-from clipwsss.methods.base import CamMethod
+from clipwsss.methods.base import CamMethod, MethodCams
 from clipwsss.pipelines.common import (
     CAMS_COMPARE,
     BadImageError,
@@ -72,8 +74,16 @@ def image_cams(es: CamMethod, image: np.ndarray, labels: Sequence[int]) -> dict[
     Shapes:
         image: (H, W, 3) uint8; returns keys (K,), attn_highres and highres (K, H, W) float16.
     """
-    out = es(image, labels)
-    size = image.shape[:2]
+    return cams_contents(es, es(image, labels), image.shape[:2])
+
+
+def cams_contents(es: CamMethod, out: MethodCams, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """A method's output for one image as CAM file contents at the image size.
+
+    Shapes:
+        out.cams, out.refined: (K, h, w); returns keys (K,), attn_highres and highres
+        (K, H, W) float16.
+    """
     highres = es.upsample(out.cams, size).float().cpu().numpy().astype(np.float16)
     if out.refined is None:
         refined = highres
@@ -116,6 +126,10 @@ def generate_cams(
     progress: bool = True,
     record: dict[str, Any] | None = None,
     max_image_pixels: int | None = MAX_IMAGE_PIXELS,
+    batch_size: int = 1,
+    loader_workers: int = 0,
+    precision: str = "fp32",
+    on_handled: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Write ``<out_dir>/<image_id>.npy`` CAM files (official format) for a dataset.
 
@@ -132,6 +146,15 @@ def generate_cams(
         record: Extra fields for ``run.json`` (dataset name, root, split, ...).
         max_image_pixels: Refuse an image with more pixels (``BadImageError``, a bad input
             that ``skip_bad`` skips); None: no limit. See :data:`MAX_IMAGE_PIXELS`.
+        batch_size: 1 runs one image per forward (``es(image, labels)``, the reference
+            path); more groups images by padded patch grid and runs ``batch_size`` per
+            forward (:func:`generate_cams_batched`).
+        loader_workers: DataLoader processes that decode and preprocess images (batched
+            path only; 0: in this process).
+        precision: "fp32" (default, the official numerics), "bf16" or "fp16" (CUDA): the
+            autocast of the batched path (recorded in ``run.json``).
+        on_handled: Called with each image id once this run is done with it (written,
+            already there, failed or unlabelled); ``--masks`` queues its CRF there.
 
     Returns:
         The run report.
@@ -151,19 +174,32 @@ def generate_cams(
             f"the vocabulary has {es.n_classes} classes but the dataset "
             f"{len(dataset.class_names)}; give a class list that matches the dataset"
         )
-    run = cams_record(es, {"data": data_identity(dataset), **(record or {})})
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    extra = {} if precision == "fp32" else {"precision": precision}  # fp32: as before
+    run = cams_record(es, {"data": data_identity(dataset), **extra, **(record or {})})
     check_run_record(out_dir, run, CAMS_COMPARE, claim=False)  # refuse early, write nothing
-    claimed = False
     ids = select_ids(dataset.ids, shard=shard, limit=limit)
+    if batch_size > 1 or precision != "fp32":
+        return generate_cams_batched(
+            es, dataset, out_dir, ids, run, started=started, skip_bad=skip_bad,
+            overlays=overlays, progress=progress, max_image_pixels=max_image_pixels,
+            batch_size=batch_size, loader_workers=loader_workers, precision=precision,
+            on_handled=on_handled,
+        )  # fmt: skip
+    handled = on_handled or (lambda image_id: None)
+    claimed = False
     done, skipped, failed, unlabelled, done_ids = 0, 0, [], [], []
     for image_id in progress_bar(ids, total=len(ids), desc="cams", enabled=progress):
         path = out_dir / f"{image_id}.npy"
         view = out_dir / "overlays" / f"{image_id}.jpg"
         if path.is_file() and (not overlays or view.is_file()):
             skipped += 1
+            handled(image_id)
             continue
         sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
         if sample is None:
+            handled(image_id)
             continue
         try:
             image = load_image(sample.image_path)
@@ -172,6 +208,7 @@ def generate_cams(
             if not (skip_bad and is_bad_input(err)):
                 raise
             log_failure(out_dir, failed, image_id, err)
+            handled(image_id)
             continue
         try:
             contents = image_cams(es, image, sample.labels)
@@ -187,6 +224,161 @@ def generate_cams(
             save_jpeg(view, cam_overlay(image, contents["attn_highres"]))
         done += 1
         done_ids.append(image_id)
+        handled(image_id)
+    return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)
+
+
+# --------------------------------------------------------------------------- batched CAMs
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One image as a DataLoader worker hands it over (or the error that stopped it)."""
+
+    image_id: str
+    path: Path
+    labels: tuple[int, ...]
+    image: np.ndarray | None = None
+    pixels: torch.Tensor | None = None
+    error: BaseException | None = None
+
+
+class _ImageLoader(torch.utils.data.Dataset):
+    """Decode, check and preprocess images in DataLoader workers (errors come back as data).
+
+    Shapes: item pixels (3, H', W') float32, image (H, W, 3) uint8.
+    """
+
+    def __init__(self, todo: list[tuple[str, Path, tuple[int, ...]]], prepare, patch: int,
+                 max_pixels: int | None) -> None:  # fmt: skip
+        self.todo, self.prepare, self.patch, self.max_pixels = todo, prepare, patch, max_pixels
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    def __getitem__(self, i: int) -> _Loaded:
+        image_id, path, labels = self.todo[i]
+        try:
+            image = load_image(path)
+            check_image_size(image, self.patch, self.max_pixels, path)
+            pixels = None if self.prepare is None else self.prepare(image)
+        except Exception as err:  # judged in the main process (skip_bad or raise)
+            return _Loaded(image_id, path, labels, error=err)
+        return _Loaded(image_id, path, labels, image=image, pixels=pixels)
+
+
+def _as_is(item: _Loaded) -> _Loaded:
+    return item
+
+
+def _one_thread(worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
+def _grid_batches(items, batch_size: int, patch: int, max_buffered: int):
+    """Group loaded images by padded patch grid; yield a group once it holds ``batch_size``
+    (or the largest group once ``max_buffered`` images wait), then the rest at the end.
+    Errors pass through alone, at once."""
+    groups: dict[tuple[int, int], list[_Loaded]] = {}
+    for item in items:
+        if item.error is not None:
+            yield [item]
+            continue
+        h, w = item.image.shape[:2]
+        key = (-(-h // patch), -(-w // patch))
+        groups.setdefault(key, []).append(item)
+        if len(groups[key]) >= batch_size:
+            yield groups.pop(key)
+        elif sum(len(g) for g in groups.values()) >= max_buffered:
+            yield groups.pop(max(groups, key=lambda k: len(groups[k])))
+    yield from groups.values()
+
+
+def generate_cams_batched(
+    es: CamMethod,
+    dataset: SegmentationDataset,
+    out_dir: Path,
+    ids: Sequence[str],
+    run: dict[str, Any],
+    *,
+    started: float,
+    skip_bad: bool,
+    overlays: bool,
+    progress: bool,
+    max_image_pixels: int | None,
+    batch_size: int,
+    loader_workers: int,
+    precision: str,
+    on_handled: Callable[[str], None] | None,
+) -> RunReport:
+    """The batched loop of :func:`generate_cams`: the same files, resume and failure lists.
+
+    DataLoader workers decode and preprocess; the main process groups images by padded
+    patch grid and runs ``batch_size`` of them per forward (``es.batch_pixels`` when the
+    method has it, else ``es.batch``). Files are written per batch, atomically.
+    """
+    handled = on_handled or (lambda image_id: None)
+    done, skipped, failed, unlabelled, done_ids = 0, 0, [], [], []
+    todo = []
+    for image_id in ids:
+        path, view = out_dir / f"{image_id}.npy", out_dir / "overlays" / f"{image_id}.jpg"
+        if path.is_file() and (not overlays or view.is_file()):
+            skipped += 1
+            handled(image_id)
+            continue
+        sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
+        if sample is None:
+            handled(image_id)
+            continue
+        bad = [c for c in sample.labels if not 0 <= int(c) < es.n_classes]
+        if bad:
+            raise UnknownLabelError(
+                f"image {image_id} ({sample.image_path}) has labels {list(sample.labels)}: "
+                f"unknown class ids {bad}; the vocabulary has {es.n_classes}"
+            )
+        todo.append((image_id, sample.image_path, tuple(int(c) for c in sample.labels)))
+    by_pixels = hasattr(es, "batch_pixels") and hasattr(es, "preprocessor")
+    loader = torch.utils.data.DataLoader(
+        _ImageLoader(todo, es.preprocessor() if by_pixels else None, es.min_image_size,
+                     max_image_pixels),
+        batch_size=None, num_workers=loader_workers, collate_fn=_as_is,
+        worker_init_fn=_one_thread if loader_workers else None,
+        prefetch_factor=2 * batch_size if loader_workers else None,
+    )  # fmt: skip
+    claimed = False
+    bar = progress_bar(range(len(todo)), total=len(todo), desc="cams", enabled=progress)
+    groups = _grid_batches(iter(loader), batch_size, es.min_image_size, 4 * batch_size)
+    for group in groups:
+        if group[0].error is not None:
+            item = group[0]
+            if not (skip_bad and is_bad_input(item.error)):
+                raise item.error
+            log_failure(out_dir, failed, item.image_id, item.error)
+            handled(item.image_id)
+            next(bar, None)
+            continue
+        labels = [item.labels for item in group]
+        if by_pixels:
+            pixels = torch.stack([item.pixels for item in group])
+            outs = es.batch_pixels(pixels, labels, precision=precision)
+        else:
+            if precision != "fp32":
+                raise ValueError(f"{type(es).__name__} has no batched path for {precision}")
+            outs = es.batch([item.image for item in group], labels)
+        if not claimed:  # run.json goes in with the first output
+            check_run_record(out_dir, run, CAMS_COMPARE)
+            claimed = True
+        for item, out in zip(group, outs, strict=True):
+            contents = cams_contents(es, out, item.image.shape[:2])
+            save_cams(out_dir / f"{item.image_id}.npy", contents["keys"],
+                      contents["attn_highres"], contents["highres"])  # fmt: skip
+            if overlays:
+                save_jpeg(out_dir / "overlays" / f"{item.image_id}.jpg",
+                          cam_overlay(item.image, contents["attn_highres"]))  # fmt: skip
+            done += 1
+            done_ids.append(item.image_id)
+            handled(item.image_id)
+            next(bar, None)
     return finish_run(out_dir, started, done, skipped, failed, unlabelled, done_ids)
 
 

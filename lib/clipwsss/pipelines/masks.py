@@ -266,6 +266,65 @@ def _run_jobs(
         pool.join()
 
 
+def masks_record(
+    dataset: SegmentationDataset,
+    cams_dir: Path,
+    out_dir: Path,
+    options: MaskOptions,
+    cams_run: dict[str, Any] | None,
+    record: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``run.json`` of a mask folder; refuses (early, writing nothing) a folder made with
+    other settings or CAMs of another class list.
+
+    ``cams_run`` is the CAM folder's ``run.json`` (None: none, e.g. the official files).
+    """
+    cams_run = cams_run or {}
+    check_class_list(cams_run, dataset, cams_dir)
+    run = {
+        "stage": "masks",
+        "clipwsss": __version__,
+        **{k: v for k, v in asdict(options).items() if k != "n_classes"},
+        "cams_dir": str(cams_dir),
+        "data": data_identity(dataset),
+        "cams_config": (
+            {k: cams_run.get(k) for k in CAMS_COMPARE if k != "precision" or k in cams_run}
+            if cams_run
+            else None
+        ),
+        **(record or {}),
+    }
+    check_run_record(out_dir, run, MASKS_COMPARE, claim=False)  # refuse early, write nothing
+    return run
+
+
+def plan_mask(
+    dataset: SegmentationDataset,
+    image_id: str,
+    cams_dir: Path,
+    out_dir: Path,
+    overlays: bool,
+    failed: list[tuple[str, str]],
+    unlabelled: list[str],
+    skip_bad: bool,
+) -> _MaskJob | Literal["exists"] | None:
+    """One image's mask job; "exists" when its outputs are there (resume); None after
+    logging it as failed (``skip_bad``) or unlabelled."""
+    job = _MaskJob(
+        image_id,
+        Path(),
+        cams_dir / f"{image_id}.npy",
+        out_dir / f"{image_id}.png",
+        out_dir / "overlays" / f"{image_id}.jpg" if overlays else None,
+    )
+    if job.out_path.is_file() and (job.overlay_path is None or job.overlay_path.is_file()):
+        return "exists"
+    sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
+    if sample is None:
+        return None
+    return replace(job, image_path=sample.image_path)
+
+
 def generate_masks(
     dataset: SegmentationDataset,
     cams_dir: str | Path,
@@ -318,35 +377,17 @@ def generate_masks(
     options = MaskOptions(
         threshold, confidence, cam_key, official_crf_image, bg_exponent, dataset.n_classes
     )
-    cams_run = read_run_record(cams_dir) or {}
-    check_class_list(cams_run, dataset, cams_dir)
-    run = {
-        "stage": "masks",
-        "clipwsss": __version__,
-        **{k: v for k, v in asdict(options).items() if k != "n_classes"},
-        "cams_dir": str(cams_dir),
-        "data": data_identity(dataset),
-        "cams_config": {k: cams_run.get(k) for k in CAMS_COMPARE} if cams_run else None,
-        **(record or {}),
-    }
-    check_run_record(out_dir, run, MASKS_COMPARE, claim=False)  # refuse early, write nothing
+    run = masks_record(dataset, cams_dir, out_dir, options, read_run_record(cams_dir), record)
 
     done, skipped, failed, unlabelled, jobs, done_ids = 0, 0, [], [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
-        job = _MaskJob(
-            image_id,
-            Path(),
-            cams_dir / f"{image_id}.npy",
-            out_dir / f"{image_id}.png",
-            out_dir / "overlays" / f"{image_id}.jpg" if overlays else None,
+        job = plan_mask(
+            dataset, image_id, cams_dir, out_dir, overlays, failed, unlabelled, skip_bad
         )
-        if job.out_path.is_file() and (job.overlay_path is None or job.overlay_path.is_file()):
+        if job == "exists":
             skipped += 1
-            continue
-        sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
-        if sample is None:
-            continue
-        jobs.append(replace(job, image_path=sample.image_path))
+        elif job is not None:
+            jobs.append(job)
 
     if jobs:  # claim the folder before the first mask is written (issue 12, #11, #12)
         check_run_record(out_dir, run, MASKS_COMPARE)
