@@ -84,3 +84,29 @@ def test_frozen_bn_stays_in_eval_mode():
     assert bns and not any(m.training for m in bns)
     assert not any(m.weight.requires_grad for m in bns)
     assert all(p.requires_grad for p in net.aspp.parameters())
+
+
+@pytest.mark.parametrize(
+    "build, kwargs, match",
+    [
+        ("augment", {"crop": 0}, "--crop"),
+        ("augment", {"scales": (0.5, -1.0)}, "--scales"),
+        ("augment", {"scales": ()}, "at least one"),
+        ("augment", {"std": (0.2, 0.0, 0.2)}, "--std"),
+        ("augment", {"resize": "bicubic"}, "resize"),
+        ("infer", {"scales": (float("nan"),)}, "--scales"),
+        ("infer", {"crf_image": "lab"}, "crf_image"),
+        ("infer", {"normalization": "imagenet"}, "normalization"),
+        ("model", {"head_std": 0.0}, "--head-std"),
+        ("model", {"aspp_rates": (6, 0)}, "--aspp-rates"),
+        ("model", {"msc_scales": (0.5, -0.75)}, "--msc-scales"),
+        ("model", {"n_classes": 0}, "--n-classes"),
+    ],
+)
+def test_seg_configs_refuse_out_of_range_values(build, kwargs, match):
+    from clipwsss.seg.data import AugmentConfig
+    from clipwsss.seg.infer import InferConfig
+
+    config = {"augment": AugmentConfig, "infer": InferConfig, "model": DeepLabConfig}[build]
+    with pytest.raises(ValueError, match=match):
+        config(**kwargs)

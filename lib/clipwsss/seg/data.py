@@ -20,11 +20,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.validate import check_range
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ResNet weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (104.008, 116.669, 122.675)  # deeplab-pytorch configs: B, G, R on 0-255
 NORMALIZATIONS = ("caffe", "torchvision")
+RESIZES = ("official", "round")  # AugmentConfig.resize
 
 
 class MaskDataError(ValueError):
@@ -42,6 +44,27 @@ class AugmentConfig:
     resize: str = "official"  # official: int(h*s), labels nearest-exact; round: +0.5, nearest
     mean: tuple[float, float, float] = IMAGENET_MEAN  # torchvision normalisation only
     std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        check_range("crop", self.crop, low=1)
+        check_positive_tuple("scales", self.scales)
+        check_positive_tuple("std", self.std)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("resize", self.resize, RESIZES)
+
+
+def check_positive_tuple(name: str, values: tuple[float, ...]) -> None:
+    """At least one value, each finite and > 0 (scales, stds); the message names the flag."""
+    if len(values) == 0:
+        raise ValueError(f"{name} (--{name.replace('_', '-')}) needs at least one value")
+    for value in values:
+        check_range(name, value, above=0)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """``value`` is one of ``choices``; the message names the field and the choices."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; choose one of {choices}")
 
 
 def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> Tensor:

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torchvision.models import resnet
 
 from clipwsss.clip.loading import WeightsNotFoundError
+from clipwsss.validate import check_range
 
 from .caffe import CAFFE_BLOCKS, MSC, CaffeDeepLabV2
 
@@ -60,6 +61,13 @@ class DeepLabConfig:
             raise ValueError(f"init={self.init!r} needs weights=<local file>")
         if self.arch not in ARCHS:
             raise ValueError(f"arch={self.arch!r}; choose one of {ARCHS}")
+        check_range("n_classes", self.n_classes, low=1)
+        check_range("head_std", self.head_std, above=0)
+        for scale in self.msc_scales:  # may be empty: one scale
+            check_range("msc_scales", scale, above=0)
+        for name in ("aspp_rates", "blocks"):
+            for value in getattr(self, name) or ():
+                check_range(name, value, low=1)
         if self.arch == "torchvision" and self.blocks is not None:
             raise ValueError("blocks=... sets the Caffe network's depth (arch='caffe')")
         if self.arch == "caffe" and self.blocks is None and self.backbone not in CAFFE_BLOCKS:

@@ -24,7 +24,16 @@ from clipwsss.cams.crf import crf_image, dense_crf
 from clipwsss.data import SegmentationDataset, load_image, load_label_png, save_label_png
 from clipwsss.metrics import confusion_matrix, seg_scores
 
-from .data import IMAGENET_MEAN, IMAGENET_STD, preprocess
+from .data import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    NORMALIZATIONS,
+    check_choice,
+    check_positive_tuple,
+    preprocess,
+)
+
+CRF_IMAGES = ("wrapped", "bgr", "rgb")  # InferConfig.crf_image
 
 # deeplab-pytorch configs/*.yaml CRF block (DeepLab's defaults): ITER_MAX 10, POS_W 3,
 # POS_XY_STD 1, BI_W 4, BI_XY_STD 67, BI_RGB_STD 3 (the same values CLIP-ES's CRF uses).
@@ -50,6 +59,12 @@ class InferConfig:
     normalization: str = "caffe"  # caffe (deeplab-pytorch) | torchvision (mean, std below)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        check_positive_tuple("scales", self.scales)
+        check_positive_tuple("std", self.std)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("crf_image", self.crf_image, CRF_IMAGES)
 
 
 @torch.no_grad()
