@@ -161,13 +161,18 @@ def _save(path: Path, value) -> None:
     np.save(path.with_suffix(".npy"), value)
 
 
-def write_candidate(kit: Path, out: Path, *, loss=None, **model_overrides) -> Path:
+PARTS = ("train", "infer", "sharp")
+
+
+def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_overrides) -> Path:
     """Write the kit's candidate folder from the project's code.
 
     Args:
         kit: the kit folder.
         out: the candidate folder (created).
         loss: a :class:`LossConfig` (default: the voc12 recipe's, i.e. the official one).
+        parts: which runs to write: "train" (the train step), "infer" (the four softmaxes),
+            "sharp" (the confident-head train step).
         model_overrides: :class:`WeakClipConfig` fields on top of the default and kit widths.
 
     Returns:
@@ -178,45 +183,44 @@ def write_candidate(kit: Path, out: Path, *, loss=None, **model_overrides) -> Pa
 
     recipe = get_recipe("voc12")
     loss_config = loss or recipe.loss
-    torch.manual_seed(0)
-    model, param_keys = build_kit_model(kit, **model_overrides)
+    out.mkdir(parents=True, exist_ok=True)
     info = json.loads((kit / "inputs" / "inputs.json").read_text())
     pixels, seeds = train_batch(kit)
-    step = _train_step(model, pixels, seeds, loss_config, recipe)
-    grads = {
-        k: p.grad.numpy().copy()
-        for k, p in model.named_parameters()
-        if k in param_keys and p.grad is not None
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "grads.npz", **grads)
-    bn = {k: v.numpy() for k, v in model.state_dict().items()
-          if k.endswith(("running_mean", "running_var"))}  # fmt: skip
-    np.savez(out / "bn_after_step.npz", **bn)
-    token_ids = model.text_encoder.name_ids
-    extra = {"token_ids": token_ids, "text_features": model.text_encoder().detach(),
-             "visual_pos_embed": model.visual.positional_embedding.detach()}  # fmt: skip
-    for name, value in {**extra, **step}.items():
-        if name != "crf_unary":
-            _save(out / name, value)
-    model, _ = build_kit_model(kit, **model_overrides)  # the initial BN statistics
-    for name in info["inference"]:
-        x = kit_pixels(kit, info["inference"][name]["image"])
-        digest = hashlib.sha256(x[None].numpy().tobytes()).hexdigest()
-        if digest != info["inference"][name]["normalised_sha256"]:
-            raise ValueError(f"normalised {name} sha256 {digest} != the kit's")
-        config = replace(recipe.inference, short_side=min(x.shape[-2:]), scales=(1.0,),
-                         flip=False, crf=False)  # fmt: skip
-        _save(out / f"infer_{name}_noflip", predict_probs(model, x, config))
-        _save(out / f"infer_{name}_flip", predict_probs(model, x.flip(-1), config).flip(-1))
-    # the confident-head run: the same train step with conv_seg weight and bias x 4
-    model, _ = build_kit_model(kit, **model_overrides)
-    with torch.no_grad():
-        model.head.conv_seg.weight.mul_(4)
-        model.head.conv_seg.bias.mul_(4)
-    sharp = _train_step(model, pixels, seeds, loss_config, recipe)
-    for name in ("losses", "crf_unary", "crf_q"):
-        _save(out / "sharp" / name, sharp[name])
+    if "train" in parts:
+        model, param_keys = build_kit_model(kit, **model_overrides)
+        step = _train_step(model, pixels, seeds, loss_config, recipe)
+        named = dict(model.named_parameters())
+        grads = {k: named[k].grad.numpy() for k in param_keys if named[k].grad is not None}
+        np.savez(out / "grads.npz", **grads)
+        bn = {k: v.numpy() for k, v in model.state_dict().items()
+              if k.endswith(("running_mean", "running_var"))}  # fmt: skip
+        np.savez(out / "bn_after_step.npz", **bn)
+        extra = {"token_ids": model.text_encoder.name_ids,
+                 "text_features": model.text_encoder().detach(),
+                 "visual_pos_embed": model.visual.positional_embedding.detach()}  # fmt: skip
+        for name, value in {**extra, **step}.items():
+            if name != "crf_unary":
+                _save(out / name, value)
+    if "infer" in parts:
+        model, _ = build_kit_model(kit, **model_overrides)  # the initial BN statistics
+        for name, spec in info["inference"].items():
+            x = kit_pixels(kit, spec["image"])
+            digest = hashlib.sha256(x[None].numpy().tobytes()).hexdigest()
+            if digest != spec["normalised_sha256"]:
+                raise ValueError(f"normalised {name} sha256 {digest} != the kit's")
+            # the image as it is: one scale (ratio 1), the default windows, no CRF
+            config = replace(recipe.inference, short_side=min(x.shape[-2:]), scales=(1.0,),
+                             flip=False, crf=False)  # fmt: skip
+            _save(out / f"infer_{name}_noflip", predict_probs(model, x, config))
+            _save(out / f"infer_{name}_flip", predict_probs(model, x.flip(-1), config).flip(-1))
+    if "sharp" in parts:  # the same train step with conv_seg weight and bias x 4
+        model, _ = build_kit_model(kit, **model_overrides)
+        with torch.no_grad():
+            model.head.conv_seg.weight.mul_(4)
+            model.head.conv_seg.bias.mul_(4)
+        sharp = _train_step(model, pixels, seeds, loss_config, recipe)
+        for name in ("losses", "crf_unary", "crf_q"):
+            _save(out / "sharp" / name, sharp[name])
     return out
 
 
