@@ -224,6 +224,30 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
     return out
 
 
+def drop_path_effect(kit: Path, seeds=(0, 1, 2)) -> list[dict]:
+    """The train step's logits and losses with the default drop path active (one draw per
+    seed) against the kit's deterministic step: the size of what the check leaves out."""
+    from clipwsss.methods.weakclip.recipes import get_recipe
+    from clipwsss.methods.weakclip.vision import DropPath
+
+    recipe = get_recipe("voc12")
+    pixels, seeds_ = train_batch(kit)
+    model, _ = build_kit_model(kit)
+    base = _train_step(model, pixels, seeds_, recipe.loss, recipe)
+    rows = []
+    for seed in seeds:
+        model, _ = build_kit_model(kit)
+        for m in model.modules():
+            if isinstance(m, DropPath):
+                m.train()
+        torch.manual_seed(seed)
+        step = _train_step(model, pixels, seeds_, recipe.loss, recipe)
+        diff = (step["logits"] - base["logits"]).abs().max().item()
+        rows.append({"draw": seed, "max |logits - off|": diff, **step["losses"]})
+    rows.append({"draw": "off", "max |logits - off|": 0.0, **base["losses"]})
+    return rows
+
+
 def compare(kit: Path, cand: Path, *only: str) -> tuple[int, str]:
     """Run the kit's compare.py; returns (exit status, its report)."""
     spec = importlib.util.spec_from_file_location("weakclip_compare", kit / "compare.py")
@@ -243,7 +267,8 @@ def markdown(report: str) -> str:
         verdict, _, rest = line.partition("  ")
         if verdict in ("PASS", "FAIL"):
             name, _, text = rest.strip().partition(" ")
-            rows.append(f"| `{name}` | {verdict} | {text.strip().replace('|', '/')} |")
+            measured = text.strip().replace("|", "\\|")
+            rows.append(f"| `{name}` | {verdict} | {measured} |")
     return "\n".join(rows)
 
 
@@ -252,7 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kit", type=Path, default=KIT)
     ap.add_argument("--out", type=Path, help="candidate folder (default: a temporary one)")
     ap.add_argument("--markdown", action="store_true", help="print the per-check table")
+    ap.add_argument("--drop-path-effect", action="store_true",
+                    help="instead: logits and losses with the default drop path on vs off")
     a = ap.parse_args(argv)
+    if a.drop_path_effect:
+        for row in drop_path_effect(a.kit):
+            print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in row.items()))
+        return 0
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
         cand = write_candidate(a.kit, a.out or Path(tmp) / "cand")

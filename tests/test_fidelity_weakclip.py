@@ -161,3 +161,14 @@ def test_zero_padded_windows_fail_the_kit(tmp_path, monkeypatch):
     monkeypatch.setattr(infer, "window_logits", padded)
     failed = _failing(tmp_path, ("infer",), "infer")
     assert set(failed) == {"infer_256x341_noflip", "infer_256x341_flip"}
+
+
+def test_docs_table_lists_every_check_passing():
+    """docs/weakclip.md's per-check table (scripts/weakclip_fidelity.py --markdown) names
+    every kit check once, each PASS (the tests above hold the verdicts)."""
+    import re
+
+    docs = (Path(__file__).parent.parent / "docs" / "weakclip.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| (PASS|FAIL) \|", docs, flags=re.M)
+    assert sorted(name for name, _ in rows) == sorted(CHECKS)
+    assert {verdict for _, verdict in rows} == {"PASS"}
