@@ -74,3 +74,23 @@ def test_predict_dataset_writes_pngs_and_resumes(model, tmp_path):
     assert mask.shape == (96, 96) and mask.max() < 11
     again = predict_dataset(model, data, tmp_path / "out", config, **kw)
     assert again["done"] == 0 and again["skipped"] == 2
+
+
+def test_windows_off_the_patch_grid_run_unpadded(model):
+    """A window that is not a multiple of the patch runs as it is (the patch convolution
+    floors the grid) and its logits are resized to the window, as mmseg's encode_decode."""
+    from clipwsss.methods.weakclip.infer import window_logits
+
+    x = torch.randn(1, 3, 60, 85)  # patch 8: a 7 x 10 token grid, 4 and 5 px never seen
+    with torch.no_grad():
+        out = window_logits(model, x)
+        raw = model(x).logits
+    assert raw.shape[-2:] == (28, 40) and out.shape == (1, 11, 60, 85)
+    expected = torch.nn.functional.interpolate(raw, size=(60, 85), mode="bilinear")
+    torch.testing.assert_close(out, expected)
+    edge = x.clone()
+    edge[..., 56:, :], edge[..., 80:] = 9.0, -9.0  # the pixels no token sees
+    with torch.no_grad():
+        torch.testing.assert_close(window_logits(model, edge), out)
+    with pytest.raises(ValueError, match="smaller than one"):
+        window_logits(model, torch.randn(1, 3, 7, 40))

@@ -11,6 +11,7 @@ from clipwsss.methods.weakclip.losses import (
     aux_loss,
     boundary_loss,
     crf_images,
+    crf_inputs,
     crf_targets,
     seed_loss,
     weakclip_loss,
@@ -77,14 +78,42 @@ def test_aux_loss_is_ce_of_the_tempered_score_map():
     scores = torch.tensor([[[[0.3]], [[0.1]]]])  # (1, 2, 1, 1)
     seeds = torch.tensor([[[1, 255], [1, 1]]])
     p1 = math.exp(0.1 / 0.07) / (math.exp(0.3 / 0.07) + math.exp(0.1 / 0.07))
-    assert aux_loss(scores, seeds).item() == pytest.approx(-math.log(p1), rel=1e-5)
+    # official (mmseg 0.19): mean over all 4 pixels, the ignored one counting 0
+    assert aux_loss(scores, seeds).item() == pytest.approx(-math.log(p1) * 3 / 4, rel=1e-5)
+    labelled = aux_loss(scores, seeds, labelled_mean=True)  # mmseg >= 0.20 avg_non_ignore
+    assert labelled.item() == pytest.approx(-math.log(p1), rel=1e-5)
+
+
+def test_crf_inputs_clamp_without_renormalising():
+    probs = torch.tensor([[[[0.99995]], [[0.00005]]]])
+    p = crf_inputs(probs)
+    assert p.dtype == np.float32 and p[0, 1, 0, 0] == np.float32(1e-4)
+    assert p[0, 0, 0, 0] == np.float32(0.99995)  # not renormalised (sum > 1)
+    assert crf_inputs(probs, 0.0)[0, 1, 0, 0] == np.float32(5e-5)
+
+
+def test_crf_images_zoom_on_the_corner_aligned_grid():
+    """scipy's zoom(order=1) samples input i * (H - 1) / (size - 1): the corners are kept and
+    the result equals torch's align_corners=True resize (up to rounding), not the half-pixel
+    grid; the de-normalised value is truncated to uint8, not rounded."""
+    torch.manual_seed(0)
+    pixels = torch.randn(1, 3, 33, 33)
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    out = crf_images(pixels, 5, mean, std).astype(np.float64)
+    value = pixels * 0.25 * 255 + 0.5 * 255
+    corner = torch.nn.functional.interpolate(value, size=(5, 5), mode="bilinear",
+                                             align_corners=True)  # fmt: skip
+    expected = corner.clamp(0, 255).permute(0, 2, 3, 1).numpy()
+    assert np.abs(out - np.floor(expected)).max() <= 1  # truncation (1 level: float rounding)
+    assert (out == np.floor(expected)).mean() > 0.9
+    assert out[0, 0, 0, 0] == np.floor(expected[0, 0, 0, 0])  # the corner pixel, exactly
 
 
 def test_crf_images_undo_the_normalisation():
     rgb = torch.randint(0, 256, (1, 3, 8, 8)).float() / 255
     mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     out = crf_images((rgb - mean) / std, 8, CLIP_MEAN, CLIP_STD)
-    expected = (rgb * 255).round().permute(0, 2, 3, 1).numpy()
+    expected = (rgb * 255).permute(0, 2, 3, 1).numpy()
     assert out.dtype == np.uint8 and np.abs(out - expected).max() <= 1
 
 

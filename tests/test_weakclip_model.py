@@ -141,3 +141,58 @@ def test_voc_and_coco_names_fit_the_official_name_context(vitb16):
         ids = tokenize_names(vitb16.tokenizer, ["background", *classes], context=5)
         assert ids.shape == (1 + len(classes), 5)
         assert (ids.argmax(dim=1) <= 4).all()  # EOT (the largest id) inside the 5 slots
+
+
+def test_drop_path_is_official_and_only_trains(tiny_vit):
+    """Stochastic depth: rates linspace(0, 0.1, L), masks per token position shared by the
+    batch (the official sequence-first tower), off in eval mode; the shared CLIP is untouched."""
+    from clipwsss.methods.weakclip.vision import DropPath, drop_path_rates
+
+    assert faithful().drop_path == 0.1 and faithful().drop_path_per_token
+    visual = tiny_vit.model.visual
+    view = DenseClipVisual(visual, input_resolution=64, double_class=True, drop_path=0.1)
+    drops = [m for m in view.modules() if isinstance(m, DropPath)]
+    rates = drop_path_rates(0.1, len(visual.transformer.resblocks))
+    assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.1)
+    assert [d.p for d in drops] == rates[1:]  # block 1 has rate 0: no module
+    assert all(isinstance(b.ls_1, torch.nn.Identity) for b in visual.transformer.resblocks)
+    assert dict(view.state_dict()).keys() == dict(
+        DenseClipVisual(visual, input_resolution=64, double_class=True).state_dict()
+    ).keys()  # same parameter names as without drop path
+    view.train()
+    assert not view.ln_pre.training and all(d.training for d in drops)
+    torch.manual_seed(0)
+    x = torch.ones(3, 50, 4)
+    y = DropPath(0.5, per_token=True).train()(x)
+    assert (y[0] == y[1]).all() and (y[0] == y[2]).all()  # one mask for the batch
+    assert set(y.unique().tolist()) == {0.0, 2.0} and (y[0, :, 0] == 0).any()
+    per_image = DropPath(0.5, per_token=False).train()(torch.ones(64, 5, 4))
+    assert (per_image == per_image[:, :1]).all() and per_image[:, 0, 0].unique().numel() == 2
+    view.eval()
+    pixels = torch.randn(2, 3, 64, 64)
+    plain = DenseClipVisual(visual, input_resolution=64, double_class=True)
+    torch.testing.assert_close(visual_features(view, pixels, (1, 2, 3, 3)).global_embedding,
+                               visual_features(plain, pixels, (1, 2, 3, 3)).global_embedding)
+
+
+def test_default_init_is_the_official_construction_time_init(vitb16):
+    """The official run never calls init_weights(): Kaiming fan-out neck/head convs with zero
+    bias, PyTorch's default classifier (non-zero bias). init_weights=True: mmseg's init_cfg."""
+    import math
+
+    torch.manual_seed(0)
+    model = build_weakclip(vitb16, VOC_K, faithful(neck_channels=64, head_channels=64))
+    lateral = model.neck.lateral[0]
+    assert lateral.weight.std().item() == pytest.approx(math.sqrt(2 / 64), rel=0.05)
+    assert model.neck.fpn[0].weight.std().item() == pytest.approx(math.sqrt(2 / 576), rel=0.05)
+    assert (lateral.bias == 0).all()
+    conv = model.head.scale_heads[0][0][0]
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 576), rel=0.05)
+    seg = model.head.conv_seg
+    assert seg.bias.abs().max() > 0 and seg.weight.std().item() > 0.05  # U(+-1/sqrt(64))
+    mmseg = build_weakclip(vitb16, VOC_K, faithful(neck_channels=64, head_channels=64,
+                                                   init_weights=True))  # fmt: skip
+    assert (mmseg.head.conv_seg.bias == 0).all()
+    assert mmseg.head.conv_seg.weight.std().item() == pytest.approx(0.01, rel=0.1)
+    bound = math.sqrt(6 / (64 + 789))  # Xavier uniform of the 1x1 lateral conv
+    assert mmseg.neck.lateral[0].weight.abs().max() <= bound

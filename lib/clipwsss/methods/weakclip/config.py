@@ -53,6 +53,16 @@ class WeakClipConfig:
         adapter_lr_mult: learning-rate multiplier of the pyramid adapter (official 0.0,
             see the module docstring; the paper trains it: 1.0).
         aux_temperature: temperature tau of the score map in the auxiliary loss (0.07).
+        drop_path: stochastic-depth rate of the last CLIP image block, rising linearly from 0
+            at block 1, on both residual branches, active in training only (official 0.1;
+            0 keeps the tower deterministic).
+        drop_path_per_token: the official tower runs sequence-first (L, B, D), so timm's
+            per-sample mask is drawn per token position, shared by the batch (True);
+            False draws one mask per image, as timm intends.
+        init_weights: apply mmseg's ``init_cfg`` (Xavier FPN neck, Normal(0.01) classifier
+            with zero bias). Official False: ``tools/train.py`` never calls
+            ``init_weights()``, so the neck and head keep their construction-time init
+            (mmcv ``ConvModule`` Kaiming fan-out, PyTorch's default classifier with a bias).
     """
 
     n_prompts: int = 8  # N ablation; weakclip_vitb.py context_length=8
@@ -71,6 +81,9 @@ class WeakClipConfig:
     head_dropout: float = 0.1  # FPNHeadDGCN dropout_ratio
     adapter_lr_mult: float = 0.0  # custom_keys 'backbone' matches backbone.fpn1..4
     aux_temperature: float = 0.07  # identity_head: score map / 0.07
+    drop_path: float = 0.1  # weakclip_vitb.py backbone drop_path_rate=0.1
+    drop_path_per_token: bool = True  # timm drop_path on an (L, B, D) tensor
+    init_weights: bool = False  # tools/train.py never calls model.init_weights()
 
     def __post_init__(self) -> None:
         if len(self.feature_blocks) != 4:
@@ -86,6 +99,7 @@ class WeakClipConfig:
             check_range(name, getattr(self, name), low=0, below=1)
         check_range("adapter_lr_mult", self.adapter_lr_mult, low=0)
         check_range("aux_temperature", self.aux_temperature, above=0)
+        check_range("drop_path", self.drop_path, low=0, below=1)
         if self.coattn_width % self.coattn_heads:
             raise ValueError("coattn_width must be a multiple of coattn_heads")
 

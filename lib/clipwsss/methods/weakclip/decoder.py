@@ -15,18 +15,25 @@ from torch import Tensor, nn
 class FPNNeck(nn.Module):
     """mmseg FPN: lateral 1x1 convs, top-down nearest upsample-and-add, 3x3 output convs.
 
-    3,169,280 parameters for four inputs of 768 + 21 channels and 256 outputs.
+    3,169,280 parameters for four inputs of 768 + 21 channels and 256 outputs. Init: mmcv
+    ``ConvModule`` Kaiming normal (fan-out, ReLU gain), zero bias, as constructed (the official
+    run); ``mmseg_init`` applies the FPN's ``init_cfg`` instead (Xavier uniform, zero bias).
 
     Shapes:
         forward(feats): four (B, C_in, h_i, w_i), finest first -> four (B, C, h_i, w_i).
     """
 
-    def __init__(self, in_channels: int, channels: int, levels: int = 4) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, levels: int = 4, *, mmseg_init: bool = False
+    ) -> None:
         super().__init__()
         self.lateral = nn.ModuleList(nn.Conv2d(in_channels, channels, 1) for _ in range(levels))
         self.fpn = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(levels))
-        for conv in [*self.lateral, *self.fpn]:  # mmseg FPN: xavier uniform
-            nn.init.xavier_uniform_(conv.weight)
+        for conv in [*self.lateral, *self.fpn]:
+            if mmseg_init:  # FPN init_cfg: Xavier uniform
+                nn.init.xavier_uniform_(conv.weight)
+            else:
+                convmodule_init(conv)
             nn.init.zeros_(conv.bias)
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -38,16 +45,23 @@ class FPNNeck(nn.Module):
         return tuple(conv(x) for conv, x in zip(self.fpn, lat, strict=True))
 
 
+def convmodule_init(conv: nn.Conv2d) -> None:
+    """mmcv ``ConvModule``'s own init at construction: Kaiming normal, fan-out, ReLU gain."""
+    nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_out", nonlinearity="relu")
+
+
 def conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
     """mmcv ``ConvModule`` 3x3 with BN (official SyncBN) and ReLU; the conv has no bias."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
-    )
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+    convmodule_init(conv)
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
 
 
 class SemanticFPNHead(nn.Module):
     """Semantic-FPN head: per level, {1, 1, 2, 3} conv-BN-ReLU blocks with x2 upsamples, sum,
-    dropout, 1x1 classifier. 4,137,749 parameters at 256 channels and K = 21.
+    dropout, 1x1 classifier. 4,137,749 parameters at 256 channels and K = 21. The classifier
+    keeps PyTorch's default init, non-zero bias included (the official run never calls
+    ``init_weights()``); ``mmseg_init`` gives it mmseg's Normal(0.01) and a zero bias.
 
     Shapes:
         forward(feats): four (B, C_in, h_i, w_i) at strides s, 2s, 4s, 8s -> (B, K, h_0, w_0).
@@ -55,7 +69,15 @@ class SemanticFPNHead(nn.Module):
     Reference: WeakCLIP Section 3.5 (C.B.R. blocks); mmseg ``FPNHead``.
     """
 
-    def __init__(self, in_channels: int, channels: int, n_classes: int, dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        n_classes: int,
+        dropout: float,
+        *,
+        mmseg_init: bool = False,
+    ) -> None:
         super().__init__()
         self.scale_heads = nn.ModuleList()
         for level in range(4):
@@ -67,8 +89,9 @@ class SemanticFPNHead(nn.Module):
             self.scale_heads.append(nn.Sequential(*blocks))
         self.dropout = nn.Dropout2d(dropout)
         self.conv_seg = nn.Conv2d(channels, n_classes, 1)
-        nn.init.normal_(self.conv_seg.weight, std=0.01)  # mmseg BaseDecodeHead.init_weights
-        nn.init.zeros_(self.conv_seg.bias)
+        if mmseg_init:  # BaseDecodeHead init_cfg
+            nn.init.normal_(self.conv_seg.weight, std=0.01)
+            nn.init.zeros_(self.conv_seg.bias)
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         out = self.scale_heads[0](feats[0])

@@ -54,18 +54,23 @@ COCO_CRF = (
 )  # fmt: skip
 
 
-def _padded_logits(model: WeakCLIP, x: Tensor) -> Tensor:
-    """Logits at input size for any H, W (zero-padded to a multiple of the patch).
+def window_logits(model: WeakCLIP, x: Tensor) -> Tensor:
+    """Logits of one window at the window's size, the window run as it is (mmseg
+    ``encode_decode``).
+
+    A side that is not a multiple of the patch is not padded: the patch convolution floors
+    the token grid (341 px -> 21 tokens at patch 16; the last 5 px reach no token), and the
+    logits are resized to the window bilinearly (``align_corners=False``).
 
     Shapes:
-        x: (B, 3, H, W); returns (B, K, H, W).
+        x: (B, 3, H, W), H and W at least one patch; returns (B, K, H, W).
     """
     p = model.visual.patch_size
     h, w = x.shape[-2:]
-    padded = F.pad(x, (0, (-w) % p, 0, (-h) % p))
-    logits = model(padded).logits
-    logits = F.interpolate(logits, size=padded.shape[-2:], mode="bilinear", align_corners=False)
-    return logits[..., :h, :w]
+    if h < p or w < p:
+        raise ValueError(f"window {h}x{w} is smaller than one {p}x{p} patch")
+    logits = model(x).logits
+    return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
 
 
 def slide_logits(model: WeakCLIP, x: Tensor, *, crop: int, stride: int) -> Tensor:
@@ -76,14 +81,14 @@ def slide_logits(model: WeakCLIP, x: Tensor, *, crop: int, stride: int) -> Tenso
     """
     h, w = x.shape[-2:]
     if h <= crop and w <= crop:
-        return _padded_logits(model, x)
+        return window_logits(model, x)
     out = x.new_zeros(1, model.n_classes, h, w)
     count = x.new_zeros(1, 1, h, w)
     for top in range(0, max(h - crop, 0) + stride, stride):
         for left in range(0, max(w - crop, 0) + stride, stride):
             y0, x0 = max(min(top, h - crop), 0), max(min(left, w - crop), 0)
             y1, x1 = min(y0 + crop, h), min(x0 + crop, w)
-            out[..., y0:y1, x0:x1] += _padded_logits(model, x[..., y0:y1, x0:x1])
+            out[..., y0:y1, x0:x1] += window_logits(model, x[..., y0:y1, x0:x1])
             count[..., y0:y1, x0:x1] += 1
     return out / count
 

@@ -7,8 +7,12 @@ Official code: ``heads.py`` L186-261 and ``dgcnutils.py`` (DSRG/SEC-style losses
 * [paper≠code] Seed loss: the paper normalises once by sum_k |M_k|; the code normalises
   background and foreground seeds separately ("balanced") and sums the two.
 * Boundary loss: KL(Q || P) with Q = dense CRF of P on the image at 64 x 64; the code clips the
-  ratio Q / P to [0.05, 20] and clamps Q at 1e-4.
-* The auxiliary CE on the score map (lambda' / 0.07, weight 0.4) is not in the paper.
+  ratio Q / P to [0.05, 20]. ``dgcn_crf_operation`` clamps P at 1e-4 before the CRF unary
+  (without renormalising), zooms the *normalised* image with ``scipy.ndimage.zoom(order=1)``
+  (a corner-aligned grid), de-normalises it in float32 and casts it to uint8 by truncation,
+  then clamps Q at 1e-4 and renormalises it in float64.
+* The auxiliary CE on the score map (lambda' / 0.07, weight 0.4) is not in the paper. mmseg
+  0.19 takes it per pixel and averages over *all* pixels, ignored ones counting 0.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from torch import Tensor
 
 from clipwsss.cams.crf import dense_crf
@@ -38,6 +43,11 @@ class LossConfig:
         balanced: separate background / foreground normalisation (official) or the paper's
             single normalisation by all seed pixels.
         ratio_clip: clip range of Q / P in the boundary loss.
+        crf_min_prob: the CRF unary's probabilities are clamped below at this value, without
+            renormalising (official 1e-4; 0 hands P over as it is).
+        aux_labelled_mean: average the auxiliary CE over the labelled pixels only (mmseg
+            >= 0.20 ``avg_non_ignore``); official False averages over all pixels, ignored
+            ones counting 0, so the aux weight shrinks with the share of ignored pixels.
         crf: dense-CRF settings of the boundary loss (10 iterations; Gaussian sxy 3 / compat
             3; bilateral sxy 80 / srgb 13 / compat 10).
     """
@@ -49,6 +59,8 @@ class LossConfig:
     loss_size: int = 64  # feature_size
     balanced: bool = True  # dgcn_cal_seeding_loss
     ratio_clip: tuple[float, float] = (0.05, 20.0)  # dgcnutils: clip(Q / P, 0.05, 20)
+    crf_min_prob: float = 1e-4  # dgcn_crf_operation: probs[probs < 0.0001] = 0.0001
+    aux_labelled_mean: bool = False  # mmseg 0.19: reduction='none', then .mean()
     crf: tuple[tuple[str, float], ...] = (
         ("n_iters", 10), ("gaussian_sxy", 3), ("gaussian_compat", 3),
         ("bilateral_sxy", 80), ("bilateral_srgb", 13), ("bilateral_compat", 10),
@@ -105,23 +117,39 @@ def seed_loss(probs: Tensor, seeds: Tensor, *, balanced: bool = True) -> Tensor:
     return (loss_bg + loss_fg).mean()
 
 
-def crf_targets(images: np.ndarray, probs: Tensor, crf: dict) -> Tensor:
-    """Dense-CRF posteriors Q of the probabilities, clamped at 1e-4 and renormalised.
+def crf_inputs(probs: Tensor, min_prob: float = 1e-4) -> np.ndarray:
+    """The probabilities handed to the boundary CRF: a float32 NumPy copy clamped below at
+    ``min_prob``, not renormalised (official ``probs[probs < 0.0001] = 0.0001``).
+
+    Shapes:
+        probs: (B, K, h, w); returns (B, K, h, w) float32.
+    """
+    return np.maximum(probs.detach().float().cpu().numpy(), np.float32(min_prob))
+
+
+def crf_targets(images: np.ndarray, probs: Tensor, crf: dict, *, min_prob: float = 1e-4) -> Tensor:
+    """Dense-CRF posteriors Q of the probabilities (official ``dgcn_crf_operation``).
+
+    P is clamped below at ``min_prob`` (float32, not renormalised) before the unary; Q is
+    clamped at 1e-4 and renormalised over classes in float64, and exp(log Q) is the float32
+    target.
 
     Args:
-        images: uint8 RGB images at the probabilities' size.
+        images: uint8 RGB images at the probabilities' size (:func:`crf_images`).
         probs: class probabilities (any device; the CRF runs on the CPU).
         crf: keyword arguments of :func:`clipwsss.crf.dense_crf`.
+        min_prob: clamp of P before the unary (official 1e-4; 0: none).
 
     Shapes:
         images: (B, h, w, 3); probs: (B, K, h, w); returns (B, K, h, w) on probs' device.
     """
-    p = probs.detach().float().cpu().numpy()
+    p = crf_inputs(probs, min_prob)
     q = np.stack(
         [dense_crf(np.ascontiguousarray(im), pr, **crf) for im, pr in zip(images, p, strict=True)]
-    )
-    q = torch.from_numpy(q).clamp(min=1e-4)
-    return (q / q.sum(dim=1, keepdim=True)).to(probs.device, probs.dtype)
+    ).astype(np.float64)
+    q = np.maximum(q, 1e-4)
+    q = np.exp(np.log(q / q.sum(axis=1, keepdims=True)))
+    return torch.from_numpy(q).to(probs.device, probs.dtype)
 
 
 def boundary_loss(
@@ -140,38 +168,54 @@ def boundary_loss(
     return (q * torch.log(ratio)).sum(dim=1).mean()
 
 
-def aux_loss(scores: Tensor, seeds: Tensor, *, temperature: float = 0.07) -> Tensor:
+def aux_loss(
+    scores: Tensor, seeds: Tensor, *, temperature: float = 0.07, labelled_mean: bool = False
+) -> Tensor:
     """Auxiliary CE of the score map lambda' / tau upsampled to the seed size (ignore 255).
+
+    Args:
+        scores: the score map lambda'.
+        seeds: seed labels at input size, 255 = ignored.
+        temperature: tau.
+        labelled_mean: average over the labelled pixels only; official False averages the
+            per-pixel CE over all pixels, an ignored pixel counting 0 (mmseg 0.19).
 
     Shapes:
         scores: (B, K, h, w); seeds: (B, H, W); returns a scalar.
 
-    Reference: official ``identity_head`` (not in the paper).
+    Reference: official ``identity_head`` (not in the paper); mmseg 0.19 ``cross_entropy``.
     """
     logits = F.interpolate(
         scores / temperature, size=seeds.shape[-2:], mode="bilinear", align_corners=False
     )
-    return F.cross_entropy(logits, seeds.long(), ignore_index=IGNORE)
+    if labelled_mean:
+        return F.cross_entropy(logits, seeds.long(), ignore_index=IGNORE)
+    return F.cross_entropy(logits, seeds.long(), ignore_index=IGNORE, reduction="none").mean()
 
 
 def crf_images(pixels: Tensor, size: int, mean: tuple, std: tuple) -> np.ndarray:
-    """The image the boundary CRF sees: normalised input bilinearly resized, de-normalised,
-    clipped to [0, 255] and cast to uint8 (official).
+    """The image the boundary CRF sees (official ``dgcn_crf_operation``).
+
+    The normalised input is resized with ``scipy.ndimage.zoom(order=1)``, whose grid is
+    corner-aligned (output pixel i samples input i * (H - 1) / (size - 1), as
+    ``align_corners=True``), de-normalised in float32 in 0-255 units and cast to uint8 by
+    truncation (values outside [0, 255] clipped first).
 
     Args:
         pixels: normalised images.
+        size: side of the output.
         mean, std: the normalisation, in [0, 1] units.
 
     Shapes:
         pixels: (B, 3, H, W); returns (B, size, size, 3) uint8.
     """
-    x = F.interpolate(
-        pixels.detach().float(), size=(size, size), mode="bilinear", align_corners=False
-    )
-    std_, mean_ = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (std, mean))
-    x = x * std_ + mean_
-    x = (x * 255).clamp(0, 255).to(torch.uint8)  # truncation, like numpy astype(uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    x = pixels.detach().float().cpu().numpy()
+    h, w = x.shape[-2:]
+    x = ndimage.zoom(x, (1.0, 1.0, size / h, size / w), order=1).transpose(0, 2, 3, 1)
+    std_ = (np.asarray(std, dtype=np.float64) * 255).astype(np.float32)
+    mean_ = (np.asarray(mean, dtype=np.float64) * 255).astype(np.float32)
+    x = x * std_ + mean_  # float32, as the official img_norm_cfg arrays
+    return np.ascontiguousarray(np.clip(x, 0, 255).astype(np.uint8))
 
 
 @dataclass(frozen=True)
@@ -227,9 +271,11 @@ def weakclip_loss(
             seed = seed_loss(probs, small, balanced=config.balanced)
         if config.boundary:
             images = crf_images(pixels, config.loss_size, mean, std)
-            q = crf_targets(images, probs, dict(config.crf))
+            q = crf_targets(images, probs, dict(config.crf), min_prob=config.crf_min_prob)
             boundary = boundary_loss(probs, q, ratio_clip=config.ratio_clip)
     if config.aux:
-        aux = aux_loss(scores, seeds, temperature=temperature)
+        aux = aux_loss(
+            scores, seeds, temperature=temperature, labelled_mean=config.aux_labelled_mean
+        )
     total = seed + boundary + config.aux_weight * aux
     return LossTerms(total=total, seed=seed, boundary=boundary, aux=aux)

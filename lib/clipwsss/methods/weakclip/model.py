@@ -68,6 +68,8 @@ class WeakCLIP(nn.Module):
             model.visual,
             input_resolution=config.input_resolution,
             double_class=config.double_class_embedding,
+            drop_path=config.drop_path,
+            drop_path_per_token=config.drop_path_per_token,
         )
         name_ids = tokenize_names(clip.tokenizer, class_names, context=config.name_context)
         self.text_encoder = LearnablePrompts(model, name_ids, n_prompts=config.n_prompts)
@@ -86,9 +88,13 @@ class WeakCLIP(nn.Module):
         )
         self.gamma = nn.Parameter(torch.full((embed,), config.residual_init))
         self.beta = nn.Parameter(torch.full((embed,), config.residual_init))
-        self.neck = FPNNeck(width + k, config.neck_channels)
+        self.neck = FPNNeck(width + k, config.neck_channels, mmseg_init=config.init_weights)
         self.head = SemanticFPNHead(
-            config.neck_channels, config.head_channels, k, config.head_dropout
+            config.neck_channels,
+            config.head_channels,
+            k,
+            config.head_dropout,
+            mmseg_init=config.init_weights,
         )
 
     @property
@@ -97,7 +103,7 @@ class WeakCLIP(nn.Module):
 
     def train(self, mode: bool = True) -> WeakCLIP:
         super().train(mode)
-        self.visual.eval()  # frozen tower: no dropout or stochastic depth
+        self.visual.train(mode)  # frozen tower: eval mode but for its stochastic depth
         self.text_encoder.transformer.eval()
         return self
 

@@ -15,8 +15,13 @@ the shared forward accepts:
   both as the class token and to its positional row, so the class token is
   2 * class_embedding + pos_0. The view returns 2 * class_embedding to the shared forward.
 
-Not reproduced: the official tower has stochastic depth 0.1 and stays trainable at lr <= 1e-6
-(see ``train.py``); here it is frozen and deterministic.
+* stochastic depth (``WeakClipConfig.drop_path``, official 0.1): rates linspace(0, 0.1, L)
+  on both residual branches of every block, active in training mode only. The official
+  blocks run sequence-first, so timm's "per sample" mask falls on token positions, each
+  shared by the batch (:class:`DropPath`).
+
+Not reproduced: the official tower stays trainable at lr <= 1e-6 (see ``train.py``); here
+its weights are frozen.
 """
 
 from __future__ import annotations
@@ -27,6 +32,58 @@ import torch
 from torch import Tensor, nn
 
 from clipwsss.clip.dense import interpolate_pos_embed, vit_dense_forward
+
+
+class DropPath(nn.Module):
+    """Stochastic depth on a batch-first residual branch (timm ``drop_path``).
+
+    In training mode each mask entry keeps the branch with probability 1 - p, scaled by
+    1 / (1 - p). ``per_token`` draws one entry per token position, shared by the batch (what
+    timm's per-sample draw does on the official (L, B, D) tensors); otherwise one per image.
+
+    Shapes:
+        forward(x): (B, T, D) -> (B, T, D).
+    """
+
+    def __init__(self, p: float, *, per_token: bool) -> None:
+        super().__init__()
+        self.p, self.per_token = p, per_token
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = (1, x.shape[1], 1) if self.per_token else (x.shape[0], 1, 1)
+        mask = (keep + torch.rand(shape, dtype=x.dtype, device=x.device)).floor_()
+        return x.div(keep) * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, per_token={self.per_token}"
+
+
+class _DropPathBlock(nn.Module):
+    """An open_clip block's modules (shared) with :class:`DropPath` as both residual scales,
+    in the attribute names :func:`vit_dense_forward` reads."""
+
+    def __init__(self, block: nn.Module, drop: DropPath) -> None:
+        super().__init__()
+        if not (isinstance(block.ls_1, nn.Identity) and isinstance(block.ls_2, nn.Identity)):
+            raise ValueError("drop path is not supported on a tower with LayerScale")
+        self.ln_1, self.attn, self.ln_2, self.mlp = block.ln_1, block.attn, block.ln_2, block.mlp
+        self.ls_1 = self.ls_2 = drop
+
+
+class _Blocks(nn.Module):
+    """A ``transformer`` exposing ``resblocks`` (what :func:`vit_dense_forward` iterates)."""
+
+    def __init__(self, blocks: list[nn.Module]) -> None:
+        super().__init__()
+        self.resblocks = nn.ModuleList(blocks)
+
+
+def drop_path_rates(rate: float, n_blocks: int) -> list[float]:
+    """Official stochastic-depth decay rule: ``torch.linspace(0, rate, n_blocks)``."""
+    return [x.item() for x in torch.linspace(0, rate, n_blocks)]
 
 
 class DenseClipVisual(nn.Module):
@@ -41,18 +98,43 @@ class DenseClipVisual(nn.Module):
 
     attn_pool = None
 
-    def __init__(self, visual: nn.Module, *, input_resolution: int, double_class: bool) -> None:
+    def __init__(
+        self,
+        visual: nn.Module,
+        *,
+        input_resolution: int,
+        double_class: bool,
+        drop_path: float = 0.0,
+        drop_path_per_token: bool = True,
+    ) -> None:
         super().__init__()
         patch = visual.conv1.kernel_size[0]
         if input_resolution % patch:
             raise ValueError(f"input_resolution {input_resolution} is not a multiple of {patch}")
         g = input_resolution // patch
         self.conv1, self.ln_pre = visual.conv1, visual.ln_pre
-        self.transformer, self.ln_post, self.proj = visual.transformer, visual.ln_post, visual.proj
+        self.ln_post, self.proj = visual.ln_post, visual.proj
+        self.transformer = visual.transformer
+        if drop_path > 0:  # the shared open_clip blocks stay untouched
+            blocks = visual.transformer.resblocks
+            rates = drop_path_rates(drop_path, len(blocks))
+            self.transformer = _Blocks([
+                _DropPathBlock(b, DropPath(r, per_token=drop_path_per_token)) if r > 0 else b
+                for b, r in zip(blocks, rates, strict=True)
+            ])  # fmt: skip
         self.cls_token = visual.class_embedding  # shared Parameter, frozen
         table = interpolate_pos_embed(visual.positional_embedding.detach(), (g, g))
         self.positional_embedding = nn.Parameter(table.clone(), requires_grad=False)
         self.double_class = double_class
+
+    def train(self, mode: bool = True) -> DenseClipVisual:
+        """The frozen tower stays in eval mode; only its :class:`DropPath` modules follow
+        ``mode`` (the official tower trains with stochastic depth)."""
+        super().train(False)
+        for m in self.modules():
+            if isinstance(m, DropPath):
+                m.train(mode)
+        return self
 
     @property
     def class_embedding(self) -> Tensor:
