@@ -134,3 +134,36 @@ def test_each_loss_switches_off():
     assert full.seed > 0 and full.boundary > 0 and full.total.item() == pytest.approx(parts.item())
     full.total.backward()
     assert logits.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"aux_weight": -0.4}, "--aux-weight"),
+        ({"loss_size": 0}, "--loss-size"),
+        ({"crf_min_prob": 1.0}, "--crf-min-prob"),
+        ({"ratio_clip": (20.0, 0.05)}, "--ratio-clip"),
+        ({"crf": (("n_iters", 0),)}, "n_iters"),
+    ],
+)
+def test_loss_config_refuses_out_of_range_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LossConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"lr": 0.0}, "--lr"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"iters": 0}, "--iters"),
+        ({"scale_range": (2.0, 0.5)}, "--scale-range"),
+        ({"warmup_ratio": 2.0}, "--warmup-ratio"),
+        ({"weight_decay": -1.0}, "--weight-decay"),
+    ],
+)
+def test_train_recipe_refuses_out_of_range_values(kwargs, match):
+    from clipwsss.methods.weakclip.recipes import TrainRecipe
+
+    with pytest.raises(ValueError, match=match):
+        TrainRecipe(name="bad", **kwargs)

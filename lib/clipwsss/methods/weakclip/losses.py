@@ -26,6 +26,7 @@ from scipy import ndimage
 from torch import Tensor
 
 from clipwsss.cams.crf import dense_crf
+from clipwsss.validate import check_range
 
 IGNORE = 255
 
@@ -65,6 +66,16 @@ class LossConfig:
         ("n_iters", 10), ("gaussian_sxy", 3), ("gaussian_compat", 3),
         ("bilateral_sxy", 80), ("bilateral_srgb", 13), ("bilateral_compat", 10),
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check_range("aux_weight", self.aux_weight, low=0)
+        check_range("loss_size", self.loss_size, low=1)
+        check_range("crf_min_prob", self.crf_min_prob, low=0, below=1)
+        low, high = self.ratio_clip
+        check_range("ratio_clip", low, above=0)
+        check_range("ratio_clip", high, low=low)
+        for name, value in self.crf:
+            check_range(f"crf {name}", value, above=0)
 
 
 def seed_probs(logits: Tensor, size: int) -> Tensor:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from clipwsss.validate import check_range
+
 from .config import WeakClipConfig
 from .infer import COCO_CRF, InferenceConfig
 from .losses import LossConfig
@@ -59,6 +61,18 @@ class TrainRecipe:
     seed: int = 504  # tools/train.py --seed
     checkpoint_every: int = 2000
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("crop_size", "batch_size", "iters", "checkpoint_every"):
+            check_range(name, getattr(self, name), low=1)
+        check_range("lr", self.lr, above=0)
+        for name in ("weight_decay", "min_lr", "seed"):
+            check_range(name, getattr(self, name), low=0)
+        check_range("warmup_ratio", self.warmup_ratio, low=0, high=1)
+        check_range("scale_range", self.scale_range[0], above=0)
+        check_range("scale_range", self.scale_range[1], low=self.scale_range[0])
+        for value in self.std:
+            check_range("std", value, above=0)
 
 
 def _recipes() -> dict[str, TrainRecipe]:
