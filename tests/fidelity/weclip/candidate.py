@@ -178,8 +178,18 @@ def write_training(model, batch: dict, out: Path, *, step: int) -> dict:
     return {"use_rfm": bool(rec["keep"])}
 
 
+def image_keys(image_id: str) -> list[int]:
+    """The image's class ids from its GT PNG, ascending (the official label source)."""
+    from clipwsss.data import labels_from_label_map, load_label_png
+
+    gt = load_label_png(FIXTURE / "SegmentationClassAug" / f"{image_id}.png")
+    return sorted(labels_from_label_map(gt, 21))
+
+
 def write_eval(model, out: Path) -> None:
-    """The public ``multiscale_logits`` at its defaults on the kit's two evaluation images."""
+    """The public ``multiscale_logits`` at its defaults on the kit's two evaluation images,
+    and the GradCAM of the scale-1 input (``pseudo_labels`` with the RFM, as in evaluation)."""
+    import clipwsss.methods.weclip.model as model_mod
     from clipwsss.data import load_image
     from clipwsss.methods.weclip.infer import InferenceConfig, multiscale_logits
     from clipwsss.methods.weclip.samples import normalise
@@ -198,20 +208,22 @@ def write_eval(model, out: Path) -> None:
             _save(folder, f"{scale}_logits.npy", o.decoder.logits)
         _save(folder, "msc_logits_up.npy", logits[None])
         _save(folder, "msc_preds.npy", logits.argmax(dim=0).to(torch.uint8))
+        x1, cams = calls[0][0][:1], []
+        with torch.no_grad(), _patched(model_mod, "batch_gradcam",
+                                       lambda f: _record(cams, f)):  # fmt: skip
+            model.pseudo_labels(x1, model(x1), [image_keys(image_id)], use_rfm=True)
+        _save(folder, "val_gradcam.npy", cams[0][0])
 
 
 def write_candidate(out: Path, config=None) -> Path:
     """The whole CAND folder for ``config`` (None: ``WeClipConfig()``, the defaults)."""
-    from clipwsss.data import labels_from_label_map, load_label_png
-
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     model = build_model(config)
     fg, bg = model.text_features()
     _save(out, "text_fg.npy", fg)
     _save(out, "text_bg.npy", bg)
-    keys = [sorted(labels_from_label_map(
-        load_label_png(FIXTURE / "SegmentationClassAug" / f"{i}.png"), 21)) for i in TRAIN_IDS]
+    keys = [image_keys(i) for i in TRAIN_IDS]
     hot = torch.zeros(len(TRAIN_IDS), 20)
     for i, k in enumerate(keys):
         hot[i, k] = 1.0
@@ -241,7 +253,8 @@ def check_rows(ref: str, cand: Path) -> list[tuple[str, str, str]]:
 def markdown_table(rows: list[tuple[str, str, str]]) -> str:
     """The per-tensor table of docs/weclip.md: tensor, result, compare.py's max|d| and tol."""
     lines = ["| tensor | result | max abs diff, tolerance (compare.py) |", "| --- | --- | --- |"]
-    lines += [f"| `{name}` | {st} | {' '.join(text.split())} |" for st, name, text in rows]
+    lines += [f"| `{name}` | {st} | {' '.join(text.split()).replace('|', chr(92) + '|')} |"
+              for st, name, text in rows]  # fmt: skip
     return "\n".join(lines)
 
 
