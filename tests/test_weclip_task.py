@@ -44,11 +44,11 @@ def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatc
 
     real_step, calls = task_module.training_step, []
 
-    def crash_at_third(model, batch):
+    def crash_at_third(model, batch, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("simulated crash in step 3")
-        return real_step(model, batch)
+        return real_step(model, batch, **kwargs)
 
     monkeypatch.setattr(task_module, "training_step", crash_at_third)
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -68,3 +68,21 @@ def test_toy_recipe_matches_the_toy_profile():
     assert (task.clip_name, task.pretrained) == (profile.model, profile.pretrained)
     assert task.vocab == profile.vocabulary()
     assert task.data.class_names == tuple(profile.class_names())
+
+
+def test_rfm_switch_counts_optimizer_steps_not_micro_batches(toy_root, tmp_path, monkeypatch):
+    """With grad_accum=2 the engine passes each optimizer step (and the run's length) to both
+    of its micro-batches: 3 optimizer steps leave the counter at 3, not 6."""
+    real_step, seen = task_module.training_step, []
+
+    def spy(model, batch, **kwargs):
+        seen.append((kwargs["step"], kwargs["iterations"]))
+        return real_step(model, batch, **kwargs)
+
+    monkeypatch.setattr(task_module, "training_step", spy)
+    config = recipe_train_config("toy", iterations=3, batch_size=2, grad_accum=2,
+                                 warmup_iters=1, run_dir=str(tmp_path / "run"),
+                                 progress=False)  # fmt: skip
+    result = train(_task(toy_root), config)
+    assert seen == [(1, 3), (1, 3), (2, 3), (2, 3), (3, 3), (3, 3)]
+    assert int(result.model.step_count) == 3

@@ -8,12 +8,20 @@ from torch.utils.data import default_collate
 from clipwsss.clip.loading import load_clip
 from clipwsss.data import VOCDataset, load_label_png
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
-from clipwsss.methods.weclip.infer import InferenceConfig, multiscale_logits, parse_scales
+from clipwsss.methods.weclip.config import WeClipConfig
+from clipwsss.methods.weclip.infer import (
+    InferenceConfig,
+    multiscale_logits,
+    parse_scales,
+    scale_inputs,
+)
 from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.pipeline import predict_dataset
 from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
 from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
 from clipwsss.toy import generate_toy_voc
+
+TOY_ITERS = RECIPES["toy"].iterations  # toy_config() switches at a fraction of the run
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +47,11 @@ def test_one_step_lowers_the_loss(toy):
     model = WeClip(clip, profile.vocabulary(), toy_config()).eval()  # eval: no dropout noise
     batch = _batch(train)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    before = training_step(model, batch)
+    before = training_step(model, batch, iterations=TOY_ITERS)
     before.total.backward()
     opt.step()
     with torch.no_grad():
-        after = training_step(model, batch)
+        after = training_step(model, batch, iterations=TOY_ITERS)
     assert after.total.item() < before.total.item() - 1e-3
     assert int(model.step_count) == 2
 
@@ -57,7 +65,7 @@ def test_padding_ignored_only_when_asked(toy):
         cfg = toy_config(ignore_padding=ignore)
         model = WeClip(clip, profile.vocabulary(), cfg).eval()
         out = model(batch["pixels"])
-        loss = training_step(model, batch)
+        loss = training_step(model, batch, iterations=TOY_ITERS)
         assert torch.isfinite(loss.total)
         assert out.decoder.logits.shape == (4, 11, 20, 20)
 
@@ -121,7 +129,8 @@ def test_label_sources(tmp_path, make_rect_voc):
 
 def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
     profile, clip, train, _ = toy
-    model = WeClip(clip, profile.vocabulary(), toy_config(rfm_start=2))  # switch at step 3
+    cfg = toy_config(rfm_start=2, rfm_start_fraction=None)  # switch at step 3
+    model = WeClip(clip, profile.vocabulary(), cfg)
     seen, real = [], model.pseudo_labels
 
     def spy(pixels, out, labels, *, use_rfm):
@@ -131,8 +140,33 @@ def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
     monkeypatch.setattr(model, "pseudo_labels", spy)
     batch = _batch(train)
     for _ in range(4):
-        training_step(model, batch)
+        training_step(model, batch)  # no step given: each call is one optimizer step
     assert seen == [False, False, True, True]
+    seen.clear()
+    for step in (2, 2, 3, 3):  # micro-batches of optimizer steps 2 and 3: the step decides
+        training_step(model, batch, step=step)
+    assert seen == [False, False, True, True] and int(model.step_count) == 3
+
+
+def test_toy_rfm_switch_follows_the_run_length(toy, monkeypatch):
+    cfg = toy_config()
+    assert cfg.rfm_switch_iteration(300) == 92  # round(300 * 9145 / 30000) + 1
+    assert cfg.rfm_switch_iteration(600) == 184  # --iterations 600: still 30.5 % of the run
+    with pytest.raises(ValueError, match="pass the run's iterations"):
+        cfg.rfm_switch_iteration()
+    assert WeClipConfig().rfm_switch_iteration() == 9145  # official VOC, validation counted
+    profile, clip, train, _ = toy
+    model = WeClip(clip, profile.vocabulary(), toy_config(rfm_start_fraction=0.5))
+    seen, real = [], model.pseudo_labels
+    monkeypatch.setattr(model, "pseudo_labels", lambda *a, use_rfm: (
+        seen.append(use_rfm), real(*a, use_rfm=use_rfm))[1])
+    batch = _batch(train)
+    for step in (2, 3):  # a 4-step run switches at step 3; a 6-step run at step 4
+        training_step(model, batch, step=step, iterations=4)
+        training_step(model, batch, step=step, iterations=6)
+    assert seen == [False, False, True, False]
+    with pytest.raises(ValueError, match="pass the run's iterations"):
+        training_step(model, batch)
 
 
 def test_crf_inference_option(toy):
@@ -151,3 +185,39 @@ def test_crf_inference_option(toy):
     assert crf.max() < 11
     with pytest.raises(ValueError, match="CRF needs the uint8 photo"):
         predict_label(model, pixels, None, InferenceConfig(long_side=None, crf=True))
+
+
+def test_scale_inputs_follow_the_official_test_script():
+    """Sides truncated (no rounding to 16), scale 0.75 made from the 512-long-side image."""
+    import torch.nn.functional as F
+
+    for (h, w), sizes in (((375, 500), [(384, 512), (288, 384)]),
+                          ((500, 333), [(512, 340), (384, 255)])):  # fmt: skip
+        x = torch.randn(1, 3, h, w)
+        xs = scale_inputs(x, InferenceConfig())
+        assert [tuple(v.shape[-2:]) for v in xs] == sizes
+        again = F.interpolate(xs[0], scale_factor=0.75, mode="bilinear", align_corners=False)
+        torch.testing.assert_close(xs[1], again, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="must include 1.0"):
+        multiscale_logits(None, torch.zeros(1, 3, 8, 8), InferenceConfig(scales=(0.75,)))
+
+
+def test_multiscale_logits_average_on_the_scale1_grid(toy):
+    """The scale-0.75 logits are resized to the scale-1 logit grid, averaged there with the
+    scale-1 logits (flip-averaged each) and upsampled once to the input size."""
+    import torch.nn.functional as F
+
+    profile, clip, _, _ = toy
+    torch.manual_seed(0)
+    model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
+    x = torch.randn(1, 3, 100, 75)  # 75 px: not a multiple of the 8 px patch
+    with torch.no_grad():
+        one = model(torch.cat([x, x.flip(-1)])).decoder.logits
+        small = F.interpolate(x, scale_factor=0.75, mode="bilinear", align_corners=False)
+        low = model(torch.cat([small, small.flip(-1)])).decoder.logits
+    assert one.shape[-2:] == (12, 9)  # the patch convolution drops the remainder
+    low = F.interpolate(low, size=(12, 9), mode="bilinear", align_corners=False)
+    mean = ((one[0] + one[1].flip(-1)) / 2 + (low[0] + low[1].flip(-1)) / 2) / 2
+    want = F.interpolate(mean[None], size=(100, 75), mode="bilinear", align_corners=False)[0]
+    got = multiscale_logits(model, x, InferenceConfig(long_side=None))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from clipwsss.clip.attention import self_attention
 from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
 from clipwsss.perturb import perturb
 
@@ -161,29 +162,36 @@ class DenseOutput:
         return self.activation[:, self.n_prefix_tokens :]
 
 
-def block_with_attn(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+def block_with_attn(
+    block: nn.Module, x: Tensor, *, out_proj_fp16: bool = False
+) -> tuple[Tensor, Tensor]:
     """One open_clip ``ResidualAttentionBlock`` that also returns head-averaged attention.
+
+    ``out_proj_fp16``: the official WeCLIP float16 out-projection (``clip.attention``).
 
     Shapes:
         x: (B, T, D) residual stream in; returns (B, T, D) out and (B, T, T) attention.
     """
     a = block.ln_1(x)
-    out, attn = block.attn(a, a, a, need_weights=True, average_attn_weights=True)
+    out, attn = self_attention(block.attn, a, out_proj_fp16=out_proj_fp16, need_weights=True)
     x = x + block.ls_1(out)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
     return x, attn
 
 
-def block_fused(block: nn.Module, x: Tensor, normed: Tensor) -> Tensor:
+def block_fused(block: nn.Module, x: Tensor, normed: Tensor, *,
+                out_proj_fp16: bool = False) -> Tensor:  # fmt: skip
     """One block from its LayerNorm'd input, through the fused attention kernel (no map).
 
     Used for the differentiable blocks (the GradCAM target block and those after it): its
-    backward is cheaper than the explicit path.
+    backward is cheaper than the explicit path. ``out_proj_fp16``: the official WeCLIP
+    float16 out-projection (explicit attention, ``clip.attention``); its backward is float16
+    there too.
 
     Shapes:
         x, normed: (B, T, D) residual stream and ``ln_1(x)``; returns (B, T, D).
     """
-    x = x + block.ls_1(block.attn(normed, normed, normed, need_weights=False)[0])
+    x = x + block.ls_1(self_attention(block.attn, normed, out_proj_fp16=out_proj_fp16)[0])
     return x + block.ls_2(block.mlp(block.ln_2(x)))
 
 
@@ -250,6 +258,7 @@ def vit_dense_forward(
     gradcam_block: int = -1,  # official: resblocks[-1].ln_1 (CLIP-ES generate_cams L239)
     n_attn: int | None = None,
     keep_block_tokens: bool = True,
+    out_proj_fp16: bool = False,
 ) -> DenseOutput:
     """Run an open_clip ``VisionTransformer`` at any input size.
 
@@ -272,6 +281,8 @@ def vit_dense_forward(
             fused kernel without a map. None: every block's map (the default).
         keep_block_tokens: False drops the per-block streams (``block_tokens`` then holds
             only the last block's output), for batches whose callers never read them.
+        out_proj_fp16: every block's attention out-projection in float16, forward and
+            backward (``clip.attention``, the official WeCLIP numerics); False: float32.
 
     Returns:
         DenseOutput with L attention maps (``n_attn`` with ``n_attn``).
@@ -294,10 +305,10 @@ def vit_dense_forward(
         x, grid = vit_tokens(visual, pixels, pos_embed_fp16=pos_embed_fp16)
         for i, block in enumerate(blocks[:target]):
             if i >= first_map:
-                x, attn = block_with_attn(block, x)
+                x, attn = block_with_attn(block, x, out_proj_fp16=out_proj_fp16)
                 attns.append(attn)
             else:
-                x = block_fused(block, x, block.ln_1(x))
+                x = block_fused(block, x, block.ln_1(x), out_proj_fp16=out_proj_fp16)
             if keep_block_tokens:
                 streams.append(x)
         entering = x
@@ -308,7 +319,7 @@ def vit_dense_forward(
             if target + i >= first_map:
                 with torch.no_grad():
                     attns.append(attention_map(block, normed))
-            x = block_fused(block, x, normed)
+            x = block_fused(block, x, normed, out_proj_fp16=out_proj_fp16)
             if keep_block_tokens:
                 streams.append(x)
         embedding = pool_tokens(visual, x, pooling)

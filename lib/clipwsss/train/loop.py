@@ -207,6 +207,7 @@ def _evaluate(task: TrainTask, acc: Accelerator, model: nn.Module) -> dict[str, 
 
 def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConfig):
     """One optimizer step over ``grad_accum`` micro-batches; returns the mean logs."""
+    task.begin_step(step + 1, config.iterations)
     factor = lr_factor(step, config)
     for group in optimizer.param_groups:
         group["lr"] = config.lr * group["lr_mult"] * factor

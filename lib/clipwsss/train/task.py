@@ -47,6 +47,10 @@ class TrainTask:
         """Stack samples into a batch; default ``torch.utils.data.default_collate``."""
         return default_collate(samples)
 
+    def begin_step(self, step: int, iterations: int) -> None:
+        """Called before the micro-batches of optimizer step ``step`` (1-based) of a run of
+        ``iterations`` steps (e.g. WeCLIP's CAA -> RFM switch); default: nothing."""
+
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """Scalar loss to minimise and a dict of floats to log (batch already on device)."""
         raise NotImplementedError

@@ -31,6 +31,13 @@ class WeClipConfig:
     """
 
     n_classes: int = 21  # background included: 21 VOC, 81 COCO
+    # Official: the interpolated positional table is cast to float16 on every forward
+    # (clip.dense.official_pos_embed, as CLIP-ES); False keeps it in float32.
+    pos_embed_fp16: bool = True
+    # Official: every attention out-projection (image and text towers, decoder) is computed in
+    # float16, forward and backward, on any device (clip.attention); False: float32 (the
+    # fidelity kit's fp32 reference; the float16 backward can flush a GradCAM to zero).
+    out_proj_fp16: bool = True
     # Decoder input: outputs of blocks first_block..last_block (1-based, inclusive).
     # Official: blocks 1-11 of 12 (require_all_fts). Supp. Table 2 sweeps N0 = 1, 5, 8, 11, 12;
     # [paper!=code] the paper's N0 = 1 means "all 12 layers", the code feeds 11.
@@ -57,6 +64,9 @@ class WeClipConfig:
     # so on VOC the switch happens at training iteration 9145. count_val_forwards=False
     # switches at training iteration rfm_start (the evident intent).
     rfm_start: int = 15000
+    # None: rfm_start as given. A fraction f: rfm_start = round(f * the run's iterations), so a
+    # recipe's switch follows --iterations (toy: 9145 / 30000, the official VOC fraction).
+    rfm_start_fraction: float | None = None
     count_val_forwards: bool = True
     val_every: int = 2000  # configs/voc_attn_reg.yaml: eval_iters 2000
     val_forwards: int = 1464  # images per validation (VOC train); 0 for COCO (no validation)
@@ -105,6 +115,9 @@ class WeClipConfig:
             check_range("par_dilations", d, low=1)
         if self.last_block is not None:
             check_range("last_block", self.last_block, low=self.first_block)
+        if self.rfm_start_fraction is not None and not 0 <= self.rfm_start_fraction <= 1:
+            raise ValueError(f"rfm_start_fraction must be in [0, 1], "
+                             f"got {self.rfm_start_fraction}")  # fmt: skip
 
     def blocks(self, n_blocks: int) -> range:
         """0-based indices into ``DenseOutput.block_tokens`` of the decoder's input blocks."""
@@ -115,18 +128,27 @@ class WeClipConfig:
             )
         return range(self.first_block - 1, last)
 
-    def rfm_switch_iteration(self) -> int:
-        """First training iteration (1-based) that uses the RFM instead of plain CAA.
+    def rfm_switch_iteration(self, iterations: int | None = None) -> int:
+        """First training iteration (1-based optimizer step) that uses the RFM, not plain CAA.
 
         Official: ``iter_num > rfm_start`` with ``iter_num`` = training iterations plus the
         validation forwards run so far (one validation after every ``val_every`` iterations).
+
+        Args:
+            iterations: the run's length; needed (and only used) with ``rfm_start_fraction``.
         """
+        start = self.rfm_start
+        if self.rfm_start_fraction is not None:
+            if iterations is None:
+                raise ValueError("rfm_start_fraction places the RFM switch at a fraction of the "
+                                 "run: pass the run's iterations (the engine does)")  # fmt: skip
+            start = round(self.rfm_start_fraction * iterations)
         if not self.count_val_forwards or self.val_forwards == 0 or self.val_every <= 0:
-            return self.rfm_start + 1
+            return start + 1
         t = 0
-        while True:  # smallest t with t + val_forwards * floor(t / val_every) > rfm_start
+        while True:  # smallest t with t + val_forwards * floor(t / val_every) > start
             t += 1
-            if t + self.val_forwards * ((t - 1) // self.val_every) > self.rfm_start:
+            if t + self.val_forwards * ((t - 1) // self.val_every) > start:
                 return t
 
 

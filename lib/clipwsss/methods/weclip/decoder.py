@@ -4,8 +4,9 @@ Paper: WeCLIP Section 3.2 (decoder on frozen CLIP features) and Eq. for the affi
 A_f = sigmoid(F^T F) (Section 3.3, used by the RFM and the affinity loss). Official code:
 ``WeCLIP_model/segformer_head.py`` (fuse), ``Decoder/TransDecoder.py`` (transformer).
 
-Our commentary: the official attention module rounds the output projection through fp16 on
-GPU; this decoder runs in the caller's dtype (fp32 by default), so it is less noisy.
+The official decoder's attention rounds its output projection through float16 on every
+device, forward and backward (``clipwsss.clip.attention``); ``out_proj_fp16=True`` (the
+default of ``WeClipConfig``) reproduces it, False runs it in float32.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock
 from torch import Tensor, nn
+
+from clipwsss.clip.attention import residual_block
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ class TransformerDecoder(nn.Module):
     the same block (ln_1, attn, ln_2, mlp c_fc/gelu/c_proj).
     """
 
-    def __init__(self, width: int = 256, layers: int = 3, heads: int = 8, n_classes: int = 21):
+    def __init__(self, width: int = 256, layers: int = 3, heads: int = 8, n_classes: int = 21,
+                 out_proj_fp16: bool = False):  # fmt: skip
         super().__init__()
+        self.out_proj_fp16 = out_proj_fp16
         self.blocks = nn.ModuleList(
             ResidualAttentionBlock(width, heads, act_layer=QuickGELU, batch_first=True)
             for _ in range(layers)
@@ -90,7 +95,7 @@ class TransformerDecoder(nn.Module):
         b, d, h, w = fused.shape
         x = fused.flatten(2).transpose(1, 2)  # (B, h*w, D)
         for block in self.blocks:
-            x = block(x)
+            x = residual_block(block, x, out_proj_fp16=self.out_proj_fp16)
         return self.classifier(x.transpose(1, 2).reshape(b, d, h, w))
 
 
@@ -110,14 +115,17 @@ class WeClipDecoder(nn.Module):
     Args:
         n_layers: number of frozen CLIP blocks fed in (11 officially).
         in_dim: CLIP width (768 for ViT-B/16; read from the weights, never hard-coded).
-        embed_dim, dropout, decoder_layers, decoder_heads, n_classes: see ``WeClipConfig``.
+        embed_dim, dropout, decoder_layers, decoder_heads, n_classes, out_proj_fp16: see
+            ``WeClipConfig``.
     """
 
     def __init__(self, n_layers: int, in_dim: int, *, embed_dim: int = 256, dropout: float = 0.1,
-                 decoder_layers: int = 3, decoder_heads: int = 8, n_classes: int = 21):  # fmt: skip
+                 decoder_layers: int = 3, decoder_heads: int = 8, n_classes: int = 21,
+                 out_proj_fp16: bool = False):  # fmt: skip
         super().__init__()
         self.fuse = FuseHead(n_layers, in_dim, embed_dim, dropout)
-        self.transformer = TransformerDecoder(embed_dim, decoder_layers, decoder_heads, n_classes)
+        self.transformer = TransformerDecoder(embed_dim, decoder_layers, decoder_heads, n_classes,
+                                              out_proj_fp16)  # fmt: skip
 
     def forward(self, layers: Sequence[Tensor], grid: tuple[int, int]) -> DecoderOutput:
         """Shapes: layers L x (B, h*w, in) -> DecoderOutput (logits (B, C, h, w), ...)."""

@@ -1,15 +1,16 @@
 """WeCLIP inference: multi-scale + flip logits, optional dense CRF, label map.
 
-Official code: ``test_msc_flip_voc.py``: the long side resized to 512, scales {1.0, 0.75}
-x {image, horizontal flip}, logits upsampled and averaged, argmax; optional CRF (10 iterations,
-Gaussian sxy 3 / w 3, bilateral sxy 64 / srgb 5 / w 4) on softmax of the averaged logits.
+Official code: ``test_msc_flip_voc.py``: the long side resized to 512 (sides truncated), scale
+0.75 made from that image, each scale's [image, horizontal flip] batch flip-averaged on the
+scale-1 logit grid, the scales averaged there and upsampled once, argmax; optional CRF (10
+iterations, Gaussian sxy 3 / w 3, bilateral sxy 64 / srgb 5 / w 4) on softmax of the averaged
+logits.
 Supplementary Table 5 compares the scale sets {1}, {0.5, 1}, {0.75, 1} (default),
 {0.5, 0.75, 1}, {0.75, 1, 1.25}, {0.75, 1, 1.5}.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,21 +38,39 @@ class InferenceConfig:
     crf_bilateral_compat: float = 4
 
 
-def _resize(pixels: Tensor, size: tuple[int, int]) -> Tensor:
-    if tuple(pixels.shape[-2:]) == size:
-        return pixels
-    return F.interpolate(pixels, size=size, mode="bilinear", align_corners=False)
+def _flip_mean(logits: Tensor, flip: bool) -> Tensor:
+    """(V, C, h, w) logits of [x, flip(x)] (or [x]) -> (C, h, w) their mean, flip undone."""
+    return (logits[0] + logits[1].flip(-1)) / 2 if flip else logits[0]
 
 
-def _on_grid(h: int, w: int, scale: float, patch: int) -> tuple[int, int]:
-    """(h, w) times ``scale``, rounded up to multiples of the patch size."""
-    return (max(patch, math.ceil(h * scale / patch) * patch),
-            max(patch, math.ceil(w * scale / patch) * patch))  # fmt: skip
+def scale_inputs(pixels: Tensor, config: InferenceConfig) -> list[Tensor]:
+    """The network input of every scale, as the official test script makes them.
+
+    The long side goes to ``long_side`` with truncated sides (``int(h * r)``, no rounding to
+    the patch size: the patch convolution drops the remainder); every other scale s is that
+    image resized by ``scale_factor=s`` (bilinear), not the original.
+
+    Shapes:
+        pixels: (1, 3, H, W); returns one (1, 3, h_s, w_s) tensor per scale.
+    """
+    h, w = pixels.shape[-2:]
+    x1 = pixels
+    if config.long_side is not None:
+        ratio = config.long_side / max(h, w)
+        x1 = F.interpolate(pixels, size=(int(h * ratio), int(w * ratio)), mode="bilinear",
+                           align_corners=False)  # fmt: skip
+    return [x1 if s == 1.0 else F.interpolate(x1, scale_factor=s, mode="bilinear",
+                                              align_corners=False)
+            for s in config.scales]  # fmt: skip
 
 
 @torch.no_grad()
 def multiscale_logits(model: nn.Module, pixels: Tensor, config: InferenceConfig) -> Tensor:
-    """Logits averaged over scales (and flips), at the input size.
+    """Logits averaged over scales (and flips), at the input size (official test script).
+
+    Each scale runs [x, flip(x)] as one batch; its logits are resized to the logit grid of
+    the scale-1 input (bilinear, skipped for scale 1), flip-averaged, averaged over the
+    scales on that grid and upsampled once to the input size.
 
     Args:
         model: a ``WeClip`` (only its decoder output is used: no pseudo labels).
@@ -66,19 +85,23 @@ def multiscale_logits(model: nn.Module, pixels: Tensor, config: InferenceConfig)
         raise ValueError(f"pixels must be (1, 3, H, W), got {tuple(pixels.shape)}")
     if not config.scales:
         raise ValueError("at least one inference scale is needed")
-    h, w = pixels.shape[-2:]
-    base = 1.0 if config.long_side is None else config.long_side / max(h, w)
-    patch = model.clip.patch_size
-    total = None
-    for s in config.scales:
-        x = _resize(pixels, _on_grid(h, w, base * s, patch))
-        views = [x, x.flip(-1)] if config.flip else [x]
-        for i, v in enumerate(views):
-            logits = model(v).decoder.logits
-            logits = logits.flip(-1) if i == 1 else logits
-            up = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
-            total = up if total is None else total + up
-    return total / (len(config.scales) * (2 if config.flip else 1))
+    if 1.0 not in config.scales:
+        raise ValueError(f"the scales must include 1.0 (its logit grid is where they are "
+                         f"averaged), got {config.scales}")  # fmt: skip
+    inputs = scale_inputs(pixels, config)
+    order = sorted(range(len(inputs)), key=lambda i: config.scales[i] != 1.0)  # scale 1 first
+    grid = None
+    per_scale = []
+    for x in (inputs[i] for i in order):
+        logits = model(torch.cat([x, x.flip(-1)]) if config.flip else x).decoder.logits
+        if grid is None:
+            grid = tuple(logits.shape[-2:])  # scale 1 comes first
+        elif tuple(logits.shape[-2:]) != grid:
+            logits = F.interpolate(logits, size=grid, mode="bilinear", align_corners=False)
+        per_scale.append(_flip_mean(logits, config.flip))
+    mean = torch.stack(per_scale).mean(dim=0)[None]
+    return F.interpolate(mean, size=tuple(pixels.shape[-2:]), mode="bilinear",
+                         align_corners=False)[0]  # fmt: skip
 
 
 def predict_label(model: nn.Module, pixels: Tensor, image: np.ndarray | None,

@@ -67,7 +67,7 @@ class WeClip(nn.Module):
         self.decoder = WeClipDecoder(
             len(self.block_ids), width, embed_dim=config.embed_dim, dropout=config.dropout,
             decoder_layers=config.decoder_layers, decoder_heads=config.decoder_heads,
-            n_classes=config.n_classes,
+            n_classes=config.n_classes, out_proj_fp16=config.out_proj_fp16,
         )  # fmt: skip
         # Training steps seen (official ``iter_num``): checkpointed, so a resumed run
         # switches CAA -> RFM at the same step.
@@ -76,12 +76,18 @@ class WeClip(nn.Module):
         self.logit_scale = float(clip.model.logit_scale.exp())
 
     def text_features(self) -> tuple[Tensor, Tensor]:
-        """(C-1, E) class and (M, E) background embeddings, "a clean origami {}." (cached)."""
+        """(C-1, E) class and (M, E) background embeddings, "a clean origami {}." (cached).
+
+        With ``config.out_proj_fp16`` the text tower's attention out-projections run in
+        float16, as the official text tower."""
         device = self.clip.device
         if self._text is None or self._text[0].device != device:
+            fp16 = self.config.out_proj_fp16
             with torch.no_grad():
-                fg = class_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE)
-                bg = background_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE)
+                fg = class_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE,
+                                         out_proj_fp16=fp16)  # fmt: skip
+                bg = background_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE,
+                                              out_proj_fp16=fp16)  # fmt: skip
             self._text = (fg, bg)
         return self._text
 
@@ -93,10 +99,17 @@ class WeClip(nn.Module):
     def forward(self, pixels: Tensor) -> WeClipForward:
         """Frozen CLIP dense forward, then the decoder on the selected blocks.
 
+        The official numerics by default: the float16 positional table
+        (``config.pos_embed_fp16``) and float16 attention out-projections
+        (``config.out_proj_fp16``).
+
         Shapes:
-            pixels: (B, 3, H, W) normalised, H and W multiples of the patch size.
+            pixels: (B, 3, H, W) normalised; the patch convolution drops a remainder of H or W
+            that is not a multiple of the patch size (as the official code).
         """
-        dense = vit_dense_forward(self.clip.model.visual, pixels)
+        cfg = self.config
+        dense = vit_dense_forward(self.clip.model.visual, pixels, pos_embed_fp16=cfg.pos_embed_fp16,
+                                  out_proj_fp16=cfg.out_proj_fp16)  # fmt: skip
         layers = [dense.block_tokens[i][:, 1:].detach() for i in self.block_ids]
         return WeClipForward(dense=dense, decoder=self.decoder(layers, dense.grid))
 
@@ -119,7 +132,8 @@ class WeClip(nn.Module):
         texts = [build_text_setup(fg, bg, list(lab)) for lab in labels]
         with torch.enable_grad():  # GradCAM needs gradients even under no_grad (validation)
             act, emb = gradcam_inputs(self.clip.model.visual, out.dense,
-                                      self.config.gradcam_target)  # fmt: skip
+                                      self.config.gradcam_target,
+                                      out_proj_fp16=self.config.out_proj_fp16)  # fmt: skip
             cams = batch_gradcam(act, emb, texts, grid=out.dense.grid,
                                  logit_scale=self.logit_scale)  # fmt: skip
         result = []

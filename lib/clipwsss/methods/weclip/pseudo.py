@@ -26,11 +26,13 @@ from .par import par_refine
 from .rfm import rfm_affinity
 
 
-def gradcam_inputs(visual: nn.Module, dense: DenseOutput, target: str) -> tuple[Tensor, Tensor]:
+def gradcam_inputs(visual: nn.Module, dense: DenseOutput, target: str, *,
+                   out_proj_fp16: bool = False) -> tuple[Tensor, Tensor]:  # fmt: skip
     """The GradCAM activation and the image embedding that depends on it.
 
     "ln_1": block 12's ln_1 output (``dense.activation``, the official and CLIP-ES target).
-    "block_output": the raw block-11 residual stream; block 12 is re-run from it.
+    "block_output": the raw block-11 residual stream; block 12 is re-run from it (with the
+    float16 out-projection when ``out_proj_fp16``, as the dense forward).
 
     Shapes:
         returns activation (B, T, D) and embedding (B, E).
@@ -42,7 +44,8 @@ def gradcam_inputs(visual: nn.Module, dense: DenseOutput, target: str) -> tuple[
     last = visual.transformer.resblocks[-1]
     x = dense.last_block_input.detach().requires_grad_(True)
     with torch.enable_grad():
-        emb = pool_tokens(visual, block_fused(last, x, last.ln_1(x)), "avg")
+        tokens = block_fused(last, x, last.ln_1(x), out_proj_fp16=out_proj_fp16)
+        emb = pool_tokens(visual, tokens, "avg")
     return x, emb
 
 

@@ -40,24 +40,35 @@ RECIPES = {
 }
 
 
+# The official VOC run switches CAA -> RFM at training iteration 9145 of 30000.
+OFFICIAL_RFM_FRACTION = 9145 / 30000
+
+
 def toy_config(**overrides) -> WeClipConfig:
     """WeCLIP on the shipped micro-CLIP (4 blocks, 10 toy classes): decoder on blocks 1-3,
     CAA on the last 3 maps (as the toy CLIP-ES profile), RFM on the last 2 (6 of 12 scaled),
-    RFM switch at the same fraction of training as the official VOC run (9145 / 30000)."""
-    iters = RECIPES["toy"].iterations
+    RFM switch at the same fraction of the run as the official VOC run (9145 / 30000 of the
+    run's actual iterations, ``rfm_start_fraction``)."""
     values = dict(n_classes=11, caa_layers=3, rfm_layers=2,
-                  rfm_start=round(iters * 9145 / 30000), count_val_forwards=False)  # fmt: skip
+                  rfm_start_fraction=OFFICIAL_RFM_FRACTION, count_val_forwards=False)  # fmt: skip
     values.update(overrides)
     return WeClipConfig(**values)
 
 
-def training_step(model: nn.Module, batch: dict[str, Tensor]) -> WeClipLoss:
+def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int | None = None,
+                  iterations: int | None = None) -> WeClipLoss:  # fmt: skip
     """Forward, online pseudo labels and the loss of one batch (no optimizer step).
 
     ``batch``: ``pixels`` (B, 3, H, W), ``labels`` (B, C-1) multi-hot, optional ``valid``
-    (B, H, W) bool (real, not padded, pixels). The model's step counter advances by one and
-    decides CAA vs RFM (``WeClipConfig.rfm_switch_iteration``). With
-    ``config.ignore_padding`` the padded pixels are ignored (255) in both losses.
+    (B, H, W) bool (real, not padded, pixels). The model's step counter decides CAA vs RFM
+    (``WeClipConfig.rfm_switch_iteration``). With ``config.ignore_padding`` the padded pixels
+    are ignored (255) in both losses.
+
+    Args:
+        step: the 1-based optimizer step this batch belongs to (the engine's, passed by
+            ``WeClipTask``: every micro-batch of a step gets the same); the counter is set to
+            it. None: the counter advances by one (one call = one optimizer step).
+        iterations: the run's length, needed with ``config.rfm_start_fraction``.
 
     Returns:
         The loss terms; ``total`` is differentiable w.r.t. the decoder.
@@ -68,8 +79,11 @@ def training_step(model: nn.Module, batch: dict[str, Tensor]) -> WeClipLoss:
     cfg = inner.config
     labels = labels_from_multi_hot(batch["labels"])
     check_label_sets(labels, cfg.n_classes - 1)
-    inner.step_count += 1
-    use_rfm = int(inner.step_count) >= cfg.rfm_switch_iteration()
+    if step is None:
+        inner.step_count += 1
+    else:
+        inner.step_count.fill_(step)
+    use_rfm = int(inner.step_count) >= cfg.rfm_switch_iteration(iterations)
     out = model(batch["pixels"])
     pseudo = inner.pseudo_labels(batch["pixels"], out, labels, use_rfm=use_rfm)
     if cfg.ignore_padding and "valid" in batch:

@@ -64,6 +64,9 @@ class WeClipTask(TrainTask):
     pretrained: str | None = "openai"  # None (random CLIP) only for tests and timing
     crop: int = 320  # configs/voc_attn_reg.yaml: crop_size 320
     recipe: str = "voc12"  # the named recipe this task came from (recorded, for ``predict``)
+    # (optimizer step, run length) from the engine: the CAA -> RFM switch follows them
+    _progress: tuple[int, int] | None = field(default=None, init=False, repr=False,
+                                              compare=False)  # fmt: skip
 
     def build_model(self) -> nn.Module:
         clip = load_clip(self.clip_name, self.pretrained)
@@ -79,8 +82,12 @@ class WeClipTask(TrainTask):
                               normalisation=self.model_config.normalisation,
                               labels_from_gt=self.data.labels_from_gt)  # fmt: skip
 
+    def begin_step(self, step: int, iterations: int) -> None:
+        self._progress = (step, iterations)
+
     def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        out = training_step(model, batch)
+        step, iterations = (None, None) if self._progress is None else self._progress
+        out = training_step(model, batch, step=step, iterations=iterations)
         return out.total, {"seg": out.seg.item(), "aff": out.aff.item()}
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
