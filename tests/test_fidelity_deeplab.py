@@ -70,6 +70,7 @@ def _stride_in_3x3(model) -> None:  # torchvision "v1.5": layer3 strides in its 
     block.reduce.conv.stride, block.conv3x3.conv.stride = (1, 1), (2, 2)
 
 
+@pytest.mark.deviation
 @pytest.mark.parametrize("edit", [_stem_pool_rounds_down, _stride_in_3x3])
 def test_a_listed_deviation_fails_the_kit(edit, tmp_path, capsys):
     """Re-introducing one torchvision difference fails the evaluation entries."""
