@@ -79,6 +79,12 @@ def check_range(
     return value
 
 
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """``value`` is one of ``choices``; the message names the field and every choice."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}; choose one of {', '.join(choices)}")
+
+
 def check_bg_exponent(value: float) -> float:
     """Background power k of (1 - max cam)^k: k > 0 (k <= 0 gives a background >= 1)."""
     if not float(value) > 0.0:

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
-from clipwsss.validate import check_range
+from clipwsss.validate import check_choice, check_range
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ResNet weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,12 +59,6 @@ def check_positive_tuple(name: str, values: tuple[float, ...]) -> None:
         raise ValueError(f"{name} (--{name.replace('_', '-')}) needs at least one value")
     for value in values:
         check_range(name, value, above=0)
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """``value`` is one of ``choices``; the message names the field and the choices."""
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}; choose one of {choices}")
 
 
 def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> Tensor:

@@ -23,12 +23,12 @@ from tqdm.auto import tqdm
 from clipwsss.cams.crf import crf_image, dense_crf
 from clipwsss.data import SegmentationDataset, load_image, load_label_png, save_label_png
 from clipwsss.metrics import confusion_matrix, seg_scores
+from clipwsss.validate import check_choice
 
 from .data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     NORMALIZATIONS,
-    check_choice,
     check_positive_tuple,
     preprocess,
 )

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from clipwsss.validate import check_range
+from clipwsss.validate import check_choice, check_range
 
 SCHEDULES = ("poly", "cosine", "constant")
 OPTIMIZERS = ("sgd", "adamw")
@@ -58,10 +58,10 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
-        _check_choice("device", self.device, DEVICES)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
+        check_choice("device", self.device, DEVICES)
         for name in ("iterations", "batch_size", "grad_accum", "lr_every", "log_interval",
                      "checkpoint_interval"):  # fmt: skip
             check_range(name, getattr(self, name), low=1)
@@ -107,11 +107,6 @@ RESUMABLE_FIELDS = frozenset(
         "num_workers",
     }
 )
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}; choose one of {', '.join(choices)}")
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
