@@ -30,8 +30,11 @@ demo-photos: setup
 # cells are compared: one verdict line each, values within a tolerance of notebooks/checks/).
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout 600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
+# Two worker processes (pytest-xdist), one file each at a time: a notebook's cells share one
+# kernel, so they must stay in one worker (--dist loadfile). TEST_WORKERS=0 runs in-process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q -m "not deviation" tests notebooks $(NBVAL)
+	$(PY) -m pytest -q -m "not deviation" -n $(TEST_WORKERS) --dist loadfile tests notebooks $(NBVAL)
 
 # The fidelity kits re-run with one official behaviour undone at a time (a Caffe stem pool
 # that rounds down, torchvision's stride placement, WeCLIP's float32 positional table): each

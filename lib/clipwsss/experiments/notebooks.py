@@ -72,17 +72,29 @@ def setup(
     root = Path(prof.data_root)
     if prof.name == "toy":
         root = root / f"seed{seed}_n{n_toy_images}" if not data_root else root
-        if not (root / "ImageSets" / "Segmentation" / f"{split}.txt").is_file():
-            from clipwsss.toy import generate_toy_voc
-
-            n_train, n_val = (n_toy_images, 0) if split == "train" else (0, n_toy_images)
-            generate_toy_voc(root, n_train=n_train, n_val=n_val, seed=seed,
-                             image_size=TOY_IMAGE_SIZE)  # fmt: skip
+        _ensure_toy_split(root, split, n_toy_images, seed)
     kw = {"class_names": prof.class_names()} if prof.name == "toy" else {}
     dataset = build_dataset(prof.dataset, root, split, **kw)
     clip = load_clip(prof.model, prof.pretrained, device=resolve_device(device))
     ids = tuple(dataset.ids[:limit] if limit else dataset.ids)
     return Setup(prof, clip, prof.vocabulary(), dataset, ids)
+
+
+def _ensure_toy_split(root: Path, split: str, n_images: int, seed: int) -> None:
+    """Generate the toy split under ``root`` unless its list exists (one process at a time).
+
+    Notebooks run side by side (papermill batches, ``pytest -n``) may ask for the same folder at
+    once: the first generates it under a lock beside the folder, the others wait, then find it.
+    """
+    from clipwsss.io.locks import folder_lock
+    from clipwsss.toy import generate_toy_voc
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(root.parent, f".{root.name}.lock"):
+        if not (root / "ImageSets" / "Segmentation" / f"{split}.txt").is_file():
+            n_train, n_val = (n_images, 0) if split == "train" else (0, n_images)
+            generate_toy_voc(root, n_train=n_train, n_val=n_val, seed=seed,
+                             image_size=TOY_IMAGE_SIZE)  # fmt: skip
 
 
 @dataclass(frozen=True)
