@@ -111,7 +111,9 @@ def test_keep_checkpoints_is_range_checked_and_zero_keeps_all(tmp_path):
 def test_a_second_process_on_the_run_folder_is_refused_and_sigterm_checkpoints(tmp_path):
     """Two real processes on one folder: the second is refused naming the first's pid; the
     first then gets a real SIGTERM, checkpoints its step and exits 143."""
-    first = _run_tiny(tmp_path, "--step-delay", "0.5", wait=False)  # lasts 40 s unless stopped
+    # 80 steps of 3 s: it lasts 4 minutes unless stopped, so a slow start of the second process
+    # on a loaded machine cannot outlast it (a SIGTERM ends it within one step).
+    first = _run_tiny(tmp_path, "--step-delay", "3", wait=False)
     lock = tmp_path / ".train.lock"
     try:
         deadline = time.time() + 60
@@ -121,6 +123,7 @@ def test_a_second_process_on_the_run_folder_is_refused_and_sigterm_checkpoints(t
         second = _run_tiny(tmp_path)
         assert second.returncode == 1
         assert f"is in use by process {first.pid} on " in second.stderr
+        assert first.poll() is None, "the first run ended before it could be signalled"
         first.send_signal(signal.SIGTERM)
         assert first.wait(60) == 143
     finally:
