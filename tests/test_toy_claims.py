@@ -4,6 +4,7 @@ co-occurrence, and per-class paired differences."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from clipwsss.clip.text import encode_texts
@@ -51,3 +52,18 @@ def test_class_differences_per_class_values_and_paired_intervals():
     assert t.loc[("thing", "a - b"), "excludes 0"] and t.loc[("thing", "a - b"), "95% low"] > 0
     same = t.loc[("thing", "a - a again")]
     assert same["95% low"] == same["95% high"] == 0 and not same["excludes 0"]
+
+
+def test_class_view_marks_real_differences_and_reads_the_csv_layout(tmp_path):
+    a = hists([8, 6, 9, 7], [1, 2, 0, 1], [1, 2, 1, 2])
+    b = hists([5, 4, 6, 5], [3, 3, 2, 3], [4, 4, 4, 4])
+    t = tc.class_differences({"a": a, "b": b}, ["thing"], [("a", "b"), ("b", "a")], n_boot=200)
+    t.to_csv(tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv")
+    for frame in (t, back):
+        v = tc.class_view(frame, ["a", "b"], ["a - b", "b - a"], classes=["thing"])
+        assert list(v.index) == ["thing"] and v.loc["thing", "a"] == round(100 * 30 / 40, 1)
+        assert v.loc["thing", "a - b"].startswith("+") and v.loc["thing", "a - b"].endswith("*")
+        assert v.loc["thing", "b - a"].startswith("-")
+    with pytest.raises(FileNotFoundError, match="toy_text_claims"):
+        tc.read_toy_result("nothing.csv", root=tmp_path)

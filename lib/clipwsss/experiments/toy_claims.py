@@ -106,3 +106,31 @@ def read_toy_result(name: str, root: str | Path = TOY_RESULTS) -> pd.DataFrame:
             "or scripts/toy_text_claims.py (the others) from the repository root"
         )
     return pd.read_csv(path)
+
+
+def class_view(table: pd.DataFrame, runs: Sequence[str], differences: Sequence[str],
+               classes: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """One row per class: the IoU of ``runs`` and each difference as "value [low, high]".
+
+    Args:
+        table: :func:`class_differences` output, or its CSV read back (columns class, row,
+            IoU, 95% low, 95% high).
+        runs: run names to show as IoU columns.
+        differences: "a - b" rows to show with their 95% interval; a "*" marks the
+            intervals that exclude zero.
+        classes: rows to keep, in order (None keeps all).
+    """
+    t = table.reset_index() if "class" not in table.columns else table
+    t = t.set_index(["class", "row"])
+    names = list(dict.fromkeys(t.index.get_level_values("class"))) if classes is None else classes
+    out = pd.DataFrame(index=pd.Index(list(names), name="class"))
+    for r in runs:
+        out[r] = [round(float(t.loc[(c, r), "IoU"]), 1) for c in names]
+    for d in differences:
+        cells = []
+        for c in names:
+            v, lo, hi = (float(t.loc[(c, d), k]) for k in ("IoU", "95% low", "95% high"))
+            star = "*" if lo > 0 or hi < 0 else ""
+            cells.append(f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]{star}")
+        out[d] = cells
+    return out
