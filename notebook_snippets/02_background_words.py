@@ -33,8 +33,8 @@ was built to need background words they do at least as well: class-related minus
 reason is the micro-CLIP, not CLIP-ES: every unrelated word lands next to one background word,
 "{hub}" (cosine {unseen["cosine to it"].min():.2f}-{unseen["cosine to it"].max():.2f}; "{hub}"
 is itself at 0.5-0.9 to every toy background word), and so do the caption words that name no
-background ({", ".join(f'"{w}"' for w in known.index if known.loc[w, "cosine to it"] > 0.9)}:
-{known["cosine to it"].nlargest(len(known) - 1).min():.2f} or more). To this model any prompt
+background ({", ".join(f'"{w}"' for w in known.index)}: {known["cosine to it"].min():.2f} or
+more to "{hub}"). To this model any prompt
 that names no object class is a generic background text, and that text gives the gain
 (caption words minus classes only:
 {"; ".join(f"{c} {d(c, 'known unrelated set - classes only').text()}" for c in built)}). So

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = args.model or "shipped"
+    model = Path(args.model).name if args.model else "shipped"
     t0 = time.time()
     groups, ranks, caa = [], [], []
     for seed in sorted(set(args.seeds) | set(args.group_seeds)):

@@ -9,10 +9,12 @@ Writes to ``--out``:
   unlabelled tower crane is drawn, the crane class is present, and both;
 * ``background_words_per_class.csv``: initial-CAM IoU per class (toy val, seed 0, 200 images)
   with the class-related background set (the profile's, notebook 02/18), an unrelated set
-  (notebook 18's), VOC's official set, and no background words (all classes in the
-  softmax, notebook 02's "classes only"), with paired per-class image-bootstrap intervals;
-* ``background_word_cosines.csv``: cosine of each unrelated word to its nearest toy background
-  word and to its nearest toy class word (what the unrelated words mean to the micro-CLIP).
+  (notebook 18's, words the micro-CLIP never saw in a caption), a known unrelated set (caption
+  words that name no background: "photo", "drawing", ...), VOC's official set, and no
+  background words (all classes in the softmax, notebook 02's "classes only"), with paired
+  per-class image-bootstrap intervals;
+* ``background_word_cosines.csv``: cosine of each word of the two unrelated sets to its nearest
+  toy background word and to its nearest toy class word (what they mean to the micro-CLIP).
 """
 
 from __future__ import annotations
@@ -28,15 +30,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 UNRELATED = ["keyboard", "helmet", "sign", "bridge", "valley", "mountain"]  # notebook 18's
+# Caption prefix words the micro-CLIP was trained on that name no background and no class
+# (not "two": plural captions put it near the animals, e.g. "two ponies")
+KNOWN_UNRELATED = ["photo", "picture", "drawing", "rendering", "image"]
 CRANE_WORDS = ["crane", "bird", "wading bird", "tower crane", "construction crane"]
 RUNS = {  # name -> (background words, text_set)
     "class-related set": ("profile", "image"),
     "unrelated set": ("unrelated", "image"),
+    "known unrelated set": ("known", "image"),
     "VOC official set": ("voc", "image"),
     "classes only": ("none", "dataset"),
 }
 PAIRS = [("class-related set", "classes only"), ("unrelated set", "classes only"),
-         ("class-related set", "unrelated set"), ("VOC official set", "unrelated set")]
+         ("class-related set", "unrelated set"), ("VOC official set", "unrelated set"),
+         ("known unrelated set", "classes only"), ("class-related set", "known unrelated set")]
 
 
 def main(argv=None) -> int:
@@ -62,7 +69,7 @@ def main(argv=None) -> int:
     pd.DataFrame([co]).to_csv(out / "crane_cooccurrence.csv", index=False)
 
     words = {"profile": S.vocab.background, "unrelated": UNRELATED, "voc": VOC_BACKGROUND,
-             "none": ()}  # fmt: skip
+             "known": KNOWN_UNRELATED, "none": ()}  # fmt: skip
     cfg = replace(S.profile.clip_es, refine="none")
     res = {}
     for name, (key, text_set) in RUNS.items():
@@ -73,11 +80,13 @@ def main(argv=None) -> int:
     table.round(3).to_csv(out / "background_words_per_class.csv")
 
     class_words = [w for ws in TOY_SYNONYMS.values() for w in ws]
-    to_bg = tc.text_cosines(S.clip, UNRELATED, list(S.vocab.background))
-    to_cls = tc.text_cosines(S.clip, UNRELATED, class_words)
+    both = [*UNRELATED, *KNOWN_UNRELATED]
+    to_bg = tc.text_cosines(S.clip, both, list(S.vocab.background))
+    to_cls = tc.text_cosines(S.clip, both, class_words)
     near = pd.DataFrame({
-        "nearest background word": to_bg.idxmax(1), "cosine to it": to_bg.max(1),
-        "nearest class word": to_cls.idxmax(1), "cosine to the class word": to_cls.max(1),
+        "set": ["unrelated set"] * len(UNRELATED) + ["known unrelated set"] * len(KNOWN_UNRELATED),
+        "nearest background word": to_bg.idxmax(axis=1), "cosine to it": to_bg.max(axis=1),
+        "nearest class word": to_cls.idxmax(axis=1), "cosine to the class word": to_cls.max(axis=1),
     }).rename_axis("unrelated word")  # fmt: skip
     near.round(4).to_csv(out / "background_word_cosines.csv")
     print(f"wrote synonym_cosines.csv, crane_cooccurrence.csv, background_words_per_class.csv, "

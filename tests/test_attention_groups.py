@@ -106,3 +106,19 @@ def test_attention_grouping_and_tables_on_the_tiny_vit(tiny_vit, make_rect_voc, 
     r = ag.ranking_table(rec, n_boot=50)
     assert ((r["value"] >= -100) & (r["value"] <= 100)).all()
     assert ("own object over background", f"{official} - {ag.LOCALITY}") in r.index
+
+
+def test_committed_toy_results_use_the_library_names():
+    """results/toy/attention_*.csv (scripts/toy_attention_groups.py) hold the maps and groups
+    that notebook 06's cell reads by name; a rename in the library must regenerate them."""
+    from clipwsss.experiments.toy_claims import read_toy_result
+
+    groups = read_toy_result("attention_groups.csv").query("model == 'shipped' and seed == 0")
+    ranking = read_toy_result("attention_ranking.csv").query("model == 'shipped' and seed == 0")
+    maps = ag.map_names(4, 3)  # the shipped micro-CLIP: 4 blocks, CAA on the last 3
+    assert list(dict.fromkeys(groups["map"])) == maps
+    assert set(ag.GROUPS) <= set(groups["group"])
+    assert set(ranking["comparison"]) == set(ag.RANKINGS)
+    view = ag.summary(groups, ranking, maps)
+    auc = view.filter(like="AUC").to_numpy()
+    assert ((auc >= 0) & (auc <= 100)).all() and view.notna().all().all()
