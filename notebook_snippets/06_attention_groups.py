@@ -1,7 +1,8 @@
 # Notebook 06_caa_vs_mhsa.ipynb: code cell, insert after the markdown cell 06_attention_groups.md
 # (itself after cell 19, the leak check). Reads results/toy/attention_groups.csv,
 # attention_ranking.csv and caa_seeds.csv, written by `python scripts/toy_attention_groups.py`
-# (shipped micro-CLIP; groups on toy val seed 0, CAA vs initial on data seeds 0, 1, 2).
+# (shipped micro-CLIP; toy val data seeds 0, 1, 2, 200 images each; the table shows seed 0,
+# the notebook's images).
 import json
 
 from clipwsss.experiments import attention_groups as ag
@@ -53,6 +54,12 @@ else:
     plt.show()
 
     last_block = f"block {n_blocks}"
+    all_ranks = tc.read_toy_result("attention_ranking.csv").query("model == 'shipped'")
+    fresh = sorted(set(all_ranks["seed"]) - {0})
+    fresh_loc = {k: iv_of(all_ranks, seed=k, comparison=ag.RANKINGS[0],
+                          map=f"{official} - {ag.LOCALITY}") for k in fresh}
+    fresh_last1 = {k: iv_of(all_ranks, seed=k, comparison=ag.RANKINGS[0],
+                            map=f"{last1} - {ag.LOCALITY}") for k in fresh}
     tcfg = json.loads((TOY_MODEL_DIR / "train_config.json").read_text())
     cand = tc.TOY_RESULTS / "candidates" / "window_output_ft80"
     cand_groups = tc.read_toy_result("attention_groups.csv", root=cand)
@@ -80,6 +87,9 @@ reaches {auc[official].value:.0f} %, {vs_loc[official].text()} against a map tha
 distance ({auc[ag.LOCALITY].value:.0f} %), and its mean within an object is only
 {iv_of(groups, map=official, group="within object").value:.2f} against
 {iv_of(groups, map=official, group="background to object").value:.2f} from the background.
+On the fresh data seeds the official $A^t$ against distance is
+{"; ".join(f"seed {k}: {v.text()}" for k, v in fresh_loc.items())}, and $A^t$ from the last block
+alone {"; ".join(f"seed {k}: {v.text()}" for k, v in fresh_last1.items())}.
 Between two objects no map does better than distance: $A^t$ prefers an object patch's own object
 over the other object in {other[official].value:.0f} % of comparisons, the locality reference in
 {other[ag.LOCALITY].value:.0f} %; hence CAA's leak onto the second object above. $A^t$ from the last

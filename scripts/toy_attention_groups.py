@@ -9,7 +9,7 @@ Writes to ``--out`` (default results/toy):
   background, background to object, background to background, to another object and to
   itself (units of uniform attention), with 95% image-bootstrap intervals
   (:mod:`clipwsss.experiments.attention_groups`), on the toy val split of each
-  ``--group-seeds`` seed;
+  ``--group-seeds`` data seed (0, 1, 2: 200 val images each);
 * ``attention_ranking.csv``: per map, how often an object patch ranks its own object above
   the background (and above another object), in %, 50 = no grouping, and each map minus
   the locality reference, paired;
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="", help="open_clip folder; empty = the shipped micro-CLIP")
     p.add_argument("--out", default=str(ROOT / "results" / "toy"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--group-seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--group-seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
