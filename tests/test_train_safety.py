@@ -260,8 +260,8 @@ def test_a_diverged_run_writes_no_non_finite_checkpoint(tmp_path):
 
 
 class NanTask(TinyRegression):
-    def loss(self, model, batch):
-        loss, logs = super().loss(model, batch)
+    def loss(self, model, batch, step, iterations):
+        loss, logs = super().loss(model, batch, step, iterations)
         return loss * float("nan") if self.calls > 5 else loss, logs
 
 

@@ -37,6 +37,10 @@ TASK_CLASSES: dict[str, str] = {
 }
 
 
+TRAIN_HELP = "train a method with the shared engine (train METHOD --help)"
+PREDICT_HELP = "pseudo-mask / segmentation PNGs from a trained run (any method)"
+
+
 def _module(method: str) -> ModuleType:
     return importlib.import_module(METHODS[method])
 
@@ -45,17 +49,23 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` (a subcommand per method) and ``predict`` on the top-level parser."""
     train = sub.add_parser(
         "train",
-        help="train a method with the shared engine (train METHOD --help)",
+        help=TRAIN_HELP,
         description="Train one method with the shared engine (clipwsss.train); rerunning the "
         "same command resumes from the run's last checkpoint. See docs/training.md.",
     )
     methods = train.add_subparsers(dest="method", required=True, metavar="METHOD")
     for name in METHODS:
         _module(name).add_train_parser(methods)
+    from clipwsss.cli.train import add_train_parser
+    from clipwsss.train.registry import TRAINED_METHODS
+
+    for name in TRAINED_METHODS:  # methods on the shared recipe path: one generic command
+        if name not in METHODS:
+            add_train_parser(methods, name)
     p = sub.add_parser(
         "predict",
         add_help=False,
-        help="pseudo-mask / segmentation PNGs from a trained run (any method)",
+        help=PREDICT_HELP,
         description="Predict with a finished `clipwsss train <method>` run; the method is read "
         "from RUN/config.json. `clipwsss predict --run-dir RUN --help` lists its flags.",
     )

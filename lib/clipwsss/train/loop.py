@@ -207,7 +207,6 @@ def _evaluate(task: TrainTask, acc: Accelerator, model: nn.Module) -> dict[str, 
 
 def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConfig):
     """One optimizer step over ``grad_accum`` micro-batches; returns the mean logs."""
-    task.begin_step(step + 1, config.iterations)
     factor = lr_factor(step, config)
     for group in optimizer.param_groups:
         group["lr"] = config.lr * group["lr_mult"] * factor
@@ -217,7 +216,7 @@ def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConf
         sync = nullcontext() if m == config.grad_accum - 1 else acc.no_sync(model)
         with sync:
             with acc.autocast():
-                loss, logs = task.loss(model, batch)
+                loss, logs = task.loss(model, batch, step + 1, config.iterations)
             if not torch.isfinite(loss):
                 raise DivergedError(
                     f"training diverged: the loss is {loss.item()} at step {step + 1} (lr "

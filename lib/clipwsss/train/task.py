@@ -1,7 +1,9 @@
 """The small interface a trainable method implements for ``clipwsss.train.train``.
 
 Subclass ``TrainTask`` and implement ``build_model``, ``train_dataset`` and ``loss``; the
-other methods have working defaults. Data sets return one sample per index (any structure
+other methods have working defaults. The engine passes ``loss`` the optimizer step (1-based)
+and the run's length, so a method whose loss changes during a run (WeCLIP's CAA -> RFM
+switch) keeps no step counter of its own. Data sets return one sample per index (any structure
 ``collate`` understands); augmentation may use ``random`` / ``numpy.random`` / ``torch``
 freely: the engine seeds them per sample (``SeededDataset``), which keeps resumed runs exact.
 """
@@ -47,12 +49,21 @@ class TrainTask:
         """Stack samples into a batch; default ``torch.utils.data.default_collate``."""
         return default_collate(samples)
 
-    def begin_step(self, step: int, iterations: int) -> None:
-        """Called before the micro-batches of optimizer step ``step`` (1-based) of a run of
-        ``iterations`` steps (e.g. WeCLIP's CAA -> RFM switch); default: nothing."""
+    def loss(
+        self, model: nn.Module, batch: Any, step: int, iterations: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar loss to minimise and a dict of floats to log (batch already on device).
 
-    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        """Scalar loss to minimise and a dict of floats to log (batch already on device)."""
+        Args:
+            model: the model being trained (possibly wrapped by DistributedDataParallel).
+            batch: one micro-batch from ``collate``.
+            step: the optimizer step this micro-batch belongs to (1-based; every micro-batch
+                of a step gets the same).
+            iterations: the run's length in optimizer steps.
+
+        Shapes:
+            The loss is a 0-d tensor.
+        """
         raise NotImplementedError
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:

@@ -55,23 +55,25 @@ def toy_config(**overrides) -> WeClipConfig:
     return WeClipConfig(**values)
 
 
-def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int | None = None,
+def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int,
                   iterations: int | None = None) -> WeClipLoss:  # fmt: skip
     """Forward, online pseudo labels and the loss of one batch (no optimizer step).
 
     ``batch``: ``pixels`` (B, 3, H, W), ``labels`` (B, C-1) multi-hot, optional ``valid``
-    (B, H, W) bool (real, not padded, pixels). The model's step counter decides CAA vs RFM
-    (``WeClipConfig.rfm_switch_iteration``). With ``config.ignore_padding`` the padded pixels
-    are ignored (255) in both losses.
+    (B, H, W) bool (real, not padded, pixels). The optimizer step decides CAA vs RFM
+    (``WeClipConfig.rfm_switch_iteration``; official ``iter_num``). With
+    ``config.ignore_padding`` the padded pixels are ignored (255) in both losses.
 
     Args:
-        step: the 1-based optimizer step this batch belongs to (the engine's, passed by
-            ``WeClipTask``: every micro-batch of a step gets the same); the counter is set to
-            it. None: the counter advances by one (one call = one optimizer step).
+        step: the 1-based optimizer step this batch belongs to (the engine's, passed to
+            ``TrainTask.loss``: every micro-batch of a step gets the same).
         iterations: the run's length, needed with ``config.rfm_start_fraction``.
 
     Returns:
         The loss terms; ``total`` is differentiable w.r.t. the decoder.
+
+    Shapes:
+        pixels (B, 3, H, W) -> logits (B, C, H/16, W/16) inside; every loss term is 0-d.
 
     Reference: WeCLIP Section 3.4; scripts/dist_clip_voc.py.
     """
@@ -79,11 +81,7 @@ def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int | Non
     cfg = inner.config
     labels = labels_from_multi_hot(batch["labels"])
     check_label_sets(labels, cfg.n_classes - 1)
-    if step is None:
-        inner.step_count += 1
-    else:
-        inner.step_count.fill_(step)
-    use_rfm = int(inner.step_count) >= cfg.rfm_switch_iteration(iterations)
+    use_rfm = step >= cfg.rfm_switch_iteration(iterations)
     out = model(batch["pixels"])
     pseudo = inner.pseudo_labels(batch["pixels"], out, labels, use_rfm=use_rfm)
     if cfg.ignore_padding and "valid" in batch:
