@@ -29,7 +29,7 @@ def _deeplab(root, masks, run, *extra):
 
 
 def _weclip(root, run, *extra):
-    return ["train", "weclip", "--recipe", "toy", "--dataset", "voc12", "--root", str(root),
+    return ["train", "weclip", "--recipe", "toy", "--root", str(root),
             "--run-dir", str(run), "--iterations", "2", *FAST, *extra]  # fmt: skip
 
 
@@ -104,8 +104,8 @@ def test_a_nan_loss_ends_with_a_clear_message(method, toy, tmp_path, capsys, mon
     task = {"deeplab": DeepLabTask, "weclip": WeClipTask, "weakclip": WeakClipTask}[method]
     real = task.loss
 
-    def nan_loss(self, model, batch):
-        loss, logs = real(self, model, batch)
+    def nan_loss(self, model, batch, step, iterations):
+        loss, logs = real(self, model, batch, step, iterations)
         return loss * float("nan"), logs
 
     monkeypatch.setattr(task, "loss", nan_loss)
@@ -229,19 +229,18 @@ def test_a_run_dir_that_is_a_file_is_a_clear_error(toy, tmp_path, capsys):
 def test_weclip_toy_trains_on_the_toy_train_split_and_predicts_at_native_size(
     toy, tmp_path, capsys
 ):
-    from clipwsss.cli.weclip import _long_side
+    from clipwsss.train.runs import load_run
 
     run = tmp_path / "run"
     assert main(_weclip(toy, run)) == 0
-    record = json.loads((run / "config.json").read_text())
-    assert record["task"]["data"]["split"] == "train"
+    assert json.loads((run / "config.json").read_text())["task"]["data"]["split"] == "train"
     shutil.copytree(toy, tmp_path / "moved")  # the data set moved: the run still resumes
     capsys.readouterr()
     assert main(_weclip(tmp_path / "moved", run)) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 2
 
-    class Args:
-        long_side = None
+    recipe, _ = load_run(run)
+    assert recipe.tta.long_side is None  # toy: the images' own size
+    from clipwsss.train.tasks.weclip import RECIPES
 
-    assert _long_side(Args, record["task"]) is None
-    assert _long_side(Args, {"recipe": "voc12"}) == 512
+    assert RECIPES["voc12"].tta.long_side == 512

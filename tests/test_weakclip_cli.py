@@ -52,7 +52,8 @@ def test_every_config_field_has_a_flag():
     args = build_parser().parse_args(
         ["train", "weakclip", "--n-prompts", "4", "--chain-coattention", "true", "--lr", "3e-4"]
     )
-    assert (args.n_prompts, args.chain_coattention, args.lr) == (4, True, 3e-4)
+    got = [getattr(args, k) for k in ("model.n_prompts", "model.chain_coattention", "train.lr")]
+    assert got == [4, True, 3e-4]
 
 
 def test_random_weights_need_an_explicit_flag(capsys):

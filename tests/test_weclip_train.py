@@ -18,10 +18,11 @@ from clipwsss.methods.weclip.infer import (
 from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.pipeline import predict_dataset
 from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
-from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
+from clipwsss.methods.weclip.train import toy_config, training_step
 from clipwsss.toy import generate_toy_voc
+from clipwsss.train.tasks.weclip import RECIPES
 
-TOY_ITERS = RECIPES["toy"].iterations  # toy_config() switches at a fraction of the run
+TOY_ITERS = RECIPES["toy"].train.iterations  # toy_config() switches at a fraction of the run
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +112,9 @@ def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
 
 
 def test_recipes():
-    voc, coco = RECIPES["voc12"], RECIPES["coco14"]
-    assert (voc.iterations, voc.batch_size, voc.crop, voc.lr) == (30000, 4, 320, 2e-3)
+    voc, coco = RECIPES["voc12"].train, RECIPES["coco14"].train
+    assert (voc.iterations, voc.batch_size, RECIPES["voc12"].data.crop, voc.lr) == (
+        30000, 4, 320, 2e-3)
     assert (voc.warmup_iters, voc.power, coco.iterations) == (50, 1.0, 80000)
 
 

@@ -160,15 +160,28 @@ def _sections(cls: type) -> list[tuple[str, type]]:
             if dataclasses.is_dataclass(_unwrap_optional(hints[f.name]))]  # fmt: skip
 
 
+def _flaggable(cls: type, name: str) -> bool:
+    """A field a flag can set (a mapping or a tuple of pairs, such as ``crf_params``, is set
+    in the recipe only)."""
+    kind = _unwrap_optional(_field_types(cls)[name])
+    if kind is dict or typing.get_origin(kind) is dict:
+        return False
+    if typing.get_origin(kind) is tuple:
+        return all(k in (int, float, str, Ellipsis) for k in typing.get_args(kind))
+    return True
+
+
 def _nested_flag_names(cls: type, skip: tuple[str, ...]) -> dict[tuple[str, str], str]:
     """(section, field) -> flag: ``--field-name`` where no other section has that field (today's
-    spellings: ``--iterations``, ``--aff-weight``), else ``--section-field-name``."""
+    spellings: ``--iterations``, ``--aff-weight``), else ``--section-field-name``; the engine's
+    ``train`` section always keeps ``--field-name`` (``--seed`` is the training seed)."""
     pairs = [(s, f) for s, sub in _sections(cls) for f in dataclasses.fields(sub)
-             if f"{s}.{f.name}" not in skip and s not in skip]  # fmt: skip
+             if f"{s}.{f.name}" not in skip and s not in skip
+             and _flaggable(sub, f.name)]  # fmt: skip
     counts: dict[str, int] = {}
     for _, f in pairs:
         counts[flag_name(f)] = counts.get(flag_name(f), 0) + 1
-    return {(s, f.name): flag_name(f) if counts[flag_name(f)] == 1 else
+    return {(s, f.name): flag_name(f) if counts[flag_name(f)] == 1 or s == "train" else
             f"--{s.replace('_', '-')}-{flag_name(f)[2:]}" for s, f in pairs}  # fmt: skip
 
 
@@ -207,6 +220,8 @@ class _RenamingGroup:
 
     def add_argument(self, name: str, *rest, dest: str, **kwargs):
         name = self.renames.get(name, name)
+        if kwargs.get("metavar") is None and kwargs.get("action") is None:
+            kwargs["metavar"] = dest.upper()
         return self.group.add_argument(name, *rest, dest=f"{self.section}.{dest}", **kwargs)
 
 

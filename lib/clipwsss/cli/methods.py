@@ -54,14 +54,14 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
         "same command resumes from the run's last checkpoint. See docs/training.md.",
     )
     methods = train.add_subparsers(dest="method", required=True, metavar="METHOD")
-    for name in METHODS:
-        _module(name).add_train_parser(methods)
     from clipwsss.cli.train import add_train_parser
     from clipwsss.train.registry import TRAINED_METHODS
 
-    for name in TRAINED_METHODS:  # methods on the shared recipe path: one generic command
-        if name not in METHODS:
-            add_train_parser(methods, name)
+    for name in METHODS:
+        if name not in TRAINED_METHODS:
+            _module(name).add_train_parser(methods)
+    for name in TRAINED_METHODS:  # one generic command; a CLI module only adds input flags
+        add_train_parser(methods, name, _module(name) if name in METHODS else None)
     p = sub.add_parser(
         "predict",
         add_help=False,
@@ -91,7 +91,7 @@ def run_method(run_dir: Path) -> str:
         task = json.loads(path.read_text()).get("task", {})
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
-    method = TASK_CLASSES.get(task.get("class", ""))
+    method = task.get("method") or TASK_CLASSES.get(task.get("class", ""))
     if method is None or method not in METHODS:
         known = ", ".join(sorted(METHODS))
         raise ValueError(f"{run_dir} is a run of task {task.get('class')!r}; predict knows {known}")

@@ -53,8 +53,8 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
         kinds = [items[0]] * len(value) if variadic else list(items)
         if not variadic and len(kinds) != len(value):
             raise ValueError(f"{where}: expected {len(kinds)} values, got {len(value)}")
-        return tuple(_convert(k, v, f"{where}[{i}]") for i, (k, v) in
-                     enumerate(zip(kinds, value)))  # fmt: skip
+        pairs = enumerate(zip(kinds, value, strict=True))
+        return tuple(_convert(k, v, f"{where}[{i}]") for i, (k, v) in pairs)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -72,10 +72,26 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "") -> T:
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {unknown}; {cls.__name__} has {sorted(names)}")
+        raise ValueError(
+            f"{where}: unknown setting(s) {unknown}; {cls.__name__} has {sorted(names)}"
+        )
     hints = _hints(cls)
     values = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
     return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """The frozen CLIP a method builds on, by name (its weights are never copied into a run)."""
+
+    # open_clip name, local-dir:/path, or "toy" (the shipped micro-CLIP)
+    model: str = "ViT-B-16"
+    pretrained: str | None = "openai"  # weights tag or file; None: random weights (tests)
+    classes: str = "voc12"  # class vocabulary: voc12 | coco14 | toy
+
+    def __post_init__(self) -> None:
+        if self.classes not in ("voc12", "coco14", "toy"):
+            raise ValueError(f"classes={self.classes!r}: choose voc12, coco14 or toy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,4 +111,4 @@ class Recipe:
         return from_dict(cls, data)
 
 
-__all__ = ["Recipe", "from_dict", "to_dict"]
+__all__ = ["ClipSpec", "Recipe", "from_dict", "to_dict"]

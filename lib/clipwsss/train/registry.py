@@ -6,7 +6,9 @@ A method module gives:
   ``train: TrainConfig`` field and its other configs (model, data, tta, loss);
 - ``RECIPES``: the named recipes (flat literals: "voc12", "coco14", "toy", ...);
 - ``build_model(recipe) -> nn.Module``: the model a recipe describes (untrained);
-- ``Task``: its ``TrainTask``, built as ``Task(recipe, dataset, model=None)``.
+- ``Task``: its ``TrainTask`` (a ``clipwsss.train.runs.RecipeTask``), built as
+  ``Task(recipe, dataset, model=None, **inputs)``; ``inputs`` are its keyword-only input
+  folders (DeepLab's ``masks_dir``), recorded as paths, never compared on resume.
 
 ``clipwsss train NAME`` (flags generated from ``Recipe``), the run record and
 ``load_run(run_dir)`` are written once for every module listed here; modules are imported
@@ -19,7 +21,11 @@ import importlib
 from types import ModuleType
 
 # name -> module path of the methods trained through the shared recipe path.
-TRAINED_METHODS: dict[str, str] = {}
+TRAINED_METHODS: dict[str, str] = {
+    "deeplab": "clipwsss.train.tasks.deeplab",
+    "weakclip": "clipwsss.train.tasks.weakclip",
+    "weclip": "clipwsss.train.tasks.weclip",
+}
 
 
 def register_method(name: str, module: str) -> None:

@@ -45,7 +45,9 @@ class RecipeTask(TrainTask):
         # The engine records recipe.train itself (its intervals and run_dir may change).
         recipe = self.recipe.to_dict()
         recipe.pop("train")
-        return {"method": self.method, "recipe": recipe}
+        data = {"split": getattr(self.dataset, "split", None),
+                "classes": list(getattr(self.dataset, "class_names", None) or [])}  # fmt: skip
+        return {"method": self.method, "recipe": recipe, "data": data}
 
 
 def read_recipe(run_dir: str | Path) -> tuple[str, Recipe]:

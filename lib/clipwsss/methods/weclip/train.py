@@ -1,4 +1,5 @@
-"""One WeCLIP training step and the official recipes (the loop is ``clipwsss.train``).
+"""One WeCLIP training step and the toy model settings (recipes and the engine task:
+``clipwsss.train.tasks.weclip``).
 
 Paper: WeCLIP Section 4.1 (implementation details); official ``configs/voc_attn_reg.yaml``,
 ``coco_attn_reg.yaml``, ``scripts/dist_clip_voc.py``, ``utils/optimizer.py``.
@@ -6,39 +7,12 @@ Paper: WeCLIP Section 4.1 (implementation details); official ``configs/voc_attn_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from .config import WeClipConfig
 from .losses import WeClipLoss, weclip_loss
 from .samples import check_label_sets, labels_from_multi_hot
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named training recipe: the engine settings WeCLIP's official configs use."""
-
-    iterations: int  # VOC 30k, COCO 80k
-    batch_size: int = 4  # configs: samples_per_gpu 4 on one GPU
-    crop: int = 320  # configs: crop_size 320
-    lr: float = 2e-3  # decoder lr: config 2e-4 x 10 (its param group), i.e. 2e-3 effective
-    weight_decay: float = 0.01  # PolyWarmupAdamW weight_decay
-    betas: tuple[float, float] = (0.9, 0.999)
-    warmup_iters: int = 50  # warmup_iter 50
-    warmup_ratio: float = 1e-6  # warmup_ratio 1e-6
-    power: float = 1.0  # poly power 1.0
-    seed: int = 1  # official seed
-
-
-RECIPES = {
-    "voc12": Recipe(iterations=30000),
-    "coco14": Recipe(iterations=80000),
-    # The shipped micro-CLIP (4 blocks, 8 px patches) on the 96 px toy world.
-    "toy": Recipe(iterations=300, crop=96, warmup_iters=10, seed=0),
-}
-
 
 # The official VOC run switches CAA -> RFM at training iteration 9145 of 30000.
 OFFICIAL_RFM_FRACTION = 9145 / 30000
