@@ -225,17 +225,21 @@ def test_training_scaling_is_deeplab_pytorchs_up_to_resampling_rounding():
 
 
 def test_predict_reloads_a_caffe_run(tmp_path):
-    """``clipwsss predict``'s loader rebuilds the recorded Caffe network (depth, MSC scales)
-    and its weights from a finished run's config.json and model.pt."""
-    from clipwsss.cli.deeplab import load_run
+    """``load_run`` rebuilds the recorded Caffe network (depth, MSC scales) and its weights
+    from a finished run's config.json and model.safetensors."""
+    from clipwsss.train.runs import load_run
+    from clipwsss.train.weights import save_weights
 
     recipe = _script().kit_recipe(KIT)
     model = build_deeplab(recipe.model)
-    (tmp_path / "config.json").write_text(json.dumps({"task": {"recipe": recipe.to_dict()}}))
-    torch.save(model.state_dict(), tmp_path / "model.pt")
-    record, loaded = load_run(tmp_path, "cpu")
+    stored = recipe.to_dict()
+    train_record = stored.pop("train")
+    record = {"train": train_record, "task": {"method": "deeplab", "recipe": stored}}
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    save_weights(tmp_path / "model.safetensors", model)
+    loaded_recipe, loaded = load_run(tmp_path)
     assert loaded.config == recipe.model and not loaded.training
+    assert loaded_recipe == recipe and loaded_recipe.tta.normalization == "caffe"
     x = torch.randn(1, 3, 65, 81)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model.eval()(x))
-    assert record["task"]["recipe"]["infer"]["normalization"] == "caffe"

@@ -128,7 +128,7 @@ def test_a_huge_lr_never_checkpoints_non_finite_weights(toy, tmp_path, capsys):
         assert all(
             np.isfinite(v.numpy()).all() for v in load_file(folder / "model.safetensors").values()
         )
-    assert not (run / "model.pt").exists()
+    assert not (run / "model.safetensors").exists()
 
 
 @pytest.fixture(scope="module")

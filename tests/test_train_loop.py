@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from clipwsss.train import ConfigMismatchError, checkpoint_steps, load_trained, train
 from clipwsss.train.tiny import TinyRegression, tiny_config
@@ -24,7 +25,7 @@ def _run_tiny(run_dir, *flags):
 
 
 def _weights(run_dir):
-    return torch.load(Path(run_dir) / "model.pt", weights_only=True)
+    return load_file(Path(run_dir) / "model.safetensors")
 
 
 def _assert_same_weights(a, b):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from clipwsss.cli.main import main
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE
@@ -58,7 +59,7 @@ def test_a_fourth_method_trains_from_the_cli_and_loads_back(pixel, tmp_path, cap
     )
     assert recipe == want
     assert model[0].out_channels == 4 and not model.training
-    trained = torch.load(run / "model.pt", weights_only=True)
+    trained = load_file(run / "model.safetensors")
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, trained[key], rtol=0, atol=0)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from clipwsss.io.locks import FolderLockedError
 from clipwsss.train import (
@@ -45,7 +46,7 @@ def _same_weights(a, b):
 
 
 def _model_pt(run_dir):
-    return torch.load(Path(run_dir) / "model.pt", weights_only=True)
+    return load_file(Path(run_dir) / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +229,7 @@ def test_a_truncated_file_of_the_newest_checkpoint_falls_back_to_the_previous(re
 def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(reference, finished):
     for folder in (finished / "checkpoints").glob("step-*"):
         (folder / "manifest.json").unlink()
-    (finished / "model.pt").unlink()
+    (finished / "model.safetensors").unlink()
     with pytest.warns(RuntimeWarning, match="no manifest.json .* not verified"):
         result = train(TinyRegression(), tiny_config(str(finished)))
     assert result.resumed_from == 40
@@ -238,7 +239,7 @@ def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(referen
 def test_no_complete_checkpoint_is_a_clear_error(finished):
     for step in checkpoint_steps(finished):
         (finished / "checkpoints" / f"step-{step:08d}" / "model.safetensors").write_bytes(b"x")
-    (finished / "model.pt").unlink()
+    (finished / "model.safetensors").unlink()
     with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError, match="--resume false"):
         train(TinyRegression(), tiny_config(str(finished)))
 
@@ -254,7 +255,7 @@ def test_a_diverged_run_writes_no_non_finite_checkpoint(tmp_path):
     for step in checkpoint_steps(tmp_path):
         weights = load_file(tmp_path / "checkpoints" / f"step-{step:08d}" / "model.safetensors")
         assert all(torch.isfinite(v).all() for v in weights.values()), step
-    assert not (tmp_path / "model.pt").exists()
+    assert not (tmp_path / "model.safetensors").exists()
     ok = train(TinyRegression(), tiny_config(str(tmp_path), resume=False))
     assert ok.step == 40 and ok.resumed_from == 0
 
@@ -288,7 +289,7 @@ def test_settings_that_do_not_change_the_result_and_paths_do_not_block_a_resume(
     run = tmp_path / "runs" / "x"
     shutil.copytree(reference.run_dir, run)  # a copied (moved) run
     shutil.rmtree(run / "checkpoints" / "step-00000040")
-    (run / "model.pt").unlink()
+    (run / "model.safetensors").unlink()
     monkeypatch.chdir(tmp_path)
     changed = dict(checkpoint_interval=7, log_interval=3, eval_interval=0, device="cpu",
                    progress=True, keep_checkpoints=5, num_workers=0)  # fmt: skip

@@ -24,7 +24,7 @@ def _train_argv(root, seeds, run_dir):
 def test_train_then_predict(toy_root, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(_train_argv(toy_root, toy_root / "SegmentationClass", run)) == 0
-    assert (run / "model.pt").is_file()
+    assert (run / "model.safetensors").is_file()
     out = tmp_path / "pred"
     argv = ["predict", "--run-dir", str(run), "--root", str(toy_root), "--split", "val",
             "--out", str(out), "--scales", "1.0", "--no-flip"]  # fmt: skip

@@ -127,7 +127,7 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     # A run killed after step 2: its step-3 checkpoint and final model never got written.
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "step-00000003")
-    (tmp_path / "b" / "model.pt").unlink()
+    (tmp_path / "b" / "model.safetensors").unlink()
     assert checkpoint_steps(tmp_path / "b") == [2]
     resumed = train_weakclip(clip, names, toy_voc, seeds, RECIPE, tmp_path / "b", **kw)
     assert resumed.resumed_from == 2
@@ -145,6 +145,17 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     }  # fmt: skip
     assert {"gamma", "beta", "text_encoder.contexts", "head.conv_seg.weight"} <= moved
     assert not any(n.startswith(("visual.", "text_encoder.transformer.")) for n in moved)
+    # The frozen CLIP towers are not copied into checkpoints or the final weights: rebuilt
+    # from the recipe's CLIP (checked by fingerprint), they load back all the same.
+    final = load_file(tmp_path / "a" / "model.safetensors")
+    assert set(final) == set(step2) == {n for n in a if not n.startswith(
+        ("visual.", "text_encoder.")) or n == "text_encoder.contexts"}  # fmt: skip
+    from clipwsss.train.runs import load_run
+
+    recipe, loaded = load_run(tmp_path / "a")
+    assert recipe.train.iterations == 3
+    for name, value in loaded.state_dict().items():
+        torch.testing.assert_close(value, a[name].cpu(), rtol=0, atol=0, msg=name)
 
 
 def test_voc_recipe_maps_to_the_official_schedule(tmp_path):

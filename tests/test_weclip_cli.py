@@ -17,7 +17,7 @@ def test_train_then_predict(tmp_path, capsys):
             "--aff-weight", "0.5", "--run-dir", str(run), "--progress", "false"]  # fmt: skip
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["step"] == 2 and (run / "model.pt").is_file()
+    assert out["step"] == 2 and (run / "model.safetensors").is_file()
     saved = json.loads((run / "config.json").read_text())
     # a generated model flag reached the run
     assert saved["task"]["recipe"]["model"]["aff_weight"] == 0.5

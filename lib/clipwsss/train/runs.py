@@ -76,9 +76,19 @@ def read_recipe(run_dir: str | Path) -> tuple[str, Recipe]:
 
 def load_run(run_dir: str | Path) -> tuple[Recipe, nn.Module]:
     """The recipe and trained model (eval mode, on the CPU) of a finished run of any
-    registered method."""
+    registered method.
+
+    Raises:
+        ValueError: the frozen CLIP the recipe names has other weights than the run's
+            (``clip_fingerprint`` in ``config.json``).
+    """
     method, recipe = read_recipe(run_dir)
     model = method_module(method).build_model(recipe)
+    task = json.loads((Path(run_dir) / "config.json").read_text())["task"]
+    want, got = task.get("clip_fingerprint"), getattr(model, "clip_fingerprint", None)
+    if want is not None and got != want:
+        raise ValueError(f"{run_dir} was trained on CLIP weights {want}, but "
+                         f"{recipe.clip.model} now has {got}")  # fmt: skip
     return recipe, load_trained(run_dir, model).eval()
 
 

@@ -46,7 +46,11 @@ class TrainTask:
         raise NotImplementedError
 
     def collate(self, samples: list[Any]) -> Any:
-        """Stack samples into a batch; default ``torch.utils.data.default_collate``."""
+        """Stack samples into a batch; default ``torch.utils.data.default_collate``.
+
+        Shapes:
+            Per-sample tensors (...) become batch tensors (B, ...).
+        """
         return default_collate(samples)
 
     def loss(
@@ -65,6 +69,11 @@ class TrainTask:
             The loss is a 0-d tensor.
         """
         raise NotImplementedError
+
+    def frozen_keys(self, model: nn.Module) -> set[str]:
+        """State-dict keys of frozen weights the task rebuilds from a named source (recorded in
+        ``config()``), left out of checkpoints and the final weights; default: none."""
+        return set()
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
         """Optional evaluation (main process, ``model.eval()`` and no_grad already set)."""

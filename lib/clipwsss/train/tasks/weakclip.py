@@ -39,9 +39,12 @@ def class_names(recipe: WeakClipRecipe) -> list[str]:
 
 
 def build_model(recipe: WeakClipRecipe, clip: ClipModel | None = None) -> WeakCLIP:
-    """WeakCLIP on the recipe's frozen CLIP (loaded without moving torch's RNG)."""
+    """WeakCLIP on the recipe's frozen CLIP (loaded without moving torch's RNG); the model's
+    ``clip_fingerprint`` is the CLIP weights' (``load_run`` checks it against the run's)."""
     clip = clip or load_spec_clip(recipe.clip, keep_rng=True)
-    return build_weakclip(clip, class_names(recipe), recipe.model)
+    model = build_weakclip(clip, class_names(recipe), recipe.model)
+    model.clip_fingerprint = clip.fingerprint
+    return model
 
 
 class WeakClipTask(RecipeTask):
@@ -86,6 +89,12 @@ class WeakClipTask(RecipeTask):
 
     def param_groups(self, model: nn.Module) -> list[ParamGroup]:
         return [ParamGroup(g.params, lr_mult=g.lr_mult, name=g.name) for g in param_groups(model)]
+
+    def frozen_keys(self, model: nn.Module) -> set[str]:
+        """The frozen CLIP towers (about 690 MB at ViT-B/16): rebuilt from ``recipe.clip`` and
+        checked against ``clip_fingerprint``, never copied into a checkpoint."""
+        return {k for k, p in model.named_parameters()
+                if not p.requires_grad and k.startswith(("visual.", "text_encoder."))}  # fmt: skip
 
     def train_dataset(self) -> SeedDataset:
         d = self.recipe.data
