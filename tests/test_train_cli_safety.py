@@ -75,7 +75,7 @@ def test_deeplab_resumes_with_other_intervals_device_progress_and_run_dir_spelli
     argv = _deeplab(toy, toy / "SegmentationClass", "./runs/x/", "--checkpoint-interval", "2",
                     "--log-interval", "7", "--device", "cpu", "--progress", "true")  # fmt: skip
     assert main(argv) == 0
-    assert "resumed from step 3" in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 3
 
 
 def test_a_deeplab_run_recorded_by_an_older_version_still_resumes(
@@ -92,7 +92,7 @@ def test_a_deeplab_run_recorded_by_an_older_version_still_resumes(
     task["recipe"]["train"] = dict(record["train"], run_dir="elsewhere", progress=True)
     (run / "config.json").write_text(json.dumps(record))
     assert main(_deeplab(toy, toy / "SegmentationClass", run)) == 0
-    assert "resumed from step 3" in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 3
 
 
 @pytest.mark.parametrize("method", ["deeplab", "weclip", "weakclip"])
@@ -185,7 +185,7 @@ def test_weakclip_checks_every_seed_before_the_first_step(toy, tmp_path, capsys)
         ("weakclip", ["--head-dropout", "1.5"], "head_dropout (--head-dropout) must be in [0, 1)"),
         ("deeplab", ["--limit", "-5"], "argument --limit: must be >= 0"),
         ("weakclip", ["--limit", "-5"], "argument --limit: must be >= 0"),
-        ("deeplab", ["--crop", "0"], "argument --crop: must be >= 1"),
+        ("deeplab", ["--crop", "0"], "crop (--crop) must be in [1, inf), got 0"),
     ],
 )
 def test_out_of_range_flags_are_refused_before_training(

@@ -86,10 +86,10 @@ def _interrupted_task() -> TinyRegression:
     task = TinyRegression()
     loss = task.loss
 
-    def loss_then_sigint(model, batch):
+    def loss_then_sigint(model, batch, step, iterations):
         if task.calls == 2 * 9 - 1:
             os.kill(os.getpid(), signal.SIGINT)
-        return loss(model, batch)
+        return loss(model, batch, step, iterations)
 
     task.loss = loss_then_sigint
     return task

@@ -1,16 +1,17 @@
 """``clipwsss train <method>`` and ``clipwsss predict``: one command each for every trained method.
 
     clipwsss train deeplab  --profile voc12 --masks outputs/voc12/masks --run-dir runs/deeplab
-    clipwsss train weclip   --recipe voc12 --dataset voc12 --root data/VOCdevkit/VOC2012 ...
+    clipwsss train weclip   --recipe voc12 --root data/VOCdevkit/VOC2012 ...
     clipwsss train weakclip --recipe voc12 --root data/VOCdevkit/VOC2012 --seeds ... ...
     clipwsss predict --run-dir runs/weclip_voc --out outputs/voc12/weclip_masks [method flags]
 
-``train`` has one subcommand per method (``clipwsss train <method> --help`` lists its flags).
-``predict`` reads what the run folder recorded (``config.json``: the engine writes the task's
-class as ``task.class``) and hands the remaining flags to that method's predictor, so one
-command serves every method; ``clipwsss predict --run-dir RUN --help`` lists that run's flags.
-Each method's handlers live in ``cli/<method>.py`` (``add_train_parser``,
-``add_predict_arguments``, ``cmd_train``, ``cmd_predict``).
+``train`` has one subcommand per method of the trained-method registry
+(``clipwsss.train.registry``), all built by ``cli/train.py`` from the method's nested recipe
+(``clipwsss train <method> --help`` lists its flags); ``cli/<method>.py`` only adds a method's
+input flags and checks. ``predict`` reads what the run folder recorded (``config.json``:
+``task.method``; older records: the task's class as ``task.class``) and hands the remaining
+flags to that method's predictor, so one command serves every method; ``clipwsss predict
+--run-dir RUN --help`` lists that run's flags (``add_predict_arguments``, ``cmd_predict``).
 """
 
 from __future__ import annotations
