@@ -85,3 +85,21 @@ def test_register_method_adds_a_name(monkeypatch):
 
     register_method("x", "some.module")
     assert registry.TRAINED_METHODS == {"x": "some.module"}
+
+
+def test_shared_field_names_get_their_section_as_prefix():
+    """DeepLab's data and tta configs both have ``scales``: ``--data-scales`` and
+    ``--tta-scales``; the engine's fields keep their spelling (``--seed``)."""
+    from clipwsss.cli.config_flags import recipe_from_args
+    from clipwsss.cli.main import build_parser
+    from clipwsss.train.tasks.deeplab import RECIPES
+
+    args = build_parser("train").parse_args(
+        ["train", "deeplab", "--profile", "toy", "--masks", "m", "--data-scales", "1.0",
+         "--tta-scales", "0.5", "1.0", "--seed", "3", "--loss", "ce"])  # fmt: skip
+    recipe = recipe_from_args(RECIPES["toy"], args)
+    assert recipe.data.scales == (1.0,) and recipe.tta.scales == (0.5, 1.0)
+    assert recipe.train.seed == 3 and recipe.loss.kind == "ce"
+    assert recipe.model == RECIPES["toy"].model  # flags not given keep the recipe's values
+    with pytest.raises(SystemExit):
+        build_parser("train").parse_args(["train", "deeplab", "--masks", "m", "--scales", "1"])
