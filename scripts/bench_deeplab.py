@@ -54,9 +54,10 @@ def _one(recipe_name: str, iterations: int, device: str, threads: int) -> dict:
         def __init__(self) -> None:  # no data files: synthetic samples
             self.recipe, self.allow_random, self.val_dataset = recipe, True, None
             self.masks_dir, self.conf_dir, self.dataset = "synthetic", None, []
+            self.model = None
 
         def train_dataset(self):
-            return _Synthetic(recipe.augment.crop, recipe.model.n_classes)
+            return _Synthetic(recipe.data.crop, recipe.model.n_classes)
 
     with tempfile.TemporaryDirectory() as run_dir, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,7 +84,7 @@ def _one(recipe_name: str, iterations: int, device: str, threads: int) -> dict:
     return {
         "recipe": recipe_name,
         "backbone": recipe.model.backbone,
-        "crop": recipe.augment.crop,
+        "crop": recipe.data.crop,
         "batch": recipe.train.batch_size,
         "device": "cuda" if cuda else "cpu",
         "threads": threads,

@@ -83,7 +83,7 @@ def _kit_task(kit: Path, recipe, tmp: Path):
         "custom", images, str(tmp / "labels.txt"), class_list=str(tmp / "classes.txt")
     )
     return DeepLabTask(
-        dataclasses.replace(recipe, augment=None), dataset, kit / "fixture" / "labels"
+        dataclasses.replace(recipe, data=None), dataset, masks_dir=kit / "fixture" / "labels"
     )
 
 
@@ -114,7 +114,7 @@ def training_outputs(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], N
                 if i < len(outs) - 1:  # the max-fused output uses the scale-1 labels
                     small, _ = resize_target(y, tuple(o.shape[-2:]))
                     labels.setdefault(o.shape[-1], []).append(small)
-                row.append(float(segmentation_loss(o, y, kind=recipe.loss, mu=recipe.mu)))
+                row.append(float(segmentation_loss(o, y, kind=recipe.loss.kind, mu=recipe.loss.mu)))
             terms.append(row)
             h = x
             for i in range(1, 6):
@@ -216,13 +216,13 @@ def evaluation(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None]) 
     model.eval()
     image = load_image(kit / "fixture" / "images" / "test_0.png")
     demo = demo_resize(image)
-    crf = dataclasses.replace(recipe.infer, crf=True)
+    crf = dataclasses.replace(recipe.tta, crf=True)
     with torch.no_grad():
         _save(out, "test_logits", model(preprocess(image)[None]))
         _save(out, "demo513_logits", model(preprocess(demo)[None]))
-    _save(out, "test_label", predict_label(model, image, recipe.infer))
+    _save(out, "test_label", predict_label(model, image, recipe.tta))
     _save(out, "test_crf_label", predict_label(model, image, crf))
-    _save(out, "demo513_label", predict_label(model, demo, recipe.infer))
+    _save(out, "demo513_label", predict_label(model, demo, recipe.tta))
     demo_crf = dataclasses.replace(crf, crf_image="bgr")  # demo.py: the resized cv2 image
     _save(out, "demo513_crf_label", predict_label(model, demo, demo_crf))
 

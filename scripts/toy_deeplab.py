@@ -96,8 +96,7 @@ def train_one(
     recipe = get_recipe("toy")
     recipe = dataclasses.replace(
         recipe,
-        loss=loss,
-        mu=recipe.mu if mu is None else mu,
+        loss=dataclasses.replace(recipe.loss, kind=loss, mu=recipe.loss.mu if mu is None else mu),
         train=dataclasses.replace(
             recipe.train,
             seed=seed,
@@ -109,7 +108,7 @@ def train_one(
     task = DeepLabTask(
         recipe,
         VOCDataset(data, "train", class_names=names),
-        dirs["labels0"],
+        masks_dir=dirs["labels0"],
         conf_dir=dirs["conf"] if loss == "cgl" else None,
         allow_random=True,
     )
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             result, wall, recipe = train_one(
                 args.data, dirs, loss, seed, args.iterations, args.data / "runs" / "deeplab", mu
             )
-            h = image_confusions(result.model, val_ds, len(names) + 1, recipe.infer)
+            h = image_confusions(result.model, val_ds, len(names) + 1, recipe.tta)
             done[loss, seed, mu] = h, wall
             print(f"{run_name(loss, seed, mu)}: val mIoU {100 * mean_iou(h.sum(0)):.1f}, "
                   f"{wall:.0f} s of training", flush=True)  # fmt: skip

@@ -76,11 +76,11 @@ def table(data, runs: dict[str, Path], n_boot: int) -> pd.DataFrame:
 
 def write_summary(args, out: pd.DataFrame, seconds: float, argv: list[str] | None) -> None:
     """--out/ablations.json (command, settings, run time) and --out/summary.md (the table)."""
-    from clipwsss.methods.weakclip.recipes import get_recipe
+    from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
     info = {"command": ["python", "scripts/weakclip_ablations.py", *(argv or sys.argv[1:])],
             "iterations": args.iters, "images": args.limit, "split": "train",
-            "train seed": get_recipe("toy").seed, "n_boot": args.n_boot,
+            "train seed": get_recipe("toy").train.seed, "n_boot": args.n_boot,
             "seconds": round(seconds), "torch": torch.__version__,
             "python": platform.python_version(), "threads": torch.get_num_threads()}  # fmt: skip
     (args.out / "ablations.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -111,7 +111,8 @@ def _train_step(model, pixels, seeds, loss_config, recipe) -> dict:
     hooks.append(model.register_forward_hook(keep("model")))
     model.zero_grad(set_to_none=True)
     terms = training_step(
-        model, {"pixels": pixels, "seeds": seeds}, loss_config, mean=recipe.mean, std=recipe.std
+        model, {"pixels": pixels, "seeds": seeds}, loss_config, mean=recipe.data.mean,
+        std=recipe.data.std,
     )
     terms.total.backward()
     for h in hooks:
@@ -136,7 +137,7 @@ def _train_step(model, pixels, seeds, loss_config, recipe) -> dict:
     probs = seed_probs(logits, size)
     out["probs64"] = probs
     out["seed_cues"] = resize_seeds(seeds, size).to(torch.uint8)
-    images = crf_images(pixels, size, recipe.mean, recipe.std)
+    images = crf_images(pixels, size, recipe.data.mean, recipe.data.std)
     out["crf_image"] = images
     clamped = crf_inputs(probs, loss_config.crf_min_prob)
     out["crf_unary"] = -np.log(np.clip(clamped, 1e-5, 1.0))  # pydensecrf unary_from_softmax
@@ -179,7 +180,7 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
         ``out``.
     """
     from clipwsss.methods.weakclip.infer import predict_probs
-    from clipwsss.methods.weakclip.recipes import get_recipe
+    from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
     recipe = get_recipe("voc12")
     loss_config = loss or recipe.loss
@@ -209,7 +210,7 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
             if digest != spec["normalised_sha256"]:
                 raise ValueError(f"normalised {name} sha256 {digest} != the kit's")
             # the image as it is: one scale (ratio 1), the default windows, no CRF
-            config = replace(recipe.inference, short_side=min(x.shape[-2:]), scales=(1.0,),
+            config = replace(recipe.tta, short_side=min(x.shape[-2:]), scales=(1.0,),
                              flip=False, crf=False)  # fmt: skip
             _save(out / f"infer_{name}_noflip", predict_probs(model, x, config))
             _save(out / f"infer_{name}_flip", predict_probs(model, x.flip(-1), config).flip(-1))
@@ -227,8 +228,8 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
 def drop_path_effect(kit: Path, seeds=(0, 1, 2)) -> list[dict]:
     """The train step's logits and losses with the default drop path active (one draw per
     seed) against the kit's deterministic step: the size of what the check leaves out."""
-    from clipwsss.methods.weakclip.recipes import get_recipe
     from clipwsss.methods.weakclip.vision import DropPath
+    from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
     recipe = get_recipe("voc12")
     pixels, seeds_ = train_batch(kit)

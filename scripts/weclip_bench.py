@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if device == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        loss = training_step(model, batch)
+        loss = training_step(model, batch, step=it + 1)
         opt.zero_grad(set_to_none=True)
         loss.total.backward()
         opt.step()

@@ -48,21 +48,25 @@ def _clip_es_runs(data: Path, work: Path, split: str, limit: int | None) -> dict
 
 def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
                 limits: dict[str, int | None]) -> tuple[dict, float]:  # fmt: skip
+    from dataclasses import replace
+
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.train import train
-    from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
+    from clipwsss.train.tasks.weclip import RECIPES, WeClipTask
 
     names = tuple(get_profile("toy").class_names())
-    task = recipe_task("toy", WeClipData("voc12", str(data), "train", class_names=names))
     over = {} if iterations is None else {"iterations": iterations}
     t0 = time.time()
     run_dir = str(work / f"weclip_seed{seed}")
-    result = train(task, recipe_train_config("toy", seed=seed, run_dir=run_dir, progress=False,
-                                             **over))  # fmt: skip
+    recipe = RECIPES["toy"]
+    recipe = replace(recipe, train=replace(recipe.train, seed=seed, run_dir=run_dir,
+                                           progress=False, **over))  # fmt: skip
+    task = WeClipTask(recipe, VOCDataset(data, "train", class_names=list(names)))
+    result = train(task, recipe.train)
     train_s = time.time() - t0
     # A finished run is resumed, not retrained: keep the time of the call that trained it.
     record = Path(run_dir) / "train_seconds.json"

@@ -54,17 +54,22 @@ def _parse_sets(items: list[str]) -> dict:
 
 
 def cmd_train(args) -> None:
+    from dataclasses import replace
+
+    from clipwsss.data import VOCDataset
     from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.methods.weclip.train import toy_config
     from clipwsss.train import train
-    from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
+    from clipwsss.train.tasks.weclip import RECIPES, WeClipTask
 
     changes = _parse_sets(args.set)
-    data = WeClipData("voc12", str(args.data), "train", class_names=_names())
-    task = recipe_task("toy", data, model_config=toy_config(**changes))
     run = args.work / f"ablation_{args.tag}"
-    result = train(task, recipe_train_config("toy", seed=0, run_dir=str(run), progress=False))
+    recipe = RECIPES["toy"]
+    recipe = replace(recipe, model=toy_config(**changes),
+                     train=replace(recipe.train, seed=0, run_dir=str(run), progress=False))
+    task = WeClipTask(recipe, VOCDataset(args.data, "train", class_names=list(_names())))
+    result = train(task, recipe.train)
     predict_dataset(result.model, _val(args.data), run / "pred_val",
                     InferenceConfig(long_side=None), progress=False)  # fmt: skip
     (run / "changes.json").write_text(json.dumps(changes) + "\n")

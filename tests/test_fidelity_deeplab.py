@@ -193,12 +193,12 @@ def test_voc12_recipe_defaults_are_deeplab_pytorch_with_the_papers_lr():
 
     coco = get_recipe("voc12", init="coco", weights="x.pth")
     assert coco.model.arch == "caffe" and coco.model.msc_scales == (0.5, 0.75)
-    assert coco.augment.normalization == coco.infer.normalization == "caffe"
+    assert coco.data.normalization == coco.tta.normalization == "caffe"
     assert (coco.train.batch_size, coco.train.grad_accum, coco.train.lr_every) == (10, 2, 10)
     assert coco.train.lr == 2.5e-5  # CLIP-ES supplementary E (deeplab-pytorch: 2.5e-4)
     assert get_recipe("voc12").train.lr == 2e-4
     tv = get_recipe("voc12", arch="torchvision")
-    assert tv.model.arch == "torchvision" and tv.augment.normalization == "torchvision"
+    assert tv.model.arch == "torchvision" and tv.data.normalization == "torchvision"
     assert get_recipe("toy").model.arch == "torchvision"
 
 
@@ -207,10 +207,10 @@ def test_task_refuses_inputs_of_the_other_network(tmp_path):
 
     recipe = get_recipe("voc12")
     recipe = dataclasses.replace(
-        recipe, augment=dataclasses.replace(recipe.augment, normalization="torchvision")
+        recipe, data=dataclasses.replace(recipe.data, normalization="torchvision")
     )
     with pytest.raises(ValueError, match="takes caffe inputs"):
-        DeepLabTask(recipe, None, tmp_path)
+        DeepLabTask(recipe, None, masks_dir=tmp_path)
 
 
 def test_training_scaling_is_deeplab_pytorchs_up_to_resampling_rounding():
@@ -225,17 +225,21 @@ def test_training_scaling_is_deeplab_pytorchs_up_to_resampling_rounding():
 
 
 def test_predict_reloads_a_caffe_run(tmp_path):
-    """``clipwsss predict``'s loader rebuilds the recorded Caffe network (depth, MSC scales)
-    and its weights from a finished run's config.json and model.pt."""
-    from clipwsss.cli.deeplab import load_run
+    """``load_run`` rebuilds the recorded Caffe network (depth, MSC scales) and its weights
+    from a finished run's config.json and model.safetensors."""
+    from clipwsss.train.runs import load_run
+    from clipwsss.train.weights import save_weights
 
     recipe = _script().kit_recipe(KIT)
     model = build_deeplab(recipe.model)
-    (tmp_path / "config.json").write_text(json.dumps({"task": {"recipe": recipe.to_dict()}}))
-    torch.save(model.state_dict(), tmp_path / "model.pt")
-    record, loaded = load_run(tmp_path, "cpu")
+    stored = recipe.to_dict()
+    train_record = stored.pop("train")
+    record = {"train": train_record, "task": {"method": "deeplab", "recipe": stored}}
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    save_weights(tmp_path / "model.safetensors", model)
+    loaded_recipe, loaded = load_run(tmp_path)
     assert loaded.config == recipe.model and not loaded.training
+    assert loaded_recipe == recipe and loaded_recipe.tta.normalization == "caffe"
     x = torch.randn(1, 3, 65, 81)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model.eval()(x))
-    assert record["task"]["recipe"]["infer"]["normalization"] == "caffe"

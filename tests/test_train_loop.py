@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from clipwsss.train import ConfigMismatchError, checkpoint_steps, load_trained, train
 from clipwsss.train.tiny import TinyRegression, tiny_config
@@ -24,7 +25,7 @@ def _run_tiny(run_dir, *flags):
 
 
 def _weights(run_dir):
-    return torch.load(Path(run_dir) / "model.pt", weights_only=True)
+    return load_file(Path(run_dir) / "model.safetensors")
 
 
 def _assert_same_weights(a, b):
@@ -85,10 +86,10 @@ def _interrupted_task() -> TinyRegression:
     task = TinyRegression()
     loss = task.loss
 
-    def loss_then_sigint(model, batch):
+    def loss_then_sigint(model, batch, step, iterations):
         if task.calls == 2 * 9 - 1:
             os.kill(os.getpid(), signal.SIGINT)
-        return loss(model, batch)
+        return loss(model, batch, step, iterations)
 
     task.loss = loss_then_sigint
     return task

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from clipwsss.io.locks import FolderLockedError
 from clipwsss.train import (
@@ -45,7 +46,7 @@ def _same_weights(a, b):
 
 
 def _model_pt(run_dir):
-    return torch.load(Path(run_dir) / "model.pt", weights_only=True)
+    return load_file(Path(run_dir) / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +68,10 @@ def _stopped_at_step_9(run_dir):
     task = TinyRegression()
     loss = task.loss
 
-    def loss_then_sigint(model, batch):
+    def loss_then_sigint(model, batch, step, iterations):
         if task.calls == 2 * 9 - 1:
             os.kill(os.getpid(), signal.SIGINT)
-        return loss(model, batch)
+        return loss(model, batch, step, iterations)
 
     task.loss = loss_then_sigint
     with pytest.raises(KeyboardInterrupt):
@@ -231,7 +232,7 @@ def test_a_truncated_file_of_the_newest_checkpoint_falls_back_to_the_previous(re
 def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(reference, finished):
     for folder in (finished / "checkpoints").glob("step-*"):
         (folder / "manifest.json").unlink()
-    (finished / "model.pt").unlink()
+    (finished / "model.safetensors").unlink()
     with pytest.warns(RuntimeWarning, match="no manifest.json .* not verified"):
         result = train(TinyRegression(), tiny_config(str(finished)))
     assert result.resumed_from == 40
@@ -241,7 +242,7 @@ def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(referen
 def test_no_complete_checkpoint_is_a_clear_error(finished):
     for step in checkpoint_steps(finished):
         (finished / "checkpoints" / f"step-{step:08d}" / "model.safetensors").write_bytes(b"x")
-    (finished / "model.pt").unlink()
+    (finished / "model.safetensors").unlink()
     with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError, match="--resume false"):
         train(TinyRegression(), tiny_config(str(finished)))
 
@@ -257,14 +258,14 @@ def test_a_diverged_run_writes_no_non_finite_checkpoint(tmp_path):
     for step in checkpoint_steps(tmp_path):
         weights = load_file(tmp_path / "checkpoints" / f"step-{step:08d}" / "model.safetensors")
         assert all(torch.isfinite(v).all() for v in weights.values()), step
-    assert not (tmp_path / "model.pt").exists()
+    assert not (tmp_path / "model.safetensors").exists()
     ok = train(TinyRegression(), tiny_config(str(tmp_path), resume=False))
     assert ok.step == 40 and ok.resumed_from == 0
 
 
 class NanTask(TinyRegression):
-    def loss(self, model, batch):
-        loss, logs = super().loss(model, batch)
+    def loss(self, model, batch, step, iterations):
+        loss, logs = super().loss(model, batch, step, iterations)
         return loss * float("nan") if self.calls > 5 else loss, logs
 
 
@@ -291,7 +292,7 @@ def test_settings_that_do_not_change_the_result_and_paths_do_not_block_a_resume(
     run = tmp_path / "runs" / "x"
     shutil.copytree(reference.run_dir, run)  # a copied (moved) run
     shutil.rmtree(run / "checkpoints" / "step-00000040")
-    (run / "model.pt").unlink()
+    (run / "model.safetensors").unlink()
     monkeypatch.chdir(tmp_path)
     changed = dict(checkpoint_interval=7, log_interval=3, eval_interval=0, device="cpu",
                    progress=True, keep_checkpoints=5, num_workers=0)  # fmt: skip

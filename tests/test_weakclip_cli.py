@@ -24,7 +24,7 @@ def _train_argv(root, seeds, run_dir):
 def test_train_then_predict(toy_root, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(_train_argv(toy_root, toy_root / "SegmentationClass", run)) == 0
-    assert (run / "model.pt").is_file()
+    assert (run / "model.safetensors").is_file()
     out = tmp_path / "pred"
     argv = ["predict", "--run-dir", str(run), "--root", str(toy_root), "--split", "val",
             "--out", str(out), "--scales", "1.0", "--no-flip"]  # fmt: skip
@@ -52,7 +52,8 @@ def test_every_config_field_has_a_flag():
     args = build_parser().parse_args(
         ["train", "weakclip", "--n-prompts", "4", "--chain-coattention", "true", "--lr", "3e-4"]
     )
-    assert (args.n_prompts, args.chain_coattention, args.lr) == (4, True, 3e-4)
+    got = [getattr(args, k) for k in ("model.n_prompts", "model.chain_coattention", "train.lr")]
+    assert got == [4, True, 3e-4]
 
 
 def test_random_weights_need_an_explicit_flag(capsys):

@@ -15,8 +15,8 @@ from clipwsss.methods.weakclip.infer import (
     slide_logits,
 )
 from clipwsss.methods.weakclip.pipeline import predict_dataset
-from clipwsss.methods.weakclip.recipes import get_recipe
 from clipwsss.toy import generate_toy_voc
+from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
 RECIPE = get_recipe("toy")
 
@@ -67,7 +67,7 @@ def test_predict_dataset_writes_pngs_and_resumes(model, tmp_path):
     generate_toy_voc(tmp_path / "toy", n_train=2, n_val=0, seed=5, image_size=96)
     data = VOCDataset(tmp_path / "toy", "train", class_names=get_profile("toy").class_names())
     config = InferenceConfig(short_side=96, scales=(1.0,), flip=False, crop=96)
-    kw = dict(mean=RECIPE.mean, std=RECIPE.std, progress=False)
+    kw = dict(mean=RECIPE.data.mean, std=RECIPE.data.std, progress=False)
     first = predict_dataset(model, data, tmp_path / "out", config, **kw)
     assert first["done"] == 2 and first["skipped"] == 0
     mask = load_label_png(tmp_path / "out" / f"{data.ids[0]}.png")

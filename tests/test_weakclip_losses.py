@@ -154,16 +154,13 @@ def test_loss_config_refuses_out_of_range_values(kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"lr": 0.0}, "--lr"),
-        ({"batch_size": 0}, "--batch-size"),
-        ({"iters": 0}, "--iters"),
+        ({"crop_size": 0}, "--crop-size"),
         ({"scale_range": (2.0, 0.5)}, "--scale-range"),
-        ({"warmup_ratio": 2.0}, "--warmup-ratio"),
-        ({"weight_decay": -1.0}, "--weight-decay"),
+        ({"std": (0.2, 0.0, 0.2)}, "--std"),
     ],
 )
-def test_train_recipe_refuses_out_of_range_values(kwargs, match):
-    from clipwsss.methods.weakclip.recipes import TrainRecipe
+def test_data_settings_refuse_out_of_range_values(kwargs, match):
+    from clipwsss.train.tasks.weakclip_recipes import WeakClipData
 
     with pytest.raises(ValueError, match=match):
-        TrainRecipe(name="bad", **kwargs)
+        WeakClipData(**kwargs)

@@ -123,7 +123,7 @@ def test_long_class_names_are_refused(tiny_vit):
 
 def test_toy_model_uses_all_four_blocks_of_the_micro_clip():
     from clipwsss.experiments.profiles import get_profile
-    from clipwsss.methods.weakclip.recipes import get_recipe
+    from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
     profile = get_profile("toy")
     clip = load_clip(profile.model, profile.pretrained)

@@ -9,9 +9,9 @@ from clipwsss.data import VOCDataset, save_label_png
 from clipwsss.experiments.profiles import get_profile
 from clipwsss.methods.weakclip import build_weakclip, corrected
 from clipwsss.methods.weakclip.data import BadSeedError, SeedDataset, augment, load_seed
-from clipwsss.methods.weakclip.recipes import get_recipe
 from clipwsss.methods.weakclip.train import param_groups, training_step
 from clipwsss.toy import generate_toy_voc
+from clipwsss.train.tasks.weakclip_recipes import get_recipe, with_run
 
 RECIPE = get_recipe("toy")
 
@@ -31,7 +31,7 @@ def toy_voc(tmp_path_factory, toy):
 
 
 def _seed_dataset(toy_voc, seed_dir):
-    r = RECIPE
+    r = RECIPE.data
     return SeedDataset(toy_voc, seed_dir, crop_size=r.crop_size, scale_range=r.scale_range,
                        mean=r.mean, std=r.std)  # fmt: skip
 
@@ -45,7 +45,7 @@ def test_one_training_step_lowers_the_loss(toy, toy_voc):
     batch = torch.utils.data.default_collate([data[i] for i in range(4)])
     groups = param_groups(model)
     opt = torch.optim.AdamW([{"params": g.params, "lr": 1e-3 * g.lr_mult} for g in groups])
-    kw = dict(mean=RECIPE.mean, std=RECIPE.std)
+    kw = dict(mean=RECIPE.data.mean, std=RECIPE.data.std)
     torch.manual_seed(1)
     before = training_step(model, batch, RECIPE.loss, **kw)
     assert before.seed > 0 and before.boundary > 0 and before.aux > 0
@@ -108,8 +108,14 @@ def test_augment_pads_seeds_with_ignore():
 def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     import shutil
 
-    from clipwsss.train import checkpoint_steps
-    from clipwsss.train.tasks.weakclip import train_weakclip
+    from clipwsss.train import checkpoint_steps, train
+    from clipwsss.train.tasks.weakclip import WeakClipTask, with_run
+
+    def train_weakclip(clip, names, dataset, seeds, recipe, run_dir, **kw):
+        recipe = with_run(recipe, run_dir, **kw)
+        assert WeakClipTask(recipe, dataset, seed_dir=seeds).config()["recipe"]["clip"] == {
+            "model": "toy", "pretrained": None, "classes": "toy"}  # the CLIP by name
+        return train(WeakClipTask(recipe, dataset, seed_dir=seeds, clip=clip), recipe.train)
 
     clip, names = toy
     seeds = toy_voc.root / "SegmentationClass"
@@ -121,7 +127,7 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     # A run killed after step 2: its step-3 checkpoint and final model never got written.
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "checkpoints" / "step-00000003")
-    (tmp_path / "b" / "model.pt").unlink()
+    (tmp_path / "b" / "model.safetensors").unlink()
     assert checkpoint_steps(tmp_path / "b") == [2]
     resumed = train_weakclip(clip, names, toy_voc, seeds, RECIPE, tmp_path / "b", **kw)
     assert resumed.resumed_from == 2
@@ -139,15 +145,26 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     }  # fmt: skip
     assert {"gamma", "beta", "text_encoder.contexts", "head.conv_seg.weight"} <= moved
     assert not any(n.startswith(("visual.", "text_encoder.transformer.")) for n in moved)
+    # The frozen CLIP towers are not copied into checkpoints or the final weights: rebuilt
+    # from the recipe's CLIP (checked by fingerprint), they load back all the same.
+    final = load_file(tmp_path / "a" / "model.safetensors")
+    assert set(final) == set(step2) == {n for n in a if not n.startswith(
+        ("visual.", "text_encoder.")) or n == "text_encoder.contexts"}  # fmt: skip
+    from clipwsss.train.runs import load_run
+
+    recipe, loaded = load_run(tmp_path / "a")
+    assert recipe.train.iterations == 3
+    for name, value in loaded.state_dict().items():
+        torch.testing.assert_close(value, a[name].cpu(), rtol=0, atol=0, msg=name)
 
 
 def test_voc_recipe_maps_to_the_official_schedule(tmp_path):
     from clipwsss.train import lr_factor
-    from clipwsss.train.tasks.weakclip import train_config
-
-    config = train_config(get_recipe("voc12"), tmp_path)
+    config = get_recipe("voc12").train
     assert (config.optimizer, config.schedule, config.iterations) == ("adamw", "cosine", 20_000)
     assert (config.lr, config.weight_decay, config.warmup_iters) == (1e-4, 3e-5, 1500)
     assert config.lr * lr_factor(0, config) == pytest.approx(1e-10)  # warm-up ratio 1e-6
     assert config.lr * lr_factor(20_000, config) == pytest.approx(1e-6)  # absolute min_lr
-    assert train_config(get_recipe("coco14"), tmp_path).iterations == 40_000
+    assert get_recipe("coco14").train.iterations == 40_000
+    assert get_recipe("coco14").train.batch_size == 24 and config.batch_size == 16
+    assert with_run(get_recipe("voc12"), "r", iterations=100).train.warmup_iters == 100

@@ -45,9 +45,7 @@ def test_parameter_counts(vit_b16):
     assert sum(v for n, v in official_extra.items() if n.startswith("visual.")) == 7_087_872
     assert sum(v for n, v in official_extra.items() if not n.startswith("visual.")) == 3_152_384
     assert voc.trainable_parameters() + sum(official_extra.values()) == 16_225_301
-    assert set(voc.state_dict()) == {f"decoder.{k}" for k in voc.decoder.state_dict()} | {
-        "step_count"
-    }
+    assert set(voc.state_dict()) == {f"decoder.{k}" for k in voc.decoder.state_dict()}
 
 
 def test_decoder_block_range(tiny_vit):

@@ -1,13 +1,17 @@
 """WeCLIP on the shared engine: a toy run trains, and a crashed run resumes to the same weights."""
 
+import dataclasses
+
 import pytest
 import torch
 
 import clipwsss.train.tasks.weclip as task_module
+from clipwsss.data import VOCDataset
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
 from clipwsss.toy import generate_toy_voc
 from clipwsss.train import checkpoint_steps, train
-from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
+from clipwsss.train.tasks.common import clip_name, spec_vocabulary
+from clipwsss.train.tasks.weclip import RECIPES, WeClipTask
 
 
 @pytest.fixture(scope="module")
@@ -17,30 +21,37 @@ def toy_root(tmp_path_factory):
     return root
 
 
-def _task(root):
-    names = tuple(get_profile("toy").class_names())
-    return recipe_task("toy", WeClipData("voc12", str(root), "train", class_names=names,
-                                         eval_split="val"))  # fmt: skip
+def _recipe(run_dir, **changes):
+    recipe = RECIPES["toy"]
+    values = {**dict(iterations=4, batch_size=2, warmup_iters=1, checkpoint_interval=2,
+                     run_dir=str(run_dir), progress=False), **changes}  # fmt: skip
+    recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, eval_split="val"))
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **values))
 
 
-def _config(run_dir):
-    return recipe_train_config("toy", iterations=4, batch_size=2, warmup_iters=1,
-                               checkpoint_interval=2, run_dir=str(run_dir), progress=False)
+def _task(root, recipe):
+    names = get_profile("toy").class_names()
+    split = VOCDataset(root, "train", class_names=names)
+    return WeClipTask(recipe, split, eval_dataset=VOCDataset(root, "val", class_names=names))
+
+
+def _run(root, run_dir, **changes):
+    recipe = _recipe(run_dir, **changes)
+    return train(_task(root, recipe), recipe.train)
 
 
 def test_recipe_configs():
-    voc = recipe_train_config("voc12")
+    voc = RECIPES["voc12"].train
     assert (voc.iterations, voc.batch_size, voc.lr, voc.optimizer) == (30000, 4, 2e-3, "adamw")
     assert (voc.warmup_iters, voc.power, voc.weight_decay) == (50, 1.0, 0.01)
-    assert recipe_train_config("coco14").iterations == 80000
-    with pytest.raises(KeyError, match="unknown WeCLIP recipe"):
-        recipe_train_config("ade20k")
+    assert (voc.schedule, voc.seed, RECIPES["voc12"].data.crop) == ("poly", 1, 320)
+    assert RECIPES["coco14"].train.iterations == 80000
+    assert RECIPES["coco14"].model.n_classes == 81
 
 
 def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatch):
-    straight = train(_task(toy_root), _config(tmp_path / "straight"))
+    straight = _run(toy_root, tmp_path / "straight")
     assert straight.step == 4 and "val_miou" in straight.final_eval
-    assert int(straight.model.step_count) == 4
 
     real_step, calls = task_module.training_step, []
 
@@ -52,11 +63,11 @@ def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatc
 
     monkeypatch.setattr(task_module, "training_step", crash_at_third)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(_task(toy_root), _config(tmp_path / "resumed"))
+        _run(toy_root, tmp_path / "resumed")
     assert checkpoint_steps(tmp_path / "resumed") == [2]
     monkeypatch.setattr(task_module, "training_step", real_step)
-    resumed = train(_task(toy_root), _config(tmp_path / "resumed"))
-    assert resumed.resumed_from == 2 and int(resumed.model.step_count) == 4
+    resumed = _run(toy_root, tmp_path / "resumed")
+    assert resumed.resumed_from == 2
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, atol=0, rtol=0)
 
@@ -64,15 +75,14 @@ def test_crash_then_resume_gives_the_same_weights(toy_root, tmp_path, monkeypatc
 def test_toy_recipe_matches_the_toy_profile():
     # train/tasks (layer 4) cannot read experiments.profiles: its copy must stay the same.
     profile = get_profile("toy")
-    task = recipe_task("toy", WeClipData("voc12", "", "train"))
-    assert (task.clip_name, task.pretrained) == (profile.model, profile.pretrained)
-    assert task.vocab == profile.vocabulary()
-    assert task.data.class_names == tuple(profile.class_names())
+    spec = RECIPES["toy"].clip
+    assert (clip_name(spec), spec.pretrained) == (profile.model, profile.pretrained)
+    assert spec_vocabulary(spec) == profile.vocabulary()
 
 
 def test_rfm_switch_counts_optimizer_steps_not_micro_batches(toy_root, tmp_path, monkeypatch):
     """With grad_accum=2 the engine passes each optimizer step (and the run's length) to both
-    of its micro-batches: 3 optimizer steps leave the counter at 3, not 6."""
+    of its micro-batches: 3 optimizer steps, not 6 micro-batch counts."""
     real_step, seen = task_module.training_step, []
 
     def spy(model, batch, **kwargs):
@@ -80,9 +90,6 @@ def test_rfm_switch_counts_optimizer_steps_not_micro_batches(toy_root, tmp_path,
         return real_step(model, batch, **kwargs)
 
     monkeypatch.setattr(task_module, "training_step", spy)
-    config = recipe_train_config("toy", iterations=3, batch_size=2, grad_accum=2,
-                                 warmup_iters=1, run_dir=str(tmp_path / "run"),
-                                 progress=False)  # fmt: skip
-    result = train(_task(toy_root), config)
+    result = _run(toy_root, tmp_path / "run", iterations=3, grad_accum=2)
     assert seen == [(1, 3), (1, 3), (2, 3), (2, 3), (3, 3), (3, 3)]
-    assert int(result.model.step_count) == 3
+    assert result.step == 3

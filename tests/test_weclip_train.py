@@ -18,10 +18,11 @@ from clipwsss.methods.weclip.infer import (
 from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.pipeline import predict_dataset
 from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
-from clipwsss.methods.weclip.train import RECIPES, toy_config, training_step
+from clipwsss.methods.weclip.train import toy_config, training_step
 from clipwsss.toy import generate_toy_voc
+from clipwsss.train.tasks.weclip import RECIPES
 
-TOY_ITERS = RECIPES["toy"].iterations  # toy_config() switches at a fraction of the run
+TOY_ITERS = RECIPES["toy"].train.iterations  # toy_config() switches at a fraction of the run
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,13 @@ def test_one_step_lowers_the_loss(toy):
     model = WeClip(clip, profile.vocabulary(), toy_config()).eval()  # eval: no dropout noise
     batch = _batch(train)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    before = training_step(model, batch, iterations=TOY_ITERS)
+    before = training_step(model, batch, step=1, iterations=TOY_ITERS)
     before.total.backward()
     opt.step()
     with torch.no_grad():
-        after = training_step(model, batch, iterations=TOY_ITERS)
+        after = training_step(model, batch, step=2, iterations=TOY_ITERS)
     assert after.total.item() < before.total.item() - 1e-3
-    assert int(model.step_count) == 2
+    assert "step_count" not in model.state_dict()  # the engine passes the step
 
 
 def test_padding_ignored_only_when_asked(toy):
@@ -65,7 +66,7 @@ def test_padding_ignored_only_when_asked(toy):
         cfg = toy_config(ignore_padding=ignore)
         model = WeClip(clip, profile.vocabulary(), cfg).eval()
         out = model(batch["pixels"])
-        loss = training_step(model, batch, iterations=TOY_ITERS)
+        loss = training_step(model, batch, step=1, iterations=TOY_ITERS)
         assert torch.isfinite(loss.total)
         assert out.decoder.logits.shape == (4, 11, 20, 20)
 
@@ -84,7 +85,7 @@ def test_bad_label_sets_get_clear_errors(toy):
     batch = _batch(train)
     batch["labels"][1] = 0
     with pytest.raises(ValueError, match="image 1 of the batch has an empty label set"):
-        training_step(model, batch)
+        training_step(model, batch, step=1)
 
 
 def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
@@ -111,8 +112,9 @@ def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
 
 
 def test_recipes():
-    voc, coco = RECIPES["voc12"], RECIPES["coco14"]
-    assert (voc.iterations, voc.batch_size, voc.crop, voc.lr) == (30000, 4, 320, 2e-3)
+    voc, coco = RECIPES["voc12"].train, RECIPES["coco14"].train
+    assert (voc.iterations, voc.batch_size, RECIPES["voc12"].data.crop, voc.lr) == (
+        30000, 4, 320, 2e-3)
     assert (voc.warmup_iters, voc.power, coco.iterations) == (50, 1.0, 80000)
 
 
@@ -127,7 +129,7 @@ def test_label_sources(tmp_path, make_rect_voc):
         WeClipTrainSet(empty)
 
 
-def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
+def test_rfm_switch_follows_the_optimizer_step(toy, monkeypatch):
     profile, clip, train, _ = toy
     cfg = toy_config(rfm_start=2, rfm_start_fraction=None)  # switch at step 3
     model = WeClip(clip, profile.vocabulary(), cfg)
@@ -139,13 +141,23 @@ def test_rfm_switch_follows_the_step_counter(toy, monkeypatch):
 
     monkeypatch.setattr(model, "pseudo_labels", spy)
     batch = _batch(train)
-    for _ in range(4):
-        training_step(model, batch)  # no step given: each call is one optimizer step
+    for step in (1, 2, 3, 4):
+        training_step(model, batch, step=step)
     assert seen == [False, False, True, True]
     seen.clear()
     for step in (2, 2, 3, 3):  # micro-batches of optimizer steps 2 and 3: the step decides
         training_step(model, batch, step=step)
-    assert seen == [False, False, True, True] and int(model.step_count) == 3
+    assert seen == [False, False, True, True]
+
+
+def test_checkpoints_with_the_old_step_counter_still_load(toy):
+    """Checkpoints written while WeClip kept a ``step_count`` buffer load without it."""
+    profile, clip, _, _ = toy
+    model = WeClip(clip, profile.vocabulary(), toy_config())
+    state = {**model.state_dict(), "step_count": torch.tensor(7)}
+    model.load_state_dict(state)  # strict: only the old counter is dropped
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        model.load_state_dict({**state, "other": torch.tensor(1)})
 
 
 def test_toy_rfm_switch_follows_the_run_length(toy, monkeypatch):
@@ -166,7 +178,7 @@ def test_toy_rfm_switch_follows_the_run_length(toy, monkeypatch):
         training_step(model, batch, step=step, iterations=6)
     assert seen == [False, False, True, False]
     with pytest.raises(ValueError, match="pass the run's iterations"):
-        training_step(model, batch)
+        training_step(model, batch, step=1)
 
 
 def test_crf_inference_option(toy):

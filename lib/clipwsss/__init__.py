@@ -12,31 +12,59 @@ No module of the package imports this file: it only gathers the public names for
 ``import clipwsss as cw``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from clipwsss._version import __version__
-from clipwsss.cams.caa import attention_affinity, box_masks, refine_cams
-from clipwsss.cams.crf import crf_posterior
-from clipwsss.cams.labels import (
-    apply_confidence,
-    cams_to_label,
-    min_max_normalize,
-    posterior_to_label,
-    upsample_cams,
-)
-from clipwsss.cams.sharpness import sharpness
-from clipwsss.clip.dense import DenseOutput, dense_forward, preprocess
-from clipwsss.clip.loading import ClipModel, WeightsNotFoundError, load_clip
-from clipwsss.clip.text import class_text_features, encode_texts
-from clipwsss.methods.clip_es import ClipES, ClipEsConfig, ImageCams
-from clipwsss.vocab import (
-    CLIP_ES_TEMPLATE,
-    COCO_BACKGROUND,
-    VOC_BACKGROUND,
-    ClassVocabulary,
-    coco_vocabulary,
-    load_vocabulary,
-    make_vocabulary,
-    voc_vocabulary,
-)
+
+# Public name -> its module: imported on first use, so `clipwsss --help` (and any module of
+# the package) does not pay for torch and open_clip through this file.
+_LAZY = {
+    "attention_affinity": "clipwsss.cams.caa",
+    "box_masks": "clipwsss.cams.caa",
+    "refine_cams": "clipwsss.cams.caa",
+    "crf_posterior": "clipwsss.cams.crf",
+    "apply_confidence": "clipwsss.cams.labels",
+    "cams_to_label": "clipwsss.cams.labels",
+    "min_max_normalize": "clipwsss.cams.labels",
+    "posterior_to_label": "clipwsss.cams.labels",
+    "upsample_cams": "clipwsss.cams.labels",
+    "sharpness": "clipwsss.cams.sharpness",
+    "DenseOutput": "clipwsss.clip.dense",
+    "dense_forward": "clipwsss.clip.dense",
+    "preprocess": "clipwsss.clip.dense",
+    "ClipModel": "clipwsss.clip.loading",
+    "WeightsNotFoundError": "clipwsss.clip.loading",
+    "load_clip": "clipwsss.clip.loading",
+    "class_text_features": "clipwsss.clip.text",
+    "encode_texts": "clipwsss.clip.text",
+    "ClipES": "clipwsss.methods.clip_es",
+    "ClipEsConfig": "clipwsss.methods.clip_es",
+    "ImageCams": "clipwsss.methods.clip_es",
+    "CLIP_ES_TEMPLATE": "clipwsss.vocab",
+    "COCO_BACKGROUND": "clipwsss.vocab",
+    "VOC_BACKGROUND": "clipwsss.vocab",
+    "ClassVocabulary": "clipwsss.vocab",
+    "coco_vocabulary": "clipwsss.vocab",
+    "load_vocabulary": "clipwsss.vocab",
+    "make_vocabulary": "clipwsss.vocab",
+    "voc_vocabulary": "clipwsss.vocab",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'clipwsss' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "CLIP_ES_TEMPLATE",

@@ -151,3 +151,89 @@ def config_from_args(cls: type, args: argparse.Namespace, base: Any | None = Non
         if value is not None:
             given[f.name] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **given)
+
+
+def _sections(cls: type) -> list[tuple[str, type]]:
+    """The nested config dataclasses of a recipe: (field name, class), in field order."""
+    hints = _field_types(cls)
+    return [(f.name, _unwrap_optional(hints[f.name])) for f in dataclasses.fields(cls)
+            if dataclasses.is_dataclass(_unwrap_optional(hints[f.name]))]  # fmt: skip
+
+
+def _flaggable(cls: type, name: str) -> bool:
+    """A field a flag can set (a mapping or a tuple of pairs, such as ``crf_params``, is set
+    in the recipe only)."""
+    kind = _unwrap_optional(_field_types(cls)[name])
+    if kind is dict or typing.get_origin(kind) is dict:
+        return False
+    if typing.get_origin(kind) is tuple:
+        return all(k in (int, float, str, Ellipsis) for k in typing.get_args(kind))
+    return True
+
+
+def _nested_flag_names(cls: type, skip: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """(section, field) -> flag: ``--field-name`` where no other section has that field (today's
+    spellings: ``--iterations``, ``--aff-weight``), else ``--section-field-name``; the engine's
+    ``train`` section always keeps ``--field-name`` (``--seed`` is the training seed)."""
+    pairs = [(s, f) for s, sub in _sections(cls) for f in dataclasses.fields(sub)
+             if f"{s}.{f.name}" not in skip and s not in skip
+             and _flaggable(sub, f.name)]  # fmt: skip
+    counts: dict[str, int] = {}
+    for _, f in pairs:
+        counts[flag_name(f)] = counts.get(flag_name(f), 0) + 1
+    return {(s, f.name): flag_name(f) if counts[flag_name(f)] == 1 or s == "train" else
+            f"--{s.replace('_', '-')}-{flag_name(f)[2:]}" for s, f in pairs}  # fmt: skip
+
+
+def add_recipe_arguments(
+    parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()
+) -> None:
+    """One flag per field of every nested config of the recipe class ``cls`` (a dataclass of
+    config dataclasses: model, train, data, tta, loss), in one argument group per section.
+
+    Flags keep the field's own spelling (``--iterations``) unless two sections share a field
+    name, then the section prefixes it (``--tta-scales``). Unset flags keep the recipe's value.
+
+    Args:
+        parser: the ``train METHOD`` parser.
+        cls: the recipe class.
+        skip: "section" or "section.field" entries left out (set another way).
+    """
+    names = _nested_flag_names(cls, skip)
+    for section, sub in _sections(cls):
+        fields = tuple(f.name for f in dataclasses.fields(sub) if (section, f.name) not in names)
+        renames = {flag_name(f): names[(section, f.name)] for f in dataclasses.fields(sub)
+                   if (section, f.name) in names}  # fmt: skip
+        group = _RenamingGroup(parser.add_argument_group(f"{section} ({sub.__name__})"),
+                               section, renames)  # fmt: skip
+        add_config_arguments(group, sub, skip=fields, recipe=True)
+
+
+class _RenamingGroup:
+    """An argument group that gives each field of ``section`` its recipe-wide flag (``renames``:
+    the field's own flag -> the one used) and the destination ``section.field`` (so two
+    sections may share a field name)."""
+
+    def __init__(self, group, section: str, renames: dict[str, str]) -> None:
+        self.group, self.section, self.renames = group, section, renames
+        self.renames.update({"--no-" + a[2:]: "--no-" + b[2:] for a, b in renames.items()})
+
+    def add_argument(self, name: str, *rest, dest: str, **kwargs):
+        name = self.renames.get(name, name)
+        if kwargs.get("metavar") is None and kwargs.get("action") is None:
+            kwargs["metavar"] = dest.upper()
+        return self.group.add_argument(name, *rest, dest=f"{self.section}.{dest}", **kwargs)
+
+
+def recipe_from_args(recipe: Any, args: argparse.Namespace) -> Any:
+    """``recipe`` with every flag of :func:`add_recipe_arguments` that was given."""
+    changes = {}
+    for section, sub in _sections(type(recipe)):
+        given = {}
+        for f in dataclasses.fields(sub):
+            value = getattr(args, f"{section}.{f.name}", None)
+            if value is not None:
+                given[f.name] = tuple(value) if isinstance(value, list) else value
+        if given:
+            changes[section] = dataclasses.replace(getattr(recipe, section), **given)
+    return dataclasses.replace(recipe, **changes)

@@ -8,29 +8,20 @@
     clipwsss eval --pred outputs/voc12/deeplab_val --dataset voc12 \\
         --root data/VOCdevkit/VOC2012 --split val
 
-Every ``TrainConfig`` field has a flag (``--iterations``, ``--batch-size``, ``--lr``, ...);
-unset flags keep the profile's recipe (``clipwsss.train.tasks.deeplab_recipes``). See
-docs/deeplab.md.
+Every field of the recipe (``DeepLabConfig``, ``TrainConfig``, ``AugmentConfig`` as
+``data``, ``InferConfig`` as ``tta``, ``DeepLabLoss``) has a flag (``--iterations``,
+``--batch-size``, ``--lr``, ``--loss``, ``--mu``, ``--crop``, ...); unset flags keep the
+profile's recipe (``clipwsss.train.tasks.deeplab_recipes``). ``train deeplab`` is the shared
+``cli/train.py`` command; this module adds DeepLab's input folders. See docs/deeplab.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from pathlib import Path
 
-from clipwsss.cli.config_flags import (
-    add_config_arguments,
-    config_from_args,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
-from clipwsss.train import TrainConfig
-
-DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
+from clipwsss.cli.config_flags import non_negative_int, positive_float
 
 
 def _add_profile_args(p: argparse.ArgumentParser, split_help: str) -> None:
@@ -41,25 +32,11 @@ def _add_profile_args(p: argparse.ArgumentParser, split_help: str) -> None:
     g.add_argument("--limit", type=non_negative_int, help="use only the first N ids of the split")
 
 
-def add_train_parser(methods) -> None:
-    """Register ``deeplab`` on the ``train`` parser's method subparsers (``cli/methods.py``)."""
-    p = methods.add_parser("deeplab", help="DeepLabV2 + CGL on CLIP-ES pseudo-masks")
-    _add_profile_args(p, "training split (default: train_aug for voc12, else train)")
+def add_input_flags(p: argparse.ArgumentParser) -> None:
+    """DeepLab's inputs besides the data flags (``train deeplab``, ``cli/train.py``)."""
     p.add_argument("--masks", required=True, type=Path, help="pseudo-mask PNG folder")
     p.add_argument("--conf", type=Path, help="confidence maps <id>.npy (CGL with --mu)")
     p.add_argument("--val-split", help="split with GT scored at each evaluation")
-    p.add_argument("--loss", choices=("cgl", "ce", "balanced_ce"), help="default: recipe's")
-    p.add_argument("--mu", type=float, help="CGL threshold (default 0.95)")
-    p.add_argument("--init", choices=("imagenet", "coco", "file", "random"))
-    p.add_argument("--weights", help="local weights file (ImageNet ResNet or COCO DeepLab)")
-    p.add_argument("--backbone", choices=("resnet18", "resnet34", "resnet50", "resnet101"))
-    p.add_argument(
-        "--arch",
-        choices=("caffe", "torchvision"),
-        help="caffe: deeplab-pytorch's DeepLabV2 + MSC (voc12/coco14 default); torchvision: "
-        "torchvision's ResNet, single scale",
-    )
-    p.add_argument("--crop", type=positive_int, help="training crop (default: recipe's)")
     p.add_argument(
         "--allow-random-weights",
         action="store_true",
@@ -68,8 +45,44 @@ def add_train_parser(methods) -> None:
     p.add_argument(
         "--skip-mask-check", action="store_true", help="do not read every mask before training"
     )
-    add_config_arguments(p, TrainConfig, recipe=True)
-    p.set_defaults(handler=cmd_train)
+
+
+def base_recipe(name: str, args: argparse.Namespace):
+    """The named recipe re-initialised as ``--init`` / ``--weights`` / ``--arch`` ask (``--init
+    coco`` lowers the lr, ``--arch torchvision`` switches normalisation: ``get_recipe``)."""
+    from clipwsss.train.tasks.deeplab import get_recipe
+
+    return get_recipe(name, init=getattr(args, "model.init"),
+                      weights=getattr(args, "model.weights"),
+                      arch=getattr(args, "model.arch"))  # fmt: skip
+
+
+def task_inputs(args: argparse.Namespace, recipe) -> dict:
+    """The task's keyword inputs; random init needs ``--allow-random-weights`` (exit 2)."""
+    from clipwsss.cli.main import UsageError
+
+    if recipe.model.init == "random" and not args.allow_random_weights:
+        why = (
+            "--init random"
+            if getattr(args, "model.init") == "random"
+            else f"the {recipe.name} recipe initialises DeepLab at random (its init is "
+            "'random': no pretrained backbone for the toy world)"
+        )
+        raise UsageError(f"{why}; add --allow-random-weights to accept random weights")
+    from clipwsss.cli.train import _dataset
+
+    profile = args.profile or recipe.name
+    val = _dataset(args, profile, args.val_split) if args.val_split else None
+    return {"masks_dir": args.masks, "conf_dir": args.conf, "val_dataset": val,
+            "allow_random": args.allow_random_weights}  # fmt: skip
+
+
+def before_train(task, args: argparse.Namespace) -> None:
+    """Read every pseudo-mask before the first step (unless ``--skip-mask-check``)."""
+    from clipwsss.seg import check_pseudo_masks
+
+    if not args.skip_mask_check:
+        print(f"checked {check_pseudo_masks(task.train_dataset())} pseudo-masks in {args.masks}")
 
 
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,109 +102,25 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _dataset(args, split: str):
-    from clipwsss.data import build_dataset
-    from clipwsss.experiments.profiles import get_profile
+    from clipwsss.cli.train import _dataset
 
-    profile = get_profile(args.profile)
-    root = args.root or Path(profile.data_root)
-    ds = build_dataset(profile.dataset, root, split, class_names=profile.class_names())
-    if args.limit is not None:
-        ds.ids = ds.ids[: args.limit]
-    return ds
-
-
-def _recipe(args):
-    from clipwsss.train.tasks.deeplab import get_recipe
-
-    recipe = get_recipe(args.profile, init=args.init, weights=args.weights, arch=args.arch)
-    model = (
-        recipe.model
-        if args.backbone is None
-        else dataclasses.replace(recipe.model, backbone=args.backbone)
-    )
-    augment = (
-        recipe.augment if args.crop is None else dataclasses.replace(recipe.augment, crop=args.crop)
-    )
-    train = recipe.train
-    if args.run_dir is None:
-        train = dataclasses.replace(train, run_dir=f"runs/deeplab_{args.profile}")
-    train = config_from_args(TrainConfig, args, train)
-    return dataclasses.replace(
-        recipe,
-        model=model,
-        augment=augment,
-        train=train,
-        loss=args.loss or recipe.loss,
-        mu=recipe.mu if args.mu is None else args.mu,
-    )
-
-
-def cmd_train(args: argparse.Namespace, argv) -> int:
-    from clipwsss.seg import check_pseudo_masks
-    from clipwsss.train import train
-    from clipwsss.train.tasks.deeplab import DeepLabTask
-
-    recipe = _recipe(args)
-    if recipe.model.init == "random" and not args.allow_random_weights:
-        why = (
-            "--init random"
-            if args.init == "random"
-            else f"the {args.profile} recipe initialises DeepLab at random (its init is "
-            "'random': no pretrained backbone for the toy world)"
-        )
-        print(
-            f"clipwsss train: error: {why}; add --allow-random-weights to accept random weights",
-            file=sys.stderr,
-        )
-        return 2
-    split = args.split or DEFAULT_TRAIN_SPLIT[args.profile]
-    val = _dataset(args, args.val_split) if args.val_split else None
-    task = DeepLabTask(
-        recipe,
-        _dataset(args, split),
-        args.masks,
-        conf_dir=args.conf,
-        val_dataset=val,
-        allow_random=args.allow_random_weights,
-    )
-    if not args.skip_mask_check:
-        print(f"checked {check_pseudo_masks(task.train_dataset())} pseudo-masks in {args.masks}")
-    result = train(task, recipe.train)
-    last = [r for r in result.history if r["kind"] == "train"][-1]
-    print(
-        f"done: {result.step} iterations in {result.run_dir} (resumed from step "
-        f"{result.resumed_from}); last loss {last['loss']:.4f}"
-    )
-    if result.final_eval:
-        print("evaluation: " + json.dumps(result.final_eval))
-    return 0
-
-
-def load_run(run_dir: Path, device: str = "auto"):
-    """The recipe and trained model of a finished ``train deeplab`` run."""
-    from clipwsss.clip.loading import resolve_device
-    from clipwsss.seg import DeepLabConfig, deeplab_network
-    from clipwsss.train import load_trained
-
-    record = json.loads((Path(run_dir) / "config.json").read_text())
-    fields = record["task"]["recipe"]["model"]
-    fields.setdefault("arch", "torchvision")  # runs recorded before the Caffe network
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-    model = load_trained(run_dir, deeplab_network(DeepLabConfig(**fields)))
-    return record, model.to(resolve_device(device)).eval()
+    return _dataset(args, args.profile, split)
 
 
 def cmd_predict(args: argparse.Namespace, argv) -> int:
-    from clipwsss.seg import InferConfig, predict_dataset
+    import dataclasses
 
-    record, model = load_run(args.run_dir, args.device)
-    infer = record["task"]["recipe"]["infer"]
-    config = InferConfig(
-        scales=tuple(args.scales or infer["scales"]),
-        flip=infer["flip"] and not args.no_flip,
+    from clipwsss.clip.loading import resolve_device
+    from clipwsss.seg import predict_dataset
+    from clipwsss.train.runs import load_run
+
+    recipe, model = load_run(args.run_dir)
+    model = model.to(resolve_device(args.device))
+    config = dataclasses.replace(
+        recipe.tta,
+        scales=tuple(args.scales or recipe.tta.scales),
+        flip=recipe.tta.flip and not args.no_flip,
         crf=args.crf,
-        crf_image=infer.get("crf_image", "rgb"),  # runs recorded before: the photo
-        normalization=infer.get("normalization", "torchvision"),
     )
     dataset = _dataset(args, args.split or "val")
     bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log

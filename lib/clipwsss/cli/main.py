@@ -28,10 +28,13 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+# Only modules without torch at the top: `clipwsss --help` must start fast (the torch-heavy
+# ones are imported by the command that needs them).
 from clipwsss.cli.config_flags import add_config_arguments, config_from_args
+from clipwsss.cli.methods import PREDICT_HELP, TRAIN_HELP
 from clipwsss.cli.methods import add_subcommands as add_method_commands
-from clipwsss.clip.loading import WeightsNotFoundError
 from clipwsss.data import (
     DATASETS,
     AnnotationError,
@@ -48,12 +51,22 @@ from clipwsss.io.camfiles import (
     read_run_record,
 )
 from clipwsss.io.locks import FolderLockedError
-from clipwsss.methods.clip_es import ClipEsConfig
-from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
 from clipwsss.pipelines.common import BadImageError, UnknownLabelError, parse_shard, select_ids
-from clipwsss.pipelines.evaluate import EvalResult
 from clipwsss.pipelines.launch import launched_processes
-from clipwsss.pipelines.masks import MaskOptions
+
+if TYPE_CHECKING:
+    from clipwsss.pipelines.evaluate import EvalResult
+    from clipwsss.pipelines.masks import MaskOptions
+
+# One line per command in `clipwsss --help` (also used when only that list is built).
+HELP = {
+    "cams": "CAM files <id>.npy (Softmax-GradCAM + CAA)",
+    "masks": "pseudo masks <id>.png (dense CRF + confidence)",
+    "eval": "mIoU of CAM files or masks against the GT",
+    "train": TRAIN_HELP,
+    "predict": PREDICT_HELP,
+    "toy-data": "write the synthetic toy data set (VOC layout) for the toy profile",
+}
 
 RANDOM_WEIGHTS_BANNER = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -160,9 +173,13 @@ def _add_output_args(p, bad: str) -> None:
 
 
 def _add_cams(sub) -> None:
+    from clipwsss.methods.clip_es import ClipEsConfig
+    from clipwsss.pipelines.cams import MAX_IMAGE_PIXELS
+    from clipwsss.pipelines.masks import MaskOptions
+
     p = sub.add_parser(
         "cams",
-        help="CAM files <id>.npy (Softmax-GradCAM + CAA)",
+        help=HELP["cams"],
         description="Stages 1-2: write <out>/<id>.npy CAM files.",
     )
     _add_data_args(p)
@@ -241,9 +258,11 @@ def _add_cams(sub) -> None:
 
 
 def _add_masks(sub) -> None:
+    from clipwsss.pipelines.masks import MaskOptions
+
     p = sub.add_parser(
         "masks",
-        help="pseudo masks <id>.png (dense CRF + confidence)",
+        help=HELP["masks"],
         description="Stage 3: dense CRF and the confidence mask (CGL).",
     )
     p.add_argument("--cams", required=True, type=Path, help="folder of <id>.npy CAM files")
@@ -260,7 +279,7 @@ def _add_masks(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
-        help="mIoU of CAM files or masks against the GT",
+        help=HELP["eval"],
         description="Split-level mIoU with the official semantics.",
     )
     p.add_argument("--pred", required=True, type=Path, help="folder of <id>.npy or <id>.png")
@@ -287,25 +306,36 @@ def _add_eval(sub) -> None:
     p.add_argument("--json", type=Path, help="also write the scores as JSON")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``clipwsss`` argument parser."""
+def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
+    """The ``clipwsss`` argument parser.
+
+    Args:
+        command: the command whose flags are built ("all": every command's); the others
+            get only their line in ``--help``, so ``clipwsss --help`` imports no torch.
+    """
     parser = argparse.ArgumentParser(
         prog="clipwsss",
         description="CLIP-ES pseudo masks: cams -> masks -> eval. See docs/cli.md.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_cams(sub)
-    _add_masks(sub)
-    _add_eval(sub)
-    add_method_commands(sub)  # train <method>, predict (cli/methods.py)
-    _add_toy_data(sub)
+    builders = {"cams": _add_cams, "masks": _add_masks, "eval": _add_eval,
+                "train": None, "predict": None, "toy-data": _add_toy_data}  # fmt: skip
+    methods = command in ("all", "train", "predict")  # cli/methods.py adds both
+    for name, add in builders.items():
+        if add is None and methods:
+            if name == "train":
+                add_method_commands(sub)  # train <method>, predict (cli/methods.py)
+        elif command not in ("all", name):
+            sub.add_parser(name, help=HELP[name])
+        else:
+            add(sub)
     return parser
 
 
 def _add_toy_data(sub) -> None:
     p = sub.add_parser(
         "toy-data",
-        help="write the synthetic toy data set (VOC layout) for the toy profile",
+        help=HELP["toy-data"],
         description="Write the toy world's images, label PNGs, XMLs and split lists in the VOC "
         "2012 layout (clipwsss.toy.generate_toy_voc); same arguments give the same bytes. "
         "Then e.g. `clipwsss train deeplab --profile toy --root OUT --masks "
@@ -465,7 +495,7 @@ def _device(name: str) -> str:
 
 def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.clip.loading import load_clip
-    from clipwsss.methods.clip_es import ClipES
+    from clipwsss.methods.clip_es import ClipES, ClipEsConfig
     from clipwsss.pipelines.cams import generate_cams
 
     local_dir = args.model.startswith("local-dir:")
@@ -534,6 +564,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"cams{launch.note}: {report.summary()}")
         launch.finish([report])
         return 0
+    from clipwsss.pipelines.masks import MaskOptions
     from clipwsss.pipelines.onepass import generate_cams_and_masks
 
     options = config_from_args(MaskOptions, args)
@@ -547,7 +578,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from clipwsss.pipelines.masks import generate_masks
+    from clipwsss.pipelines.masks import MaskOptions, generate_masks
 
     _check_masks_folder(args.out, args.cams, "--out")
     check_output_path(args.out, "--out")
@@ -695,7 +726,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Set ``CLIPWSSS_TRACEBACK=1`` to see the traceback of a data error.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    # Only the command asked for is built (its flags may import torch); none for --help.
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in HELP else None)
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "takes_method_flags", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -704,6 +737,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     hint = ""
     if args.command in ("cams", "masks"):
         hint = "\n(--skip-bad-images skips such inputs and lists them in OUT/failed.txt)"
+    from clipwsss.clip.loading import WeightsNotFoundError
+
     with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.showwarning = _show_warning
         try:

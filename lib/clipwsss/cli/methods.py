@@ -1,16 +1,17 @@
 """``clipwsss train <method>`` and ``clipwsss predict``: one command each for every trained method.
 
     clipwsss train deeplab  --profile voc12 --masks outputs/voc12/masks --run-dir runs/deeplab
-    clipwsss train weclip   --recipe voc12 --dataset voc12 --root data/VOCdevkit/VOC2012 ...
+    clipwsss train weclip   --recipe voc12 --root data/VOCdevkit/VOC2012 ...
     clipwsss train weakclip --recipe voc12 --root data/VOCdevkit/VOC2012 --seeds ... ...
     clipwsss predict --run-dir runs/weclip_voc --out outputs/voc12/weclip_masks [method flags]
 
-``train`` has one subcommand per method (``clipwsss train <method> --help`` lists its flags).
-``predict`` reads what the run folder recorded (``config.json``: the engine writes the task's
-class as ``task.class``) and hands the remaining flags to that method's predictor, so one
-command serves every method; ``clipwsss predict --run-dir RUN --help`` lists that run's flags.
-Each method's handlers live in ``cli/<method>.py`` (``add_train_parser``,
-``add_predict_arguments``, ``cmd_train``, ``cmd_predict``).
+``train`` has one subcommand per method of the trained-method registry
+(``clipwsss.train.registry``), all built by ``cli/train.py`` from the method's nested recipe
+(``clipwsss train <method> --help`` lists its flags); ``cli/<method>.py`` only adds a method's
+input flags and checks. ``predict`` reads what the run folder recorded (``config.json``:
+``task.method``; older records: the task's class as ``task.class``) and hands the remaining
+flags to that method's predictor, so one command serves every method; ``clipwsss predict
+--run-dir RUN --help`` lists that run's flags (``add_predict_arguments``, ``cmd_predict``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ TASK_CLASSES: dict[str, str] = {
 }
 
 
+TRAIN_HELP = "train a method with the shared engine (train METHOD --help)"
+PREDICT_HELP = "pseudo-mask / segmentation PNGs from a trained run (any method)"
+
+
 def _module(method: str) -> ModuleType:
     return importlib.import_module(METHODS[method])
 
@@ -45,17 +50,23 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` (a subcommand per method) and ``predict`` on the top-level parser."""
     train = sub.add_parser(
         "train",
-        help="train a method with the shared engine (train METHOD --help)",
+        help=TRAIN_HELP,
         description="Train one method with the shared engine (clipwsss.train); rerunning the "
         "same command resumes from the run's last checkpoint. See docs/training.md.",
     )
     methods = train.add_subparsers(dest="method", required=True, metavar="METHOD")
+    from clipwsss.cli.train import add_train_parser
+    from clipwsss.train.registry import TRAINED_METHODS
+
     for name in METHODS:
-        _module(name).add_train_parser(methods)
+        if name not in TRAINED_METHODS:
+            _module(name).add_train_parser(methods)
+    for name in TRAINED_METHODS:  # one generic command; a CLI module only adds input flags
+        add_train_parser(methods, name, _module(name) if name in METHODS else None)
     p = sub.add_parser(
         "predict",
         add_help=False,
-        help="pseudo-mask / segmentation PNGs from a trained run (any method)",
+        help=PREDICT_HELP,
         description="Predict with a finished `clipwsss train <method>` run; the method is read "
         "from RUN/config.json. `clipwsss predict --run-dir RUN --help` lists its flags.",
     )
@@ -81,7 +92,7 @@ def run_method(run_dir: Path) -> str:
         task = json.loads(path.read_text()).get("task", {})
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
-    method = TASK_CLASSES.get(task.get("class", ""))
+    method = task.get("method") or TASK_CLASSES.get(task.get("class", ""))
     if method is None or method not in METHODS:
         known = ", ".join(sorted(METHODS))
         raise ValueError(f"{run_dir} is a run of task {task.get('class')!r}; predict knows {known}")

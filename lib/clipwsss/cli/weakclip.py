@@ -6,10 +6,12 @@
         --split train --out outputs/voc12/weakclip_masks
 
 Seeds default to ``outputs/<profile>/masks`` (CLIP-ES masks from ``clipwsss masks``); any
-folder of pseudo-mask PNGs works (WeCLIP's, MCTformer's). Every field of ``WeakClipConfig``
-and ``TrainConfig`` has a flag (generated); ``--corrected`` starts from the paper's model.
-A rerun of the same command resumes (training from its last checkpoint, prediction from the
-first missing PNG).
+folder of pseudo-mask PNGs works (WeCLIP's, MCTformer's). ``train weakclip`` is the shared
+``cli/train.py`` command: every field of the recipe (``ClipSpec``, ``WeakClipConfig``,
+``TrainConfig``, ``WeakClipData``, ``InferenceConfig`` as ``tta``, ``LossConfig``) has a
+flag; this module adds the seed folder, ``--corrected`` (the paper's model) and the random-
+weights guard. A rerun of the same command resumes (training from its last checkpoint,
+prediction from the first missing PNG).
 """
 
 from __future__ import annotations
@@ -17,53 +19,70 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 from pathlib import Path
 
-from clipwsss.cli.config_flags import (
-    add_config_arguments,
-    config_from_args,
-    non_negative_int,
-    positive_float,
-)
-from clipwsss.methods.weakclip.config import WeakClipConfig, corrected
-from clipwsss.methods.weakclip.recipes import RECIPE_NAMES, get_recipe
-from clipwsss.train import TrainConfig
-
-_SKIP_MODEL_FLAGS = ("feature_blocks",)  # a tuple of 4: set by the recipe
-_SKIP_TRAIN_FLAGS = ("run_dir",)  # --run-dir is added by hand (it has a default)
+from clipwsss.cli.config_flags import non_negative_int, positive_float
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=("toy", "voc12", "coco14"), help="default: the recipe's")
     p.add_argument("--root", type=Path, help="data folder (default: the profile's)")
     p.add_argument("--split", default=None, help="split list name (default train)")
-    p.add_argument("--model", help="open_clip model or local-dir:/path (default: the profile's)")
-    p.add_argument("--pretrained", help="weights tag or file (default: the profile's)")
-    p.add_argument(
-        "--allow-random-weights", action="store_true", help="accept --pretrained none (tests only)"
-    )
     p.add_argument("--limit", type=non_negative_int, help="use only the first N images")
 
 
-def add_train_parser(methods) -> None:
-    """Register ``weakclip`` on the ``train`` parser's method subparsers (``cli/methods.py``)."""
-    p = methods.add_parser(
-        "weakclip",
-        help="train WeakCLIP on seed masks",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--recipe", choices=RECIPE_NAMES, default="voc12", help="named recipe")
+def add_input_flags(p: argparse.ArgumentParser) -> None:
+    """WeakCLIP's inputs besides the data flags (``train weakclip``, ``cli/train.py``)."""
     p.add_argument("--seeds", type=Path, help="seed-mask folder (default outputs/<profile>/masks)")
-    p.add_argument("--run-dir", type=Path, help="run folder (default runs/weakclip_<recipe>)")
     p.add_argument("--corrected", action="store_true", help="the paper's model (see docs)")
-    for name in ("seed", "boundary", "aux"):
-        p.add_argument(f"--no-{name}-loss", action="store_true", help=f"switch off the {name} loss")
-    _add_common(p)
-    add_config_arguments(p, WeakClipConfig, skip=_SKIP_MODEL_FLAGS, recipe=True)
-    add_config_arguments(p, TrainConfig, skip=_SKIP_TRAIN_FLAGS, recipe=True)
-    p.set_defaults(handler=cmd_train)
+    p.add_argument(
+        "--allow-random-weights", action="store_true", help="accept --pretrained none (tests only)"
+    )
+
+
+def base_recipe(name: str, args: argparse.Namespace):
+    """The named recipe; ``--corrected`` swaps in the paper's model (sizes kept), and a run
+    shortened by ``--iterations`` gets a warm-up no longer than itself (unless given)."""
+    from clipwsss.methods.weakclip.config import corrected
+    from clipwsss.train.tasks.weakclip_recipes import get_recipe
+
+    recipe = get_recipe(name)
+    if args.corrected:
+        recipe = dataclasses.replace(recipe, model=corrected(**_arch(recipe.model)))
+    iterations = getattr(args, "train.iterations", None)
+    if iterations is not None and getattr(args, "train.warmup_iters", None) is None:
+        warmup = min(recipe.train.warmup_iters, iterations)
+        train = dataclasses.replace(recipe.train, iterations=iterations, warmup_iters=warmup)
+        recipe = dataclasses.replace(recipe, train=train)
+    return recipe
+
+
+def _arch(config) -> dict:
+    """The size fields of a config (what ``--corrected`` keeps from the recipe)."""
+    quirks = ("chain_coattention", "adapter_lr_mult", "double_class_embedding")
+    return {
+        f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in quirks
+    }
+
+
+def _random_weights(recipe, allow: bool):
+    """``--pretrained none`` (random CLIP weights) only with ``--allow-random-weights``."""
+    if recipe.clip.pretrained != "none":
+        return recipe
+    if not allow:
+        raise ValueError("--pretrained none means random CLIP weights: add --allow-random-weights")
+    return dataclasses.replace(recipe, clip=dataclasses.replace(recipe.clip, pretrained=None))
+
+
+def task_inputs(args: argparse.Namespace, recipe) -> dict:
+    """The seed folder (default ``outputs/<profile>/masks``)."""
+    profile = args.profile or recipe.name
+    return {"seed_dir": args.seeds or Path("outputs") / profile / "masks"}
+
+
+def check_recipe(recipe, args: argparse.Namespace):
+    """The recipe as trained: ``--pretrained none`` checked and recorded as None."""
+    return _random_weights(recipe, args.allow_random_weights)
 
 
 def add_predict_arguments(q: argparse.ArgumentParser) -> None:
@@ -76,108 +95,39 @@ def add_predict_arguments(q: argparse.ArgumentParser) -> None:
     _add_common(q)
 
 
-def _setting(args: argparse.Namespace, recipe_name: str):
-    """Profile, CLIP, class names and data set of a command."""
-    from clipwsss.clip.loading import load_clip
+def _dataset(args: argparse.Namespace, recipe_name: str):
+    """The profile's class texts (background first) and the split to segment."""
     from clipwsss.data import build_dataset
     from clipwsss.experiments.profiles import get_profile
 
     profile = get_profile(args.profile or recipe_name)
-    pretrained = args.pretrained if args.pretrained is not None else profile.pretrained
-    if pretrained == "none" and not args.allow_random_weights:
-        raise ValueError("--pretrained none means random CLIP weights: add --allow-random-weights")
-    clip = load_clip(args.model or profile.model, None if pretrained == "none" else pretrained)
-    names = ["background", *profile.class_names()]
-    kwargs = {"class_names": names[1:]} if profile.dataset == "voc12" else {}
+    kwargs = {"class_names": profile.class_names()} if profile.dataset == "voc12" else {}
     root = args.root or Path(profile.data_root)
     dataset = build_dataset(profile.dataset, root, args.split or "train", **kwargs)
     if args.limit is not None:
         dataset = copy.copy(dataset)
         dataset.ids = dataset.ids[: args.limit]
-    return profile, clip, names, dataset
-
-
-def _recipe(args: argparse.Namespace):
-    from clipwsss.methods.weakclip.losses import LossConfig
-
-    recipe = get_recipe(args.recipe)
-    model = corrected(**_arch(recipe.model)) if args.corrected else recipe.model
-    model = config_from_args(WeakClipConfig, args, model)
-    loss = dataclasses.replace(
-        recipe.loss or LossConfig(),
-        seed=not args.no_seed_loss,
-        boundary=not args.no_boundary_loss,
-        aux=not args.no_aux_loss,
-    )
-    return dataclasses.replace(recipe, model=model, loss=loss)
-
-
-def _arch(config: WeakClipConfig) -> dict:
-    """The size fields of a config (what ``--corrected`` keeps from the recipe)."""
-    quirks = ("chain_coattention", "adapter_lr_mult", "double_class_embedding")
-    return {
-        f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in quirks
-    }
-
-
-def cmd_train(args: argparse.Namespace, argv) -> int:
-    from clipwsss.train import train
-    from clipwsss.train.tasks.weakclip import WeakClipTask, train_config
-
-    recipe = _recipe(args)
-    profile, clip, names, dataset = _setting(args, recipe.name)
-    seeds = args.seeds or Path("outputs") / profile.name / "masks"
-    run_dir = args.run_dir or Path("runs") / f"weakclip_{recipe.name}"
-    flags = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(TrainConfig)}
-    flags = {k: tuple(v) if isinstance(v, list) else v for k, v in flags.items() if v is not None}
-    flags.pop("run_dir", None)
-    config = train_config(recipe, run_dir, **flags)
-    result = train(WeakClipTask(clip, names, dataset, seeds, recipe), config)
-    print(f"weakclip: {result.step} steps in {result.run_dir} (resumed from {result.resumed_from})")
-    return 0
-
-
-def run_settings(run_dir: Path) -> dict:
-    """The task settings a finished run recorded in ``config.json``."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a `train weakclip` run?")
-    task = json.loads(path.read_text())["task"]
-    settings = task.get("config", task)
-    if settings.get("method") != "weakclip":
-        raise ValueError(f"{run_dir} is not a WeakCLIP run")
-    return settings
+    return ["background", *profile.class_names()], dataset
 
 
 def cmd_predict(args: argparse.Namespace, argv) -> int:
     from clipwsss.clip.loading import resolve_device
-    from clipwsss.methods.weakclip.model import build_weakclip
     from clipwsss.methods.weakclip.pipeline import predict_dataset
-    from clipwsss.train import load_trained
+    from clipwsss.train.runs import load_run
 
-    settings = run_settings(args.run_dir)
-    recipe = settings["recipe"]
-    profile, clip, names, dataset = _setting(args, recipe["name"])
-    if names != settings["class_names"]:
-        raise ValueError(f"the run was trained on classes {settings['class_names']}, not {names}")
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["model"].items()}
-    model = load_trained(args.run_dir, build_weakclip(clip, names, WeakClipConfig(**fields)))
+    recipe, model = load_run(args.run_dir)
+    names, dataset = _dataset(args, recipe.name)
+    if list(model.class_names) != names:
+        raise ValueError(f"the run was trained on classes {list(model.class_names)}, not {names}")
     model = model.to(resolve_device(args.device))
-    inference = _inference(get_recipe(recipe["name"]).inference, args)
-    mean, std = tuple(recipe["mean"]), tuple(recipe["std"])
-    record = {"run_dir": str(args.run_dir)}
-    summary = predict_dataset(
-        model, dataset, args.out, inference, mean=mean, std=std, limit=None, record=record
+    inference = dataclasses.replace(
+        recipe.tta,
+        scales=tuple(args.scales or recipe.tta.scales),
+        flip=recipe.tta.flip and not args.no_flip,
+        crf=recipe.tta.crf and not args.no_crf,
     )
+    record = {"run_dir": str(args.run_dir)}
+    summary = predict_dataset(model, dataset, args.out, inference, mean=recipe.data.mean,
+                              std=recipe.data.std, limit=None, record=record)  # fmt: skip
     print(f"weakclip predict: {summary['done']} written, {summary['skipped']} kept in {args.out}")
     return 0
-
-
-def _inference(base, args: argparse.Namespace):
-    """The recipe's InferenceConfig with the command's changes."""
-    return dataclasses.replace(
-        base,
-        scales=tuple(args.scales or base.scales),
-        flip=base.flip and not args.no_flip,
-        crf=base.crf and not args.no_crf,
-    )

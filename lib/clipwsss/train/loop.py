@@ -41,9 +41,10 @@ from .checkpoints import (
 )
 from .config import TrainConfig, lr_factor
 from .logs import RunLog, naming_the_file
-from .rundir import MODEL_FILE, check_run_dir, prepare_run_dir
+from .rundir import LEGACY_MODEL_FILE, MODEL_FILE, check_run_dir, prepare_run_dir
 from .sampler import SeededDataset, StepBatchSampler
 from .task import TrainTask
+from .weights import load_weights, save_weights
 
 LOCK_FILE = ".train.lock"  # held by the process that trains in run_dir (clipwsss.io.locks)
 
@@ -132,8 +133,37 @@ def _save_checkpoint(acc: Accelerator, run_dir: Path, step: int, config: TrainCo
     acc.wait_for_everyone()
 
 
+def _checkpoint_without(acc: Accelerator, frozen: set[str]) -> None:
+    """Checkpoints leave out the task's frozen weights (rebuilt from their named source) and
+    load without them; a checkpoint holding them (an earlier version's) loads too."""
+
+    def drop(models, weights, output_dir) -> None:
+        for i, state in enumerate(weights):
+            weights[i] = {k: v for k, v in state.items() if k.removeprefix("module.") not in frozen}
+
+    def load(models, input_dir) -> None:
+        from safetensors.torch import load_file
+
+        for model in models:  # the engine prepares one model: model.safetensors
+            missing, unexpected = acc.unwrap_model(model).load_state_dict(
+                load_file(str(Path(input_dir) / "model.safetensors")), strict=False
+            )
+            missing = [k for k in missing if k not in frozen]
+            if missing or unexpected:
+                raise RuntimeError(f"checkpoint does not fit the model: missing {missing[:5]}, "
+                                   f"unexpected {list(unexpected)[:5]}")  # fmt: skip
+        models.clear()  # loaded here: accelerate's strict load would want the frozen ones
+
+    acc.register_save_state_pre_hook(drop)
+    acc.register_load_state_pre_hook(load)
+
+
 def _check_finite(model: nn.Module, step: int, what: str) -> None:
-    """Refuse to save a state with a NaN or infinite weight (or buffer)."""
+    """Refuse to save a state with a NaN or infinite weight (or buffer).
+
+    Shapes:
+        Every state-dict entry of any shape is checked.
+    """
     for name, value in model.state_dict().items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise DivergedError(
@@ -206,8 +236,12 @@ def _evaluate(task: TrainTask, acc: Accelerator, model: nn.Module) -> dict[str, 
 
 
 def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConfig):
-    """One optimizer step over ``grad_accum`` micro-batches; returns the mean logs."""
-    task.begin_step(step + 1, config.iterations)
+    """One optimizer step over ``grad_accum`` micro-batches; returns the mean logs.
+
+    Shapes:
+        Each micro-batch holds ``batch_size / (grad_accum * processes)`` samples; the task's
+        loss is 0-d.
+    """
     factor = lr_factor(step, config)
     for group in optimizer.param_groups:
         group["lr"] = config.lr * group["lr_mult"] * factor
@@ -217,7 +251,7 @@ def _one_step(task, acc, model, optimizer, batches, step: int, config: TrainConf
         sync = nullcontext() if m == config.grad_accum - 1 else acc.no_sync(model)
         with sync:
             with acc.autocast():
-                loss, logs = task.loss(model, batch)
+                loss, logs = task.loss(model, batch, step + 1, config.iterations)
             if not torch.isfinite(loss):
                 raise DivergedError(
                     f"training diverged: the loss is {loss.item()} at step {step + 1} (lr "
@@ -242,7 +276,7 @@ def _resume(acc: Accelerator, run_dir: Path, config: TrainConfig, state: _TrainS
         try:
             newest_complete(run_dir)  # moves damaged ones aside, with a warning
         except CheckpointError:
-            if not (run_dir / MODEL_FILE).is_file():
+            if not (run_dir / MODEL_FILE).is_file() and not (run_dir / LEGACY_MODEL_FILE).is_file():
                 raise  # else a finished run: its model.pt is loaded instead
     acc.wait_for_everyone()
     step = newest_complete(run_dir, verify=False)
@@ -259,14 +293,12 @@ def _resume(acc: Accelerator, run_dir: Path, config: TrainConfig, state: _TrainS
 
 
 def _finished(acc: Accelerator, run_dir: Path, model: nn.Module, config: TrainConfig) -> bool:
-    """Load ``model.pt`` of a finished run whose checkpoints were deleted (True if so)."""
-    path = run_dir / MODEL_FILE
-    if not (config.resume and path.is_file()):
+    """Load the final weights of a finished run whose checkpoints were deleted (True if so)."""
+    path = _final_weights(run_dir)
+    if not (config.resume and path is not None):
         return False
     try:
-        acc.unwrap_model(model).load_state_dict(
-            torch.load(path, map_location=acc.device, weights_only=True)
-        )
+        _load_final(path, acc.unwrap_model(model))
     except Exception as err:
         raise CheckpointError(
             f"cannot read {path} ({type(err).__name__}: {err}); rerun with --resume false "
@@ -335,8 +367,11 @@ def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResul
     run_dir = Path(config.run_dir)
     held = prepare_run_dir(task, config, acc)
     model = task.build_model()
+    frozen = task.frozen_keys(model)
     optimizer = _build_optimizer(task, model, config)
     model, optimizer = acc.prepare(model, optimizer)
+    if frozen:
+        _checkpoint_without(acc, frozen)
     state = _TrainState(config.seed)
     acc.register_for_checkpointing(state)
     start = _resume(acc, run_dir, config, state)
@@ -351,13 +386,14 @@ def _train(task: TrainTask, config: TrainConfig, acc: Accelerator) -> TrainResul
         _check_finite(unwrapped, state.step, MODEL_FILE)
         tmp = run_dir / (MODEL_FILE + ".tmp")
         try:
-            torch.save(unwrapped.state_dict(), tmp)
+            save_weights(tmp, unwrapped, frozen)
         except (OSError, RuntimeError) as err:  # torch.save reports a full disk as RuntimeError
             raise OSError(
                 f"cannot write {tmp} ({shutil.disk_usage(run_dir).free} bytes free on its disk):"
                 f" {type(err).__name__}: {err}; the last checkpoint is kept, rerun to finish"
             ) from err
         os.replace(tmp, run_dir / MODEL_FILE)
+        (run_dir / LEGACY_MODEL_FILE).unlink(missing_ok=True)  # a retrained run's older file
     if final_eval is None:  # a finished run: its last logged evaluation
         row = next((r for r in reversed(log.rows) if r["kind"] == "eval"), None)
         final_eval = (
@@ -413,10 +449,27 @@ def _loop(task, config, acc, model, optimizer, state, log, start) -> dict[str, f
     return final_eval
 
 
+def _final_weights(run_dir: Path) -> Path | None:
+    """``model.safetensors`` of a finished run, else an older version's ``model.pt``."""
+    for name in (MODEL_FILE, LEGACY_MODEL_FILE):
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    return None
+
+
+def _load_final(path: Path, model: nn.Module) -> nn.Module:
+    if path.name == LEGACY_MODEL_FILE:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model
+    return load_weights(path, model)
+
+
 def load_trained(run_dir: str | Path, model: nn.Module) -> nn.Module:
-    """Load ``run_dir/model.pt`` (written when a run finishes) into ``model``."""
-    path = Path(run_dir) / MODEL_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: the run in {run_dir} has not finished")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model
+    """Load the final weights of ``run_dir`` (``model.safetensors``, written when a run
+    finishes; an older version's ``model.pt``) into ``model``."""
+    path = _final_weights(Path(run_dir))
+    if path is None:
+        raise FileNotFoundError(
+            f"{Path(run_dir) / MODEL_FILE} not found: the run in {run_dir} has not finished"
+        )
+    return _load_final(path, model)

@@ -23,7 +23,8 @@ from .config import RESUMABLE_FIELDS, TrainConfig
 from .logs import naming_the_file
 from .task import TrainTask
 
-MODEL_FILE = "model.pt"
+MODEL_FILE = "model.safetensors"  # the final trained weights (clipwsss.train.weights)
+LEGACY_MODEL_FILE = "model.pt"  # what earlier versions wrote (a torch state_dict)
 # Settings that older records kept in the task and that are paths or engine settings now
 # (DeepLab's masks, conf and its recipe's TrainConfig; WeakCLIP's seed folder; WeCLIP's root).
 _MOVED_TO_PATHS = (
@@ -111,7 +112,8 @@ def _holds_run(run_dir: Path) -> bool:
     checkpoints = root.is_dir() and any(
         p.name.startswith(("step-", "damaged-step-")) for p in root.iterdir()
     )
-    return (run_dir / "config.json").exists() and (checkpoints or (run_dir / MODEL_FILE).exists())
+    final = (run_dir / MODEL_FILE).exists() or (run_dir / LEGACY_MODEL_FILE).exists()
+    return (run_dir / "config.json").exists() and (checkpoints or final)
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -138,7 +140,7 @@ def prepare_run_dir(task: TrainTask, config: TrainConfig, acc: Accelerator) -> b
     if acc.is_main_process:
         if not config.resume:
             shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
-            for name in ("log.jsonl", MODEL_FILE):
+            for name in ("log.jsonl", MODEL_FILE, LEGACY_MODEL_FILE):
                 (run_dir / name).unlink(missing_ok=True)
         elif held:
             _check_same_run(run_dir, record)

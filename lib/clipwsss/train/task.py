@@ -1,7 +1,9 @@
 """The small interface a trainable method implements for ``clipwsss.train.train``.
 
 Subclass ``TrainTask`` and implement ``build_model``, ``train_dataset`` and ``loss``; the
-other methods have working defaults. Data sets return one sample per index (any structure
+other methods have working defaults. The engine passes ``loss`` the optimizer step (1-based)
+and the run's length, so a method whose loss changes during a run (WeCLIP's CAA -> RFM
+switch) keeps no step counter of its own. Data sets return one sample per index (any structure
 ``collate`` understands); augmentation may use ``random`` / ``numpy.random`` / ``torch``
 freely: the engine seeds them per sample (``SeededDataset``), which keeps resumed runs exact.
 """
@@ -44,16 +46,34 @@ class TrainTask:
         raise NotImplementedError
 
     def collate(self, samples: list[Any]) -> Any:
-        """Stack samples into a batch; default ``torch.utils.data.default_collate``."""
+        """Stack samples into a batch; default ``torch.utils.data.default_collate``.
+
+        Shapes:
+            Per-sample tensors (...) become batch tensors (B, ...).
+        """
         return default_collate(samples)
 
-    def begin_step(self, step: int, iterations: int) -> None:
-        """Called before the micro-batches of optimizer step ``step`` (1-based) of a run of
-        ``iterations`` steps (e.g. WeCLIP's CAA -> RFM switch); default: nothing."""
+    def loss(
+        self, model: nn.Module, batch: Any, step: int, iterations: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar loss to minimise and a dict of floats to log (batch already on device).
 
-    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        """Scalar loss to minimise and a dict of floats to log (batch already on device)."""
+        Args:
+            model: the model being trained (possibly wrapped by DistributedDataParallel).
+            batch: one micro-batch from ``collate``.
+            step: the optimizer step this micro-batch belongs to (1-based; every micro-batch
+                of a step gets the same).
+            iterations: the run's length in optimizer steps.
+
+        Shapes:
+            The loss is a 0-d tensor.
+        """
         raise NotImplementedError
+
+    def frozen_keys(self, model: nn.Module) -> set[str]:
+        """State-dict keys of frozen weights the task rebuilds from a named source (recorded in
+        ``config()``), left out of checkpoints and the final weights; default: none."""
+        return set()
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
         """Optional evaluation (main process, ``model.eval()`` and no_grad already set)."""

@@ -71,7 +71,14 @@ class TinyRegression(TrainTask):
     def train_dataset(self) -> Dataset:
         return _Points()
 
-    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, batch: Any, step: int, iterations: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean squared error of the regression.
+
+        Shapes:
+            ``batch["x"]`` (B, 8), ``batch["y"]`` (B, 2); the loss is 0-d.
+        """
         pred = model(batch["x"])
         loss = nn.functional.mse_loss(pred, batch["y"])
         self.calls += 1

@@ -17,7 +17,7 @@ Official code: ``heads.py`` L186-261 and ``dgcnutils.py`` (DSRG/SEC-style losses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -53,9 +53,9 @@ class LossConfig:
             3; bilateral sxy 80 / srgb 13 / compat 10).
     """
 
-    seed: bool = True
-    boundary: bool = True
-    aux: bool = True
+    seed: bool = field(default=True, metadata={"flag": "seed_loss"})  # --no-seed-loss: off
+    boundary: bool = field(default=True, metadata={"flag": "boundary_loss"})
+    aux: bool = field(default=True, metadata={"flag": "aux_loss"})
     aux_weight: float = 0.4  # identity_head loss_weight
     loss_size: int = 64  # feature_size
     balanced: bool = True  # dgcn_cal_seeding_loss

@@ -29,6 +29,11 @@ from .decoder import DecoderOutput, WeClipDecoder
 from .pseudo import batch_gradcam, gradcam_inputs, label_from_cams, refined_cams
 
 
+def _drop_step_count(state_dict, prefix, *args) -> None:
+    """Load hook: forget the step counter older checkpoints hold (the engine passes the step)."""
+    state_dict.pop(prefix + "step_count", None)
+
+
 @dataclass(frozen=True)
 class WeClipForward:
     """One forward: the frozen CLIP's dense output and the decoder's output."""
@@ -69,9 +74,9 @@ class WeClip(nn.Module):
             decoder_layers=config.decoder_layers, decoder_heads=config.decoder_heads,
             n_classes=config.n_classes, out_proj_fp16=config.out_proj_fp16,
         )  # fmt: skip
-        # Training steps seen (official ``iter_num``): checkpointed, so a resumed run
-        # switches CAA -> RFM at the same step.
-        self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
+        # Checkpoints written while the model kept its own step counter hold "step_count";
+        # the step now comes from the engine, so the entry is dropped when they are loaded.
+        self._register_load_state_dict_pre_hook(_drop_step_count)
         self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
 

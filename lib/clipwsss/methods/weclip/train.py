@@ -1,4 +1,5 @@
-"""One WeCLIP training step and the official recipes (the loop is ``clipwsss.train``).
+"""One WeCLIP training step and the toy model settings (recipes and the engine task:
+``clipwsss.train.tasks.weclip``).
 
 Paper: WeCLIP Section 4.1 (implementation details); official ``configs/voc_attn_reg.yaml``,
 ``coco_attn_reg.yaml``, ``scripts/dist_clip_voc.py``, ``utils/optimizer.py``.
@@ -6,39 +7,12 @@ Paper: WeCLIP Section 4.1 (implementation details); official ``configs/voc_attn_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from .config import WeClipConfig
 from .losses import WeClipLoss, weclip_loss
 from .samples import check_label_sets, labels_from_multi_hot
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named training recipe: the engine settings WeCLIP's official configs use."""
-
-    iterations: int  # VOC 30k, COCO 80k
-    batch_size: int = 4  # configs: samples_per_gpu 4 on one GPU
-    crop: int = 320  # configs: crop_size 320
-    lr: float = 2e-3  # decoder lr: config 2e-4 x 10 (its param group), i.e. 2e-3 effective
-    weight_decay: float = 0.01  # PolyWarmupAdamW weight_decay
-    betas: tuple[float, float] = (0.9, 0.999)
-    warmup_iters: int = 50  # warmup_iter 50
-    warmup_ratio: float = 1e-6  # warmup_ratio 1e-6
-    power: float = 1.0  # poly power 1.0
-    seed: int = 1  # official seed
-
-
-RECIPES = {
-    "voc12": Recipe(iterations=30000),
-    "coco14": Recipe(iterations=80000),
-    # The shipped micro-CLIP (4 blocks, 8 px patches) on the 96 px toy world.
-    "toy": Recipe(iterations=300, crop=96, warmup_iters=10, seed=0),
-}
-
 
 # The official VOC run switches CAA -> RFM at training iteration 9145 of 30000.
 OFFICIAL_RFM_FRACTION = 9145 / 30000
@@ -55,23 +29,25 @@ def toy_config(**overrides) -> WeClipConfig:
     return WeClipConfig(**values)
 
 
-def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int | None = None,
+def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int,
                   iterations: int | None = None) -> WeClipLoss:  # fmt: skip
     """Forward, online pseudo labels and the loss of one batch (no optimizer step).
 
     ``batch``: ``pixels`` (B, 3, H, W), ``labels`` (B, C-1) multi-hot, optional ``valid``
-    (B, H, W) bool (real, not padded, pixels). The model's step counter decides CAA vs RFM
-    (``WeClipConfig.rfm_switch_iteration``). With ``config.ignore_padding`` the padded pixels
-    are ignored (255) in both losses.
+    (B, H, W) bool (real, not padded, pixels). The optimizer step decides CAA vs RFM
+    (``WeClipConfig.rfm_switch_iteration``; official ``iter_num``). With
+    ``config.ignore_padding`` the padded pixels are ignored (255) in both losses.
 
     Args:
-        step: the 1-based optimizer step this batch belongs to (the engine's, passed by
-            ``WeClipTask``: every micro-batch of a step gets the same); the counter is set to
-            it. None: the counter advances by one (one call = one optimizer step).
+        step: the 1-based optimizer step this batch belongs to (the engine's, passed to
+            ``TrainTask.loss``: every micro-batch of a step gets the same).
         iterations: the run's length, needed with ``config.rfm_start_fraction``.
 
     Returns:
         The loss terms; ``total`` is differentiable w.r.t. the decoder.
+
+    Shapes:
+        pixels (B, 3, H, W) -> logits (B, C, H/16, W/16) inside; every loss term is 0-d.
 
     Reference: WeCLIP Section 3.4; scripts/dist_clip_voc.py.
     """
@@ -79,11 +55,7 @@ def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int | Non
     cfg = inner.config
     labels = labels_from_multi_hot(batch["labels"])
     check_label_sets(labels, cfg.n_classes - 1)
-    if step is None:
-        inner.step_count += 1
-    else:
-        inner.step_count.fill_(step)
-    use_rfm = int(inner.step_count) >= cfg.rfm_switch_iteration(iterations)
+    use_rfm = step >= cfg.rfm_switch_iteration(iterations)
     out = model(batch["pixels"])
     pseudo = inner.pseudo_labels(batch["pixels"], out, labels, use_rfm=use_rfm)
     if cfg.ignore_padding and "valid" in batch:

@@ -16,26 +16,35 @@ from torch.utils.data import Dataset
 from clipwsss.data import SegmentationDataset
 from clipwsss.pipelines.common import check_data_identity
 from clipwsss.seg.data import PseudoMaskDataset
-from clipwsss.seg.deeplab import build_deeplab
+from clipwsss.seg.deeplab import build_deeplab, deeplab_network
 from clipwsss.seg.infer import evaluate_segmenter
 from clipwsss.seg.losses import msc_loss
-from clipwsss.train import ParamGroup, TrainTask
+from clipwsss.train.runs import RecipeTask
+from clipwsss.train.task import ParamGroup
 from clipwsss.train.tasks.deeplab_recipes import (
+    RECIPES,
+    DeepLabLoss,
     DeepLabRecipe,
-    coco_recipe,
     get_recipe,
-    toy_recipe,
-    voc_recipe,
     with_torchvision,
 )
 
+Recipe = DeepLabRecipe  # the registry's names (clipwsss.train.registry)
+TRAIN_SPLITS = {"voc12": "train_aug"}  # a recipe's default training split (else "train")
 
-class DeepLabTask(TrainTask):
+
+def build_model(recipe: DeepLabRecipe) -> nn.Module:
+    """The untrained network of the recipe (no init weights read: a run's are loaded)."""
+    return deeplab_network(recipe.model)
+
+
+class DeepLabTask(RecipeTask):
     """Train DeepLabV2 on ``masks_dir`` (and optional ``conf_dir``) for ``dataset``'s images.
 
     Args:
         recipe: Model, augmentation, loss and training settings.
         dataset: The training split (image paths and ids).
+        model: A built model; None: ``build_deeplab`` with the recipe's init, after seeding.
         masks_dir: Pseudo-mask PNGs, one per id.
         conf_dir: Optional confidence maps (``<id>.npy``) for CGL with a chosen mu.
         val_dataset: Optional split with GT, scored (single scale, no CRF) when the engine
@@ -43,21 +52,24 @@ class DeepLabTask(TrainTask):
         allow_random: Permit ``init="random"`` (warns).
     """
 
+    method = "deeplab"
+
     def __init__(
         self,
         recipe: DeepLabRecipe,
         dataset: SegmentationDataset,
-        masks_dir,
+        model: nn.Module | None = None,
         *,
-        conf_dir=None,
+        masks_dir: str | Path,
+        conf_dir: str | Path | None = None,
         val_dataset: SegmentationDataset | None = None,
         allow_random: bool = False,
     ) -> None:
-        self.recipe, self.dataset, self.val_dataset = recipe, dataset, val_dataset
+        super().__init__(recipe, dataset, model)
+        self.val_dataset, self.allow_random = val_dataset, allow_random
         self.masks_dir, self.conf_dir = Path(masks_dir), conf_dir and Path(conf_dir)
-        self.allow_random = allow_random
         pixels = "caffe" if recipe.model.arch == "caffe" else "torchvision"
-        for name, part in (("augment", recipe.augment), ("infer", recipe.infer)):
+        for name, part in (("data", recipe.data), ("tta", recipe.tta)):  # data None: no aug.
             if part is not None and part.normalization != pixels:
                 raise ValueError(
                     f"recipe {recipe.name!r}: arch={recipe.model.arch!r} takes {pixels} "
@@ -67,15 +79,17 @@ class DeepLabTask(TrainTask):
             dataset,
             self.masks_dir,
             n_classes=recipe.model.n_classes,
-            augment=recipe.augment,
+            augment=recipe.data,
             conf_dir=self.conf_dir,
         )
 
     def build_model(self) -> nn.Module:
-        return build_deeplab(self.recipe.model, allow_random=self.allow_random)
+        if self.model is None:
+            self.model = build_deeplab(self.recipe.model, allow_random=self.allow_random)
+        return self.model
 
     def param_groups(self, model: nn.Module) -> list[ParamGroup]:
-        m = self.recipe.head_lr_mult  # deeplab-pytorch: 10x weights, 20x biases (no decay)
+        m = self.recipe.loss.head_lr_mult  # deeplab-pytorch: 10x weights, 20x biases (no decay)
         head_w = [p for n, p in model.aspp.named_parameters() if n.endswith("weight")]
         head_b = [p for n, p in model.aspp.named_parameters() if n.endswith("bias")]
         return [
@@ -87,28 +101,29 @@ class DeepLabTask(TrainTask):
     def train_dataset(self) -> Dataset:
         return self._data
 
-    def loss(self, model: nn.Module, batch: dict) -> tuple[Any, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, batch: dict, step: int, iterations: int
+    ) -> tuple[Any, dict[str, float]]:
+        """CGL (or CE) summed over the network's outputs.
+
+        Shapes:
+            ``batch["image"]`` (B, 3, H, W), ``batch["label"]`` (B, H, W) int with 255 =
+            ignore, optional ``batch["conf"]`` (B, H, W); the loss is 0-d.
+        """
         logits = model(batch["image"])  # arch caffe: the four MSC outputs
-        loss = msc_loss(
-            logits,
-            batch["label"],
-            batch.get("conf"),
-            kind=self.recipe.loss,
-            mu=self.recipe.mu,
-            resize=self.recipe.resize,
-        )
+        cfg = self.recipe.loss
+        loss = msc_loss(logits, batch["label"], batch.get("conf"), kind=cfg.kind, mu=cfg.mu,
+                        resize=cfg.resize)  # fmt: skip
         return loss, {}
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
         if self.val_dataset is None:
             return None
-        quick = dataclasses.replace(self.recipe.infer, scales=(1.0,), flip=False, crf=False)
+        quick = dataclasses.replace(self.recipe.tta, scales=(1.0,), flip=False, crf=False)
         return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes, quick)
 
     def config(self) -> dict[str, Any]:
-        # The engine records the TrainConfig itself (intervals, run_dir may change on resume).
-        recipe = {k: v for k, v in self.recipe.to_dict().items() if k != "train"}
-        return {"recipe": recipe, "cgl_conf": self.conf_dir is not None,
+        return {**super().config(), "cgl_conf": self.conf_dir is not None,
                 "train_ids": len(self.dataset)}  # fmt: skip
 
     def paths(self) -> dict[str, Any]:
@@ -118,12 +133,16 @@ class DeepLabTask(TrainTask):
         check_data_identity(self.masks_dir, self.dataset, "pseudo-masks")
 
 
+Task = DeepLabTask
+
 __all__ = [
+    "RECIPES",
+    "DeepLabLoss",
     "DeepLabRecipe",
     "DeepLabTask",
-    "coco_recipe",
+    "Recipe",
+    "Task",
+    "build_model",
     "get_recipe",
-    "toy_recipe",
-    "voc_recipe",
     "with_torchvision",
 ]

@@ -1,15 +1,12 @@
 """WeakCLIP as a task of the shared training engine (``clipwsss.train``, on accelerate).
 
-One recipe (``recipes.py``) gives the model, the losses and the schedule; :func:`train_config`
-turns its schedule into the engine's ``TrainConfig`` (AdamW, cosine to ``min_lr`` with linear
-warm-up). Resume, checkpoints, logs and multi-GPU runs are the engine's.
+One recipe (``weakclip_recipes.py``) gives the CLIP, the model, the losses, the data settings
+and the engine's ``TrainConfig`` (AdamW, cosine to ``min_lr`` with linear warm-up). Resume,
+checkpoints, logs and multi-GPU runs are the engine's.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,55 +16,100 @@ from torch import nn
 from clipwsss.clip.loading import ClipModel
 from clipwsss.data import SegmentationDataset
 from clipwsss.methods.weakclip.data import SeedDataset, load_seed
-from clipwsss.methods.weakclip.model import build_weakclip
-from clipwsss.methods.weakclip.recipes import TrainRecipe
+from clipwsss.methods.weakclip.model import WeakCLIP, build_weakclip
 from clipwsss.methods.weakclip.train import param_groups, training_step
 from clipwsss.pipelines.common import check_data_identity
-from clipwsss.train import ParamGroup, TrainConfig, TrainResult, TrainTask, train
+from clipwsss.train.runs import RecipeTask
+from clipwsss.train.task import ParamGroup
+from clipwsss.train.tasks.common import load_spec_clip, spec_vocabulary
+from clipwsss.train.tasks.weakclip_recipes import (
+    RECIPES,
+    WeakClipData,
+    WeakClipRecipe,
+    get_recipe,
+    with_run,
+)
+
+Recipe = WeakClipRecipe  # the registry's names (clipwsss.train.registry)
 
 
-class WeakClipTask(TrainTask):
+def class_names(recipe: WeakClipRecipe) -> list[str]:
+    """The K class texts of the recipe's vocabulary, "background" first."""
+    return ["background", *spec_vocabulary(recipe.clip).names]
+
+
+def build_model(recipe: WeakClipRecipe, clip: ClipModel | None = None) -> WeakCLIP:
+    """WeakCLIP on the recipe's frozen CLIP (loaded without moving torch's RNG); the model's
+    ``clip_fingerprint`` is the CLIP weights' (``load_run`` checks it against the run's)."""
+    clip = clip or load_spec_clip(recipe.clip, keep_rng=True)
+    model = build_weakclip(clip, class_names(recipe), recipe.model)
+    model.clip_fingerprint = clip.fingerprint
+    return model
+
+
+class WeakClipTask(RecipeTask):
     """Train WeakCLIP on seed masks (pseudo-mask PNGs) of a data set's images.
 
     Args:
-        clip: the frozen CLIP (ViT).
-        class_names: K class texts, "background" first.
+        recipe: CLIP, model, loss, data and engine settings.
         dataset: the training images.
+        model: a built model; None: built from the recipe when the engine asks.
         seed_dir: folder of ``<image_id>.png`` seed masks.
-        recipe: model, loss and data settings.
+        clip: the recipe's frozen CLIP, if already loaded (else loaded from ``recipe.clip``).
     """
+
+    method = "weakclip"
 
     def __init__(
         self,
-        clip: ClipModel,
-        class_names: Sequence[str],
+        recipe: WeakClipRecipe,
         dataset: SegmentationDataset,
+        model: nn.Module | None = None,
+        *,
         seed_dir: str | Path,
-        recipe: TrainRecipe,
+        clip: ClipModel | None = None,
     ) -> None:
-        if len(class_names) != dataset.n_classes:
+        super().__init__(recipe, dataset, model)
+        names = class_names(recipe)
+        if len(names) != dataset.n_classes:
             raise ValueError(
-                f"{len(class_names)} class names for a data set of {dataset.n_classes} classes"
+                f"{len(names)} class names for a data set of {dataset.n_classes} classes"
             )
-        self.clip, self.class_names = clip, list(class_names)
-        self.dataset, self.seed_dir, self.recipe = dataset, Path(seed_dir), recipe
+        self.seed_dir, self.clip = Path(seed_dir), clip
+
+    def _clip(self) -> ClipModel:
+        if self.clip is None:
+            self.clip = load_spec_clip(self.recipe.clip, keep_rng=True)
+        return self.clip
 
     def build_model(self) -> nn.Module:
-        return build_weakclip(self.clip, self.class_names, self.recipe.model)
+        if self.model is None:
+            self.model = build_model(self.recipe, self._clip())
+        return self.model
 
     def param_groups(self, model: nn.Module) -> list[ParamGroup]:
         return [ParamGroup(g.params, lr_mult=g.lr_mult, name=g.name) for g in param_groups(model)]
 
-    def train_dataset(self) -> SeedDataset:
-        r = self.recipe
-        return SeedDataset(
-            self.dataset, self.seed_dir, crop_size=r.crop_size, scale_range=r.scale_range,
-            mean=r.mean, std=r.std,
-        )  # fmt: skip
+    def frozen_keys(self, model: nn.Module) -> set[str]:
+        """The frozen CLIP towers (about 690 MB at ViT-B/16): rebuilt from ``recipe.clip`` and
+        checked against ``clip_fingerprint``, never copied into a checkpoint."""
+        return {k for k, p in model.named_parameters()
+                if not p.requires_grad and k.startswith(("visual.", "text_encoder."))}  # fmt: skip
 
-    def loss(self, model: nn.Module, batch: Any):
-        r = self.recipe
-        terms = training_step(model, batch, r.loss, mean=r.mean, std=r.std)
+    def train_dataset(self) -> SeedDataset:
+        d = self.recipe.data
+        return SeedDataset(self.dataset, self.seed_dir, crop_size=d.crop_size,
+                           scale_range=d.scale_range, mean=d.mean, std=d.std)  # fmt: skip
+
+    def loss(self, model: nn.Module, batch: Any, step: int, iterations: int):
+        """Seed, boundary and auxiliary losses (WeakCLIP Sec. 3.6).
+
+        Shapes:
+            ``batch["pixels"]`` (B, 3, H, W), ``batch["seeds"]`` (B, H, W) int with 255 =
+            ignore; the loss is 0-d.
+        """
+        d = self.recipe.data
+        terms = training_step(model, batch, self.recipe.loss, mean=d.mean, std=d.std)
         logs = {k: getattr(terms, k).detach().item() for k in ("seed", "boundary", "aux")}
         return terms.total, logs
 
@@ -87,52 +129,21 @@ class WeakClipTask(TrainTask):
             load_seed(path, shape=(h, w), n_classes=self.dataset.n_classes)
 
     def config(self) -> dict[str, Any]:
-        # JSON round trip: tuples become lists, so the resume check compares like with like.
-        return json.loads(json.dumps(self._settings()))
-
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "method": "weakclip",
-            # Inference settings do not change training: `predict` takes them from the recipe.
-            "recipe": {
-                k: v for k, v in dataclasses.asdict(self.recipe).items() if k != "inference"
-            },
-            "class_names": self.class_names,
-            "clip": self.clip.name,
-            "clip_fingerprint": self.clip.fingerprint,
-        }
+        # The CLIP is recorded by name (recipe.clip) and weight fingerprint, never copied.
+        return {**super().config(), "clip_fingerprint": self._clip().fingerprint}
 
 
-def train_config(recipe: TrainRecipe, run_dir: str | Path, **overrides) -> TrainConfig:
-    """The engine config of a recipe: AdamW, cosine to min_lr with linear warm-up (mmcv)."""
-    base = dict(
-        iterations=recipe.iters,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        optimizer="adamw",
-        schedule="cosine",
-        min_lr_ratio=recipe.min_lr / recipe.lr,
-        warmup_iters=recipe.warmup_iters,
-        warmup_ratio=recipe.warmup_ratio,
-        seed=recipe.seed,
-        checkpoint_interval=recipe.checkpoint_every,
-        run_dir=str(run_dir),
-    )
-    merged = {**base, **overrides}
-    merged["warmup_iters"] = min(merged["warmup_iters"], merged["iterations"])  # short runs
-    return TrainConfig(**merged)
+Task = WeakClipTask
 
-
-def train_weakclip(
-    clip: ClipModel,
-    class_names: Sequence[str],
-    dataset: SegmentationDataset,
-    seed_dir: str | Path,
-    recipe: TrainRecipe,
-    run_dir: str | Path,
-    **overrides,
-) -> TrainResult:
-    """Train (or resume) WeakCLIP into ``run_dir``; ``overrides`` change TrainConfig fields."""
-    task = WeakClipTask(clip, class_names, dataset, seed_dir, recipe)
-    return train(task, train_config(recipe, run_dir, **overrides))
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "Task",
+    "WeakClipData",
+    "WeakClipRecipe",
+    "WeakClipTask",
+    "build_model",
+    "class_names",
+    "get_recipe",
+    "with_run",
+]
