@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import errno
 import json
 import os
@@ -558,7 +557,7 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.cams,
         args.out,
         workers=args.workers,
-        **_mask_switches(config_from_args(MaskOptions, args)),
+        options=config_from_args(MaskOptions, args),
         limit=args.limit,
         shard=launch.shard(args.shard),
         skip_bad=args.skip_bad_images,
@@ -580,13 +579,6 @@ def _check_masks_folder(masks: Path, cams: Path, flag: str) -> None:
             "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
             "outputs/voc12/masks (docs/cli.md, 'Output layout')"
         )
-
-
-def _mask_switches(options: MaskOptions) -> dict:
-    """The fields of ``options`` that ``generate_masks`` takes (n_classes comes from the data)."""
-    fields = dataclasses.asdict(options)
-    fields.pop("n_classes")
-    return fields
 
 
 def _shard_note(args: argparse.Namespace) -> str:
