@@ -17,7 +17,7 @@ import torch
 from clipwsss.cams.labels import add_exponent_confusions
 from clipwsss.data import SegmentationDataset, load_label_png
 from clipwsss.io.camfiles import load_cams, read_run_record
-from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
+from clipwsss.metrics import SegScores, best_background_exponent, mask_confusion, seg_scores
 from clipwsss.pipelines.common import check_class_list, progress_bar, select_ids
 from clipwsss.validate import check_bg_exponent
 
@@ -265,13 +265,11 @@ def _add_mask(hist: np.ndarray, path: Path, gt: np.ndarray) -> tuple[int, int]:
         (GT-labelled pixels predicted 255, GT-labelled pixels). A missing file (an
         unlabelled image) is all background.
     """
-    n = hist.shape[0]
     pred = load_label_png(path) if path.is_file() else np.zeros_like(gt)
     _check_size(pred.shape, gt.shape, path)
-    valid = gt < n
-    ignored = int((valid & (pred == 255)).sum())
-    hist += confusion_matrix(pred, np.where(pred == 255, 255, gt), n)
-    return ignored, int(valid.sum())
+    image_hist, ignored, counted = mask_confusion(pred, gt, hist.shape[0])
+    hist += image_hist
+    return ignored, counted
 
 
 def _add_cams(hists: dict[float, np.ndarray], path: Path, gt: np.ndarray, cam_key: str) -> None:
