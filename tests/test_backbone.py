@@ -430,7 +430,7 @@ def test_resolve_device_auto_and_errors():
 def test_random_init_asked_for_logs_no_open_clip_warning(caplog):
     """``pretrained=None`` asks for random weights (tests, timing, parameter counts), so
     open_clip's "No pretrained weights loaded" says nothing new and stays out of notebook
-    outputs (issue 13); other warnings still pass and the filter is removed afterwards."""
+    outputs; other warnings still pass and the filter is removed afterwards."""
     import logging
 
     with caplog.at_level(logging.WARNING):

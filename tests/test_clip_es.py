@@ -69,7 +69,7 @@ def test_matches_the_pure_modules(tiny_vit, voc):
 
 
 def test_float32_pos_embed_switch(tiny_vit, voc):
-    """Official: the interpolated positional table is rounded to float16 (issue 12); the
+    """Official: the interpolated positional table is rounded to float16; the
     switch keeps it in float32, which moves the CAMs by a rounding-sized amount."""
     from clipwsss.clip.dense import interpolate_pos_embed, official_pos_embed
 

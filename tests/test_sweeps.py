@@ -152,8 +152,8 @@ def test_figures_render(es, voc):
 
 
 def test_score_cams_equals_the_file_pipeline_and_keeps_per_image_matrices(es, voc, tmp_path):
-    """In memory and through the float16 CAM files: the same confusion matrices (issue 13:
-    one default setup gave crane 36.5 in one notebook and 36.4 in another)."""
+    """In memory and through the float16 CAM files: the same confusion matrices (one
+    default setup once gave crane 36.5 in one notebook and 36.4 in another)."""
     from clipwsss.pipelines.cams import generate_cams
     from clipwsss.pipelines.evaluate import evaluate
 

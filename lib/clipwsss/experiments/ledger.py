@@ -72,8 +72,8 @@ TOY_CAVEATS = {
 
 
 def rests_on(key: str, status: str, profile: str) -> str:
-    """What a ledger row's status rests on, in words (issue 13: a toy timing or a row that
-    is not a fair replay must not read as a plain measurement)."""
+    """What a ledger row's status rests on, in words (a toy timing or a row that is not a
+    fair replay must not read as a plain measurement)."""
     if status == MEASURED:
         if profile == "toy":
             caveat = next((v for k, v in TOY_CAVEATS.items() if key.startswith(k)), None)

@@ -174,11 +174,12 @@ def evaluate(
 
     Reference: CLIP-ES Tables 1-2; official ``eval_cam.py`` and ``eval_cam_with_crf.py``.
     """
-    check_bg_exponent(bg_exponent)  # issue 12, #5
+    check_bg_exponent(bg_exponent)  # refuse a k that would score silently wrong labels
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder not found: {pred_dir}")
-    check_class_list(read_run_record(pred_dir), dataset, pred_dir)  # issue 12, #9
+    # another class list or order: the folder's class ids would mean other classes
+    check_class_list(read_run_record(pred_dir), dataset, pred_dir)
     kind = detect_kind(pred_dir) if kind == "auto" else kind
     if kind not in ("cams", "masks"):
         raise ValueError(f"kind must be 'cams', 'masks' or 'auto', got {kind!r}")
