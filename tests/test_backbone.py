@@ -1,4 +1,5 @@
-"""Tests for clipwsss.backbone: any-size preprocessing, dense ViT/ResNet forwards, loading.
+"""Tests for clipwsss.clip.loading and clipwsss.clip.dense: any-size preprocessing, dense
+ViT/ResNet forwards, loading.
 
 The dense forwards are checked against open_clip's own forward (at the native input size,
 where both must agree) and against hooks placed inside that forward (GradCAM target, attention

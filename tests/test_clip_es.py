@@ -1,4 +1,4 @@
-"""End-to-end tests for clipwsss.clip_es (CLIP-ES stages 1-2: Softmax-GradCAM, then CAA) on
+"""End-to-end tests for clipwsss.methods.clip_es (CLIP-ES stages 1-2: Softmax-GradCAM, then CAA) on
 the tiny random ViT and ResNet; the pieces are checked against direct calls of the pure
 modules."""
 

@@ -1,4 +1,4 @@
-"""Tests for clipwsss.gradcam: Softmax-GradCAM (CLIP-ES Eq. 1-4) on a tiny random ViT.
+"""Tests for clipwsss.cams.gradcam: Softmax-GradCAM (CLIP-ES Eq. 1-4) on a tiny random ViT.
 
 The central check is Eq. 4 against autograd: the Jacobian of the logits Y (all R text rows)
 with respect to the GradCAM activation, combined by hand with the softmax Jacobian

@@ -1,4 +1,5 @@
-"""Tests for clipwsss.sweeps: prompt, refinement, lambda and mu sweeps kept in memory."""
+"""Tests for clipwsss.experiments.sweeps: prompt, refinement, lambda and mu sweeps kept in
+memory."""
 
 from __future__ import annotations
 

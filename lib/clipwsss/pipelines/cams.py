@@ -16,7 +16,7 @@ run over 10k-80k images needs:
 * **Sharding.** ``shard=(i, n)`` takes ``ids[i::n]``: n processes (or machines) can share a
   split and one output folder.
 * **Provenance.** ``<out>/run.json`` records the model, weights and every switch; a resumed
-  run with other settings is refused (:class:`~clipwsss.camfiles.OutputMismatchError`).
+  run with other settings is refused (:class:`~clipwsss.io.camfiles.OutputMismatchError`).
 
 Paper: CLIP-ES Sections 3.3-3.4, Table 2 (initial / +CAA / +dCRF), supplementary D.
 """
