@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-import clipwsss as cw
 from clipwsss.data import VOC_CLASSES, VOCDataset
 from clipwsss.experiments import diagnostics as dg
 from clipwsss.experiments import intervals as iv
@@ -64,14 +63,14 @@ def test_ratio_table_point_values_and_paired_differences():
         iv.ratio_table({"a": (num_a, den[:2])})
 
 
-@pytest.fixture(scope="module")
-def voc(tmp_path_factory, make_rect_voc) -> VOCDataset:
-    return make_rect_voc(tmp_path_factory.mktemp("diag") / "VOC2012", 4, size=(H, W))
+@pytest.fixture
+def voc(rect_voc_48x64) -> VOCDataset:
+    return rect_voc_48x64
 
 
-@pytest.fixture(scope="module")
-def es(tiny_vit):
-    return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+@pytest.fixture
+def es(tiny_es):
+    return tiny_es
 
 
 def test_leak_records_cover_the_multi_class_images(es, voc):

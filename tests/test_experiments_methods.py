@@ -85,3 +85,26 @@ def test_deeplab_tables(tmp_path):
     assert deeplab.train_seconds(log, batch_size=2) == pytest.approx(2 * 2 / 4 + 2 * 2 / 2)
     assert deeplab.run_name("cgl", 1, 0.8) == "cgl_mu0.8_seed1"
     assert deeplab.run_name("ce", 0, None) == "ce_seed0"
+
+
+def test_clip_es_folders_run_one_crf_per_image(tmp_path, make_rect_voc, tiny_es, monkeypatch):
+    import clipwsss.pipelines.masks as masks_module
+    from clipwsss.data import load_label_png
+    from clipwsss.experiments.stages import clip_es_folders
+
+    ds = make_rect_voc(tmp_path / "voc", n=2, size=(32, 48))
+    calls, crf = [], masks_module.crf_posterior
+    monkeypatch.setattr(masks_module, "crf_posterior",
+                        lambda *a, **k: [calls.append(1), crf(*a, **k)][1])  # fmt: skip
+    out = clip_es_folders(tiny_es, ds, tmp_path / "run", threshold=0.95, confidence_maps=True)
+    assert set(out) == {"cams", "crf", "masks", "conf"} and len(calls) == len(ds)
+    for s in ds:
+        label = load_label_png(out["crf"] / f"{s.image_id}.png")
+        conf = np.load(out["conf"] / f"{s.image_id}.npy")
+        mask = load_label_png(out["masks"] / f"{s.image_id}.png")
+        np.testing.assert_array_equal(np.where(conf < 0.95, 255, label), mask)
+    only = clip_es_folders(tiny_es, ds, tmp_path / "labels", threshold=None)
+    assert set(only) == {"cams", "crf"} and not (tmp_path / "labels" / "masks").exists()
+    for s in ds:  # the same CRF labels, made as the main output at mu = 0
+        np.testing.assert_array_equal(load_label_png(only["crf"] / f"{s.image_id}.png"),
+                                      load_label_png(out["crf"] / f"{s.image_id}.png"))

@@ -20,15 +20,14 @@ CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 48, 64
 
 
-@pytest.fixture(scope="module")
-def voc(tmp_path_factory, make_rect_voc) -> VOCDataset:
-    """4 images of 48x64: a cat rectangle, and a dog rectangle in every odd image."""
-    return make_rect_voc(tmp_path_factory.mktemp("sweeps") / "VOC2012", 4, size=(H, W))
+@pytest.fixture
+def voc(rect_voc_48x64) -> VOCDataset:
+    return rect_voc_48x64
 
 
-@pytest.fixture(scope="module")
-def es(tiny_vit):
-    return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+@pytest.fixture
+def es(tiny_es):
+    return tiny_es
 
 
 def test_sample_prompts_is_seeded_and_keeps_the_chosen_prompt():
