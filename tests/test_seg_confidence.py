@@ -32,6 +32,7 @@ def test_masking_at_mu_equals_the_official_masks(tmp_path, cams_dataset, monkeyp
     assert len(calls) == len(ds)  # one CRF per image for all three outputs
     assert read_run_record(tmp_path / "labels0")["threshold"] == 0.0
     assert read_run_record(tmp_path / "conf")["stage"] == "confidence"
+    assert read_run_record(tmp_path / "conf")["threshold"] is None  # any mu may reuse it
     ignored = {}
     for mu in (0.0, 0.95, 0.998):
         out = tmp_path / f"masks{mu}"

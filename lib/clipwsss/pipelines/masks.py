@@ -432,7 +432,8 @@ def generate_masks(
         )
     if conf_dir is not None:
         conf_dir = Path(conf_dir)
-        extra[conf_dir] = {**run, "stage": "confidence"}
+        # the confidence does not depend on mu: any mask threshold may reuse the folder
+        extra[conf_dir] = {**run, "stage": "confidence", "threshold": None}
         check_run_record(conf_dir, extra[conf_dir], MASKS_COMPARE, claim=False)
     if len({out_dir.resolve(), *(p.resolve() for p in extra)}) != 1 + len(extra):
         raise ValueError("the masks, labels and confidence maps need three different folders")
