@@ -10,7 +10,7 @@ with confidence maps, then trains the toy DeepLab recipe (ResNet-18, random init
 plain CE (every pixel of the mu = 0 labels) and with CGL (mu = 0.95 from the confidence
 maps) per seed, and scores each on the val split (ground truth) with a paired image
 bootstrap. Everything is resumable (rerun the command). Writes summary.md, runs.csv,
-noise.csv, pseudo_masks.json under --out.
+noise.csv, pseudo_masks.json under --out; the tables are made by clipwsss.experiments.deeplab.
 
 ``--mu-sweep`` adds CLIP-ES supplementary Table S3: CGL trained from the same stored
 confidence maps with each mu (same recipe, iterations and seeds), scored on val with a paired
@@ -35,45 +35,16 @@ import torch
 
 
 def make_masks(data: Path, n_train: int, n_val: int, seed: int) -> dict[str, Path]:
-    """Toy data, CAMs, official masks, mu = 0 labels and confidence maps (resumable)."""
-    import clipwsss as cw
-    from clipwsss.data import VOCDataset
-    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
-    from clipwsss.pipelines.cams import generate_cams
-    from clipwsss.pipelines.masks import generate_masks
-    from clipwsss.seg.confidence import write_confidence_maps
+    """Toy data, CAMs, and from one CRF per image the official masks, the mu = 0 labels
+    ("crf") and the confidence maps (resumable)."""
+    from clipwsss.experiments.profiles import TOY_IMAGE_SIZE
+    from clipwsss.experiments.stages import clip_es_folders, toy_clip_es
     from clipwsss.toy import generate_toy_voc
 
     if not (data / "ImageSets" / "Segmentation" / "val.txt").is_file():
         generate_toy_voc(data, n_train=n_train, n_val=n_val, seed=seed, image_size=TOY_IMAGE_SIZE)
-    profile = get_profile("toy", data_root=str(data))
-    train = VOCDataset(data, "train", class_names=profile.class_names())
-    out = {k: data / "runs" / k for k in ("cams", "masks", "labels0", "conf")}
-    es = cw.ClipES(
-        cw.load_clip(profile.model, profile.pretrained), profile.vocabulary(), profile.clip_es
-    )
-    generate_cams(es, train, out["cams"], progress=False)
-    generate_masks(train, out["cams"], out["masks"], workers=1, progress=False)
-    write_confidence_maps(train, out["cams"], out["labels0"], out["conf"], progress=False)
-    return out
-
-
-def train_seconds(rows: list[dict], batch_size: int) -> float:
-    """Seconds of the training steps, from the run's log (a resumed or finished run too).
-
-    Each train row holds the throughput since the previous row, so the steps between two
-    rows took (step - previous step) * batch size / samples_per_s.
-    """
-    done, total = 0, 0.0
-    for row in sorted((r for r in rows if r["kind"] == "train"), key=lambda r: r["step"]):
-        total += (row["step"] - done) * batch_size / row["samples_per_s"]
-        done = row["step"]
-    return total
-
-
-def run_name(loss: str, seed: int, mu: float | None) -> str:
-    """Run folder: ``ce_seed0``, ``cgl_seed0`` (the recipe's mu), ``cgl_mu0.8_seed0``."""
-    return f"{loss}_seed{seed}" if mu is None else f"{loss}_mu{mu:g}_seed{seed}"
+    es, train = toy_clip_es(data, "train")
+    return clip_es_folders(es, train, data / "runs", threshold=0.95, confidence_maps=True)
 
 
 def train_one(
@@ -88,6 +59,7 @@ def train_one(
     """Train the toy recipe once (CGL at ``mu``, else the recipe's 0.95); returns
     (TrainResult, training seconds from the run log, recipe)."""
     from clipwsss.data import VOCDataset
+    from clipwsss.experiments.deeplab import run_name, train_seconds
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.train import train
     from clipwsss.train.tasks.deeplab import DeepLabTask, get_recipe
@@ -108,7 +80,7 @@ def train_one(
     task = DeepLabTask(
         recipe,
         VOCDataset(data, "train", class_names=names),
-        masks_dir=dirs["labels0"],
+        masks_dir=dirs["crf"],
         conf_dir=dirs["conf"] if loss == "cgl" else None,
         allow_random=True,
     )
@@ -116,27 +88,10 @@ def train_one(
     return result, train_seconds(result.history, recipe.train.batch_size), recipe
 
 
-def confidence_table(conf_dir: Path, mus: list[float]) -> pd.DataFrame:
-    """Share of the training pixels per confidence bin (Table S3's bins) and below each mu."""
-    import numpy as np
-
-    conf = np.concatenate([np.load(f).ravel() for f in sorted(conf_dir.glob("*.npy"))])
-    bins = {"[0, 0.5)": (0.0, 0.5), "[0.5, 0.8)": (0.5, 0.8), "[0.8, 0.95)": (0.8, 0.95),
-            "[0.95, 1]": (0.95, 1.01)}  # fmt: skip
-    rows = [{"pixels": k, "% of train pixels": 100 * ((conf >= a) & (conf < b)).mean()}
-            for k, (a, b) in bins.items()]  # fmt: skip
-    rows += [{"pixels": f"confidence < {mu:g} (ignored at mu = {mu:g})",
-              "% of train pixels": 100 * (conf < mu).mean()} for mu in mus]  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-PAPER_MU = 0.95  # CLIP-ES supplementary D / E: the mu the paper uses (the CGL run)
-
-
 def mu_sweep(args, dirs: dict, run) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Table S3 on toy: each mu and seed of the sweep, with its paired bootstrap interval
     and the paired interval of its difference to mu = 0.95 of the same seed."""
-    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
+    from clipwsss.experiments.deeplab import PAPER_MU, confidence_table, mu_sweep_table
 
     seeds = args.sweep_seeds or args.seeds
     mus = sorted(set(args.mu_sweep) | {PAPER_MU})  # the reference is always there
@@ -154,22 +109,8 @@ def mu_sweep(args, dirs: dict, run) -> tuple[pd.DataFrame, pd.DataFrame, list[st
             keys.append((mu, seed))
             hists.append(h)
             walls.append(wall)
-    boot = 100 * bootstrap_mious(hists, n_boot=args.n_boot, seed=0)
-    rows = []
-    for i, (mu, seed) in enumerate(keys):
-        ref = keys.index((PAPER_MU, seed))
-        lo, hi = percentile_interval(boot[:, i])
-        dlo, dhi = percentile_interval(boot[:, i] - boot[:, ref])
-        miou = 100 * mean_iou(hists[i].sum(0))
-        source = {0: "the CE run"}.get(mu, "the CGL run" if mu == PAPER_MU else "sweep run")
-        rows.append({"mu": mu, "seed": seed, "run": source,
-                     "% train pixels ignored": ignored[mu], "val mIoU": miou,
-                     "95% low": lo, "95% high": hi,
-                     "minus mu 0.95": miou - 100 * mean_iou(hists[ref].sum(0)),
-                     "diff 95% low": dlo, "diff 95% high": dhi,
-                     "excludes 0": bool(dlo > 0 or dhi < 0) if i != ref else False,
-                     "train s": round(walls[i]), "iterations": args.iterations})  # fmt: skip
-    sweep = pd.DataFrame(rows).sort_values(["mu", "seed"]).round(2)
+    sweep = mu_sweep_table(keys, hists, walls, ignored, iterations=args.iterations,
+                           n_boot=args.n_boot)  # fmt: skip
     by_mu = sweep.groupby("mu").agg(
         **{
             "mean val mIoU": ("val mIoU", "mean"),
@@ -208,8 +149,9 @@ def mu_sweep(args, dirs: dict, run) -> tuple[pd.DataFrame, pd.DataFrame, list[st
 
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.data import VOCDataset
+    from clipwsss.experiments.deeplab import noise_table, run_name
     from clipwsss.experiments.profiles import get_profile
-    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
+    from clipwsss.metrics import mean_iou
     from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.seg import image_confusions
 
@@ -245,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     train_ds = VOCDataset(args.data, "train", class_names=names)
     val_ds = VOCDataset(args.data, "val", class_names=names)
     pseudo = {
-        k: evaluate(train_ds, dirs[k], progress=False).scores.miou for k in ("masks", "labels0")
+        k: evaluate(train_ds, dirs[d], progress=False).scores.miou
+        for k, d in (("masks", "masks"), ("labels0", "crf"))
     }
 
     done: dict[tuple, tuple] = {}  # (loss, seed, mu or None) -> (val confusions, train s)
@@ -276,31 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     runs = pd.DataFrame(rows).round(1)
-    boot = 100 * bootstrap_mious(list(hists.values()), n_boot=args.n_boot, seed=0)
-    keys = list(hists)
-    noise = []
-    for i, k in enumerate(keys):
-        lo, hi = percentile_interval(boot[:, i])
-        noise.append(
-            {
-                "run or difference": k,
-                "mIoU": 100 * mean_iou(hists[k].sum(0)),
-                "95% low": lo,
-                "95% high": hi,
-            }
-        )
-    for seed in args.seeds:
-        a, b = keys.index(f"cgl seed {seed}"), keys.index(f"ce seed {seed}")
-        lo, hi = percentile_interval(boot[:, a] - boot[:, b])
-        noise.append(
-            {
-                "run or difference": f"cgl - ce, seed {seed}",
-                "mIoU": noise[a]["mIoU"] - noise[b]["mIoU"],
-                "95% low": lo,
-                "95% high": hi,
-            }
-        )
-    noise = pd.DataFrame(noise).round(1)
+    noise = noise_table(hists, args.seeds, n_boot=args.n_boot)
     sweep_md = []
     if args.mu_sweep:
         sweep, conf, sweep_md = mu_sweep(args, dirs, run)

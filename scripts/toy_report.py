@@ -47,22 +47,13 @@ NOISE_DIFFERENCES = [  # (better?, baseline): differences the toy world is meant
 
 def noise_table(per_image: dict, *, n_boot: int, seed: int) -> pd.DataFrame:
     """mIoU (%) of each run and of the differences in NOISE_DIFFERENCES, with the 95%
-    interval of a paired bootstrap over the images (``clipwsss.metrics.bootstrap_mious``)."""
-    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
+    interval of a paired bootstrap over the images
+    (:func:`clipwsss.experiments.intervals.bootstrap_table`)."""
+    from clipwsss.experiments.intervals import bootstrap_table
 
-    names = list(per_image)
-    boot = 100 * bootstrap_mious([per_image[n] for n in names], n_boot=n_boot, seed=seed)
-    point = {n: 100 * mean_iou(per_image[n].sum(0)) for n in names}
-    rows = []
-    for i, name in enumerate(names):
-        lo, hi = percentile_interval(boot[:, i])
-        rows.append({"run or difference": name, "mIoU": point[name], "95% low": lo,
-                     "95% high": hi})  # fmt: skip
-    for a, b in NOISE_DIFFERENCES:
-        lo, hi = percentile_interval(boot[:, names.index(a)] - boot[:, names.index(b)])
-        rows.append({"run or difference": f"{a} - {b}", "mIoU": point[a] - point[b],
-                     "95% low": lo, "95% high": hi})  # fmt: skip
-    return pd.DataFrame(rows).round(1)
+    table = bootstrap_table(per_image, NOISE_DIFFERENCES, n_boot=n_boot, seed=seed)
+    table = table.drop(columns="excludes 0").rename_axis("run or difference")
+    return table.reset_index().round(1)
 
 
 def main(argv: list[str] | None = None) -> int:

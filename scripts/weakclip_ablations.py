@@ -24,17 +24,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-VARIANTS = {  # name -> extra CLI flags (the default is the toy recipe: N = 8, init 0.1, faithful)
-    "default (N 8, init 0.1, faithful)": [],
-    "N 2": ["--n-prompts", "2"],
-    "N 4": ["--n-prompts", "4"],
-    "N 16": ["--n-prompts", "16"],
-    "init 1": ["--residual-init", "1"],
-    "init 0.01": ["--residual-init", "0.01"],
-    "init 0.001": ["--residual-init", "0.001"],
-    "corrected": ["--corrected"],
-}
-
 
 def run_variant(name: str, flags: list[str], args) -> Path:
     from clipwsss.cli.main import main as cli
@@ -54,24 +43,9 @@ def run_variant(name: str, flags: list[str], args) -> Path:
 
 
 def table(data, runs: dict[str, Path], n_boot: int) -> pd.DataFrame:
-    from clipwsss.metrics import bootstrap_mious, percentile_interval
-    from clipwsss.pipelines.evaluate import evaluate
+    from clipwsss.experiments.weakclip import VARIANTS, ablation_table, score_masks
 
-    res = {
-        n: evaluate(data, p, kind="masks", per_image=True, progress=False) for n, p in runs.items()
-    }
-    names = list(res)
-    boot = 100 * bootstrap_mious([res[n].image_hists for n in names], n_boot=n_boot)
-    base = names.index(next(iter(VARIANTS)))
-    rows = []
-    for i, n in enumerate(names):
-        lo, hi = percentile_interval(boot[:, i])
-        dlo, dhi = percentile_interval(boot[:, i] - boot[:, base])
-        miou = 100 * res[n].scores.miou
-        rows.append({"run": n, "mIoU": miou, "95% low": lo, "95% high": hi,
-                     "minus default": miou - 100 * res[names[base]].scores.miou,
-                     "diff 95% low": dlo, "diff 95% high": dhi})  # fmt: skip
-    return pd.DataFrame(rows).round(1)
+    return ablation_table(score_masks(data, runs), base=next(iter(VARIANTS)), n_boot=n_boot)
 
 
 def write_summary(args, out: pd.DataFrame, seconds: float, argv: list[str] | None) -> None:
@@ -96,6 +70,7 @@ def write_summary(args, out: pd.DataFrame, seconds: float, argv: list[str] | Non
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
+    from clipwsss.experiments.weakclip import VARIANTS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/toy_weakclip"))

@@ -6,7 +6,8 @@
 confidence-masked pseudo masks (0.95) with the shipped micro-CLIP; 3. `clipwsss train weakclip
 --recipe toy` on the train images with the CLIP-ES masks as seeds, once per training seed;
 4. `clipwsss predict` on train (pseudo-mask quality, the paper's setting) and val;
-5. mIoU with 95% paired image-bootstrap intervals (clipwsss.metrics). Every step resumes.
+5. mIoU with 95% paired image-bootstrap intervals (clipwsss.experiments.weakclip). Every step
+resumes.
 Writes --out/{weakclip_toy.csv, weakclip_toy.json, summary.md}.
 """
 
@@ -20,29 +21,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 
 def clip_es_stages(data: Path, out: Path, split: str) -> dict[str, Path]:
-    """CLIP-ES cams -> dCRF labels and pseudo masks for one split (resumable)."""
-    import clipwsss as cw
-    from clipwsss.data import VOCDataset
-    from clipwsss.experiments.profiles import get_profile
-    from clipwsss.pipelines.cams import generate_cams
-    from clipwsss.pipelines.masks import generate_masks
+    """CLIP-ES cams -> dCRF labels and pseudo masks for one split, one CRF per image."""
+    from clipwsss.experiments.stages import clip_es_folders, toy_clip_es
 
-    profile = get_profile("toy", data_root=str(data))
-    clip = cw.load_clip(profile.model, profile.pretrained)
-    es = cw.ClipES(clip, profile.vocabulary(), profile.clip_es)
-    dataset = VOCDataset(data, split, class_names=profile.class_names())
-    run = out / "clip_es" / split
-    generate_cams(es, dataset, run / "cams", progress=False)
-    for name, threshold in (("crf", 0.0), ("masks", 0.95)):
-        generate_masks(dataset, run / "cams", run / name, workers=1, threshold=threshold,
-                       progress=False)  # fmt: skip
-    return {"CLIP-ES dCRF": run / "crf", "CLIP-ES pseudo-mask (conf 0.95)": run / "masks"}
+    es, dataset = toy_clip_es(data, split)
+    run = clip_es_folders(es, dataset, out / "clip_es" / split, threshold=0.95)
+    return {"CLIP-ES dCRF": run["crf"], "CLIP-ES pseudo-mask (conf 0.95)": run["masks"]}
 
 
 def weakclip_runs(data: Path, out: Path, seed: int, iters: int | None) -> dict[str, Path]:
@@ -71,31 +60,10 @@ def score(data: Path, split: str, runs: dict[str, Path], n_boot: int) -> pd.Data
     """mIoU (%) of each run and of each run minus the first, 95% paired bootstrap."""
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
-    from clipwsss.metrics import bootstrap_mious, percentile_interval
+    from clipwsss.experiments.weakclip import comparison_table, score_masks
 
     dataset = VOCDataset(data, split, class_names=get_profile("toy").class_names())
-    results = {n: evaluate_masks(dataset, p) for n, p in runs.items()}
-    names = list(results)
-    boot = 100 * bootstrap_mious([results[n].image_hists for n in names], n_boot=n_boot)
-    rows = []
-    for i, name in enumerate(names):
-        res = results[name]
-        rows.append({"split": split, "run or difference": name, "mIoU": 100 * res.scores.miou,
-                     "95% low": percentile_interval(boot[:, i])[0],
-                     "95% high": percentile_interval(boot[:, i])[1],
-                     "ignored %": 100 * (res.ignored_fraction or 0)})  # fmt: skip
-    for i, name in enumerate(names[1:], start=1):
-        lo, hi = percentile_interval(boot[:, i] - boot[:, 0])
-        diff = 100 * (results[name].scores.miou - results[names[0]].scores.miou)
-        rows.append({"split": split, "run or difference": f"{name} - {names[0]}", "mIoU": diff,
-                     "95% low": lo, "95% high": hi, "ignored %": np.nan})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def evaluate_masks(dataset, folder: Path):
-    from clipwsss.pipelines.evaluate import evaluate
-
-    return evaluate(dataset, folder, kind="masks", per_image=True, progress=False)
+    return comparison_table(score_masks(dataset, runs), split, n_boot=n_boot)
 
 
 def main(argv: list[str] | None = None) -> int:

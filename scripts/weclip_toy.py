@@ -7,7 +7,8 @@ train images through the shared engine (one run folder per seed, resumable), wri
 predictions (scales {1.0, 0.75} + flip, no CRF, native 96 px: no long-side resize) for toy
 val and for the training images (pseudo labels, WeCLIP supp. Table 1), runs CLIP-ES (CAA +
 dCRF, nothing ignored) on the same images, and writes ``summary.json`` / ``summary.md`` with
-95% image-bootstrap intervals (paired resamples, ``clipwsss.metrics.bootstrap_mious``).
+95% image-bootstrap intervals (paired resamples). The tables and ``summary.md`` are made by
+``clipwsss.experiments.weclip``.
 """
 
 from __future__ import annotations
@@ -23,25 +24,15 @@ import torch
 
 
 def _clip_es_runs(data: Path, work: Path, split: str, limit: int | None) -> dict:
-    import clipwsss as cw
-    from clipwsss.data import VOCDataset
-    from clipwsss.experiments.profiles import get_profile
-    from clipwsss.pipelines.cams import generate_cams
+    from clipwsss.experiments.stages import clip_es_folders, toy_clip_es
     from clipwsss.pipelines.evaluate import evaluate
-    from clipwsss.pipelines.masks import generate_masks
 
-    profile = get_profile("toy", data_root=str(data))
-    dataset = VOCDataset(data, split, class_names=profile.class_names())
-    es = cw.ClipES(cw.load_clip(profile.model, profile.pretrained), profile.vocabulary(),
-                   profile.clip_es)  # fmt: skip
-    out = work / f"clip_es_{split}"
-    generate_cams(es, dataset, out / "cams", limit=limit, progress=False)
-    generate_masks(dataset, out / "cams", out / "crf", workers=1, threshold=0.0, limit=limit,
-                   progress=False)  # fmt: skip
+    es, dataset = toy_clip_es(data, split)
+    out = clip_es_folders(es, dataset, work / f"clip_es_{split}", threshold=None, limit=limit)
     return {
-        "CLIP-ES + CAA": evaluate(dataset, out / "cams", per_image=True, limit=limit,
+        "CLIP-ES + CAA": evaluate(dataset, out["cams"], per_image=True, limit=limit,
                                   progress=False).image_hists,
-        "CLIP-ES + CAA + dCRF": evaluate(dataset, out / "crf", per_image=True, limit=limit,
+        "CLIP-ES + CAA + dCRF": evaluate(dataset, out["crf"], per_image=True, limit=limit,
                                          progress=False).image_hists,
     }  # fmt: skip
 
@@ -84,49 +75,9 @@ def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
     return hists, train_s, resumed
 
 
-def _table(runs: dict, n_boot: int) -> list[dict]:
-    from clipwsss.metrics import bootstrap_mious, mean_iou, percentile_interval
-
-    names = list(runs)
-    boot = 100 * bootstrap_mious([runs[n] for n in names], n_boot=n_boot)
-    rows = []
-    for j, n in enumerate(names):
-        lo, hi = percentile_interval(boot[:, j])
-        rows.append({"run": n, "mIoU": 100 * mean_iou(runs[n].sum(0)), "low": lo, "high": hi})
-    ref = names.index("CLIP-ES + CAA + dCRF")
-    for j, n in enumerate(names):
-        if n.startswith("WeCLIP"):
-            lo, hi = percentile_interval(boot[:, j] - boot[:, ref])
-            rows.append({"run": f"{n} - CLIP-ES + CAA + dCRF",
-                         "mIoU": rows[j]["mIoU"] - rows[ref]["mIoU"], "low": lo, "high": hi})
-    return [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
-
-
-def write_markdown(summary: dict, path: Path) -> None:
-    """``summary.md``: one table per split, the command and the environment."""
-    lines = ["# WeCLIP on the toy world", "",
-             f"Produced by `{summary['command'].strip()}` ({summary['platform']}, torch "
-             f"{summary['torch']}, wall time {summary['wall_seconds']} s; training "
-             + ", ".join(f"{k} {v} s" for k, v in summary["train_seconds"].items()) + ")."
-             + (f" {', '.join(summary['trained_earlier'])} were trained by earlier calls of this "
-                "script (one seed per process) and resumed here: the wall time is this call's, "
-                "the training times are those calls'." if summary.get("trained_earlier") else ""),
-             "WeCLIP: toy recipe (micro-CLIP, 300 iterations, batch 4, crop 96), predictions at "
-             "scales {1.0, 0.75} + flip, no CRF. CLIP-ES: the toy profile, CAA, then dCRF with "
-             "nothing ignored. mIoU in %, 95% image-bootstrap intervals (paired resamples).",
-             ""]  # fmt: skip
-    titles = {"val": "toy val (predictions)", "train": "toy train (pseudo labels)"}
-    for split, table in summary["tables"].items():
-        lines += [f"## {titles.get(split, split)}, {table['n_images']} images", "",
-                  "| run | mIoU | 95% low | 95% high |", "| --- | ---: | ---: | ---: |"]
-        lines += [f"| {r['run']} | {r['mIoU']} | {r['low']} | {r['high']} |"
-                  for r in table["rows"]]  # fmt: skip
-        lines.append("")
-    path.write_text("\n".join(lines))
-
-
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.profiles import TOY_IMAGE_SIZE
+    from clipwsss.experiments.weclip import comparison_rows, write_markdown
     from clipwsss.toy import generate_toy_voc
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -165,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for s, runs in per_split.items():
         n = len(next(iter(runs.values())))
         assert all(len(h) == n for h in runs.values()), "runs scored on different images"
-        summary["tables"][s] = {"n_images": n, "rows": _table(runs, args.n_boot)}
+        summary["tables"][s] = {"n_images": n, "rows": comparison_rows(runs, n_boot=args.n_boot)}
     summary["wall_seconds"] = round(time.time() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

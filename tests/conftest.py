@@ -66,3 +66,18 @@ def write_rect_voc(root, n: int = 4, *, size: tuple[int, int] = (64, 80), seed: 
 def make_rect_voc():
     """The :func:`write_rect_voc` factory (shared by the runner, CLI and sweep tests)."""
     return write_rect_voc
+
+
+@pytest.fixture(scope="session")
+def tiny_es(tiny_vit):
+    """CLIP-ES on the tiny random ViT with CAA over its two blocks (the sweep, diagnostics
+    and efficiency tests)."""
+    import clipwsss as cw
+
+    return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+
+
+@pytest.fixture(scope="module")
+def rect_voc_48x64(tmp_path_factory, make_rect_voc):
+    """4 images of 48x64: a cat rectangle, and a dog rectangle in every odd image."""
+    return make_rect_voc(tmp_path_factory.mktemp("rect48x64") / "VOC2012", 4, size=(48, 64))

@@ -1,4 +1,5 @@
-"""Tests for clipwsss.backbone: any-size preprocessing, dense ViT/ResNet forwards, loading.
+"""Tests for clipwsss.clip.loading and clipwsss.clip.dense: any-size preprocessing, dense
+ViT/ResNet forwards, loading.
 
 The dense forwards are checked against open_clip's own forward (at the native input size,
 where both must agree) and against hooks placed inside that forward (GradCAM target, attention
@@ -188,12 +189,13 @@ def test_vit_activation_is_last_ln1_output(tiny_vit):
     assert_close(block.ln_1(dense.last_block_input), dense.activation.detach())
 
 
-def test_vit_block_tokens_are_every_block_output_of_open_clip(tiny_vit):
-    visual = tiny_vit.model.visual
-    pixels = _pixels(64, 64, b=2)
-    outputs = []
+def _open_clip_block_io(visual, pixels, *, inputs: bool = False) -> list:
+    """Each open_clip block's input (``inputs``) or output in one plain forward."""
+    seen = []
     hooks = [
-        blk.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
+        blk.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+        if inputs
+        else blk.register_forward_hook(lambda mod, inp, out: seen.append(out.detach()))
         for blk in visual.transformer.resblocks
     ]
     try:
@@ -202,6 +204,13 @@ def test_vit_block_tokens_are_every_block_output_of_open_clip(tiny_vit):
     finally:
         for h in hooks:
             h.remove()
+    return seen
+
+
+def test_vit_block_tokens_are_every_block_output_of_open_clip(tiny_vit):
+    visual = tiny_vit.model.visual
+    pixels = _pixels(64, 64, b=2)
+    outputs = _open_clip_block_io(visual, pixels)
     dense = vit_dense_forward(visual, pixels)
     assert len(dense.block_tokens) == len(visual.transformer.resblocks) == len(outputs)
     for ours, ref in zip(dense.block_tokens, outputs, strict=True):
@@ -214,17 +223,7 @@ def test_vit_block_tokens_are_every_block_output_of_open_clip(tiny_vit):
 def test_vit_attention_maps_match_every_block_of_open_clip(tiny_vit):
     visual = tiny_vit.model.visual
     pixels = _pixels(64, 64, b=2)
-    inputs = []
-    hooks = [
-        blk.register_forward_pre_hook(lambda mod, args: inputs.append(args[0].detach()))
-        for blk in visual.transformer.resblocks
-    ]
-    try:
-        with torch.no_grad():
-            visual(pixels)
-    finally:
-        for h in hooks:
-            h.remove()
+    inputs = _open_clip_block_io(visual, pixels, inputs=True)
     dense = vit_dense_forward(visual, pixels)
     n_blocks = len(visual.transformer.resblocks)
     assert dense.attn.shape == (2, n_blocks, 17, 17)
@@ -430,7 +429,7 @@ def test_resolve_device_auto_and_errors():
 def test_random_init_asked_for_logs_no_open_clip_warning(caplog):
     """``pretrained=None`` asks for random weights (tests, timing, parameter counts), so
     open_clip's "No pretrained weights loaded" says nothing new and stays out of notebook
-    outputs (issue 13); other warnings still pass and the filter is removed afterwards."""
+    outputs; other warnings still pass and the filter is removed afterwards."""
     import logging
 
     with caplog.at_level(logging.WARNING):

@@ -1,4 +1,4 @@
-"""Tests for clipwsss.caa (CLIP-ES Eq. 6-7: Sinkhorn affinity, box masks, refinement)."""
+"""Tests for clipwsss.cams.caa (CLIP-ES Eq. 6-7: Sinkhorn affinity, box masks, refinement)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Tests for clipwsss.cgl (background score, pseudo masks, confidence-guided loss)."""
+"""Tests for clipwsss.cams.cgl (background score, pseudo masks, confidence-guided loss)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Local CLIP checkpoints (issue 12): file kind, architecture from the tensors, activation."""
+"""Local CLIP checkpoints: file kind, architecture from the tensors, activation."""
 
 from __future__ import annotations
 

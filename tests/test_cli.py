@@ -199,7 +199,7 @@ def test_interrupt_exits_130(voc, tmp_path, capsys, monkeypatch):
     assert "rerun the same command to resume" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- issue 12 fixes
+# ------------------------------------------------- refused inputs, signals, output folders
 
 
 @pytest.mark.parametrize("suffix", [".txt", ""])

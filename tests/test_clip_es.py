@@ -1,4 +1,4 @@
-"""End-to-end tests for clipwsss.clip_es (CLIP-ES stages 1-2: Softmax-GradCAM, then CAA) on
+"""End-to-end tests for clipwsss.methods.clip_es (CLIP-ES stages 1-2: Softmax-GradCAM, then CAA) on
 the tiny random ViT and ResNet; the pieces are checked against direct calls of the pure
 modules."""
 
@@ -69,7 +69,7 @@ def test_matches_the_pure_modules(tiny_vit, voc):
 
 
 def test_float32_pos_embed_switch(tiny_vit, voc):
-    """Official: the interpolated positional table is rounded to float16 (issue 12); the
+    """Official: the interpolated positional table is rounded to float16; the
     switch keeps it in float32, which moves the CAMs by a rounding-sized amount."""
     from clipwsss.clip.dense import interpolate_pos_embed, official_pos_embed
 

@@ -74,7 +74,7 @@ def test_cams_flags_build_the_config_and_keep_the_old_spellings():
 
 
 def test_float16_pos_embed_is_on_by_default_and_both_spellings_turn_it_off():
-    """ClipEsConfig.pos_embed_fp16 (issue 12): the official float16 positional table."""
+    """ClipEsConfig.pos_embed_fp16: the official float16 positional table."""
     assert _cams_config([]).pos_embed_fp16 is True
     assert _cams_config(["--no-pos-embed-fp16"]).pos_embed_fp16 is False
     assert _cams_config(["--float32-pos-embed"]).pos_embed_fp16 is False  # docs/fidelity.md

@@ -1,4 +1,4 @@
-"""Tests for clipwsss.crf (official dense-CRF image quirk and posterior)."""
+"""Tests for clipwsss.cams.crf (official dense-CRF image quirk and posterior)."""
 
 import numpy as np
 import pytest

@@ -230,7 +230,7 @@ def test_atomic_path_works_with_np_save(tmp_path):
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_atomic_writes_apply_the_umask(tmp_path, umask):
-    """Outputs are readable as the umask allows, not mkstemp's 0o600 (issue 12, #3)."""
+    """Outputs are readable as the umask allows, not mkstemp's 0o600."""
     old = os.umask(umask)
     try:
         text = atomic_write_text(tmp_path / "run.json", "{}")

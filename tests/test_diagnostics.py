@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-import clipwsss as cw
-from clipwsss.data import VOC_CLASSES, VOCDataset
+from clipwsss.data import VOC_CLASSES
 from clipwsss.experiments import diagnostics as dg
 from clipwsss.experiments import intervals as iv
 from clipwsss.experiments.sweeps import iter_records, refined_cams
@@ -64,20 +63,10 @@ def test_ratio_table_point_values_and_paired_differences():
         iv.ratio_table({"a": (num_a, den[:2])})
 
 
-@pytest.fixture(scope="module")
-def voc(tmp_path_factory, make_rect_voc) -> VOCDataset:
-    return make_rect_voc(tmp_path_factory.mktemp("diag") / "VOC2012", 4, size=(H, W))
-
-
-@pytest.fixture(scope="module")
-def es(tiny_vit):
-    return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
-
-
-def test_leak_records_cover_the_multi_class_images(es, voc):
-    ids = voc.ids
-    recs = dg.leak_records(es, voc, ids)
-    multi = [i for i in ids if len(voc.sample(i).labels) >= 2]
+def test_leak_records_cover_the_multi_class_images(tiny_es, rect_voc_48x64):
+    ids = rect_voc_48x64.ids
+    recs = dg.leak_records(tiny_es, rect_voc_48x64, ids)
+    multi = [i for i in ids if len(rect_voc_48x64.sample(i).labels) >= 2]
     assert recs.image_ids == tuple(multi) and len(multi) > 0
     for counts in (recs.labels, recs.mass):
         assert set(counts) == {"initial", "+ MHSA", "+ CAA"}
@@ -87,12 +76,12 @@ def test_leak_records_cover_the_multi_class_images(es, voc):
     assert ((recs.shares("+ CAA") >= 0) & (recs.shares("+ CAA") <= 100)).all()
 
 
-def test_calibration_counts_every_labelled_pixel_and_matches_the_masks(es, voc):
-    ids = voc.ids
-    cal = dg.confidence_calibration(es, voc, ids, threshold=0.9)
+def test_calibration_counts_every_labelled_pixel_and_matches_the_masks(tiny_es, rect_voc_48x64):
+    ids = rect_voc_48x64.ids
+    cal = dg.confidence_calibration(tiny_es, rect_voc_48x64, ids, threshold=0.9)
     wrong = kept_wrong = ignored = ignored_ok = labelled = 0
-    for rec in iter_records(es, voc, ids):
-        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()
+    for rec in iter_records(tiny_es, rect_voc_48x64, ids):
+        hr = tiny_es.upsample(refined_cams(tiny_es, rec), rec.gt.shape).half()
         pm = crf_pseudo_mask(rec.image, rec.keys, hr, MaskOptions(threshold=0.9))
         lab = rec.gt != 255
         ok = pm.label.numpy()[lab] == rec.gt[lab]
@@ -111,16 +100,16 @@ def test_calibration_counts_every_labelled_pixel_and_matches_the_masks(es, voc):
     assert isinstance(cal.by_bin, pd.DataFrame) and cal.threshold == 0.9
 
 
-def test_crf_changes_counts_match_the_seed_and_crf_labels(es, voc):
+def test_crf_changes_counts_match_the_seed_and_crf_labels(tiny_es, rect_voc_48x64):
     from clipwsss.cams.labels import cams_to_label
     from clipwsss.metrics import mean_iou
 
-    ch = dg.crf_changes(es, voc, voc.ids)
+    ch = dg.crf_changes(tiny_es, rect_voc_48x64, rect_voc_48x64.ids)
     n_img = len(ch.image_ids)
     assert n_img > 0 and set(ch.image_hists) == {"seed", "seed + dCRF"}
     changed = fixed = broken = to_bg = labelled = 0
-    for rec in iter_records(es, voc, voc.ids):
-        hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()
+    for rec in iter_records(tiny_es, rect_voc_48x64, rect_voc_48x64.ids):
+        hr = tiny_es.upsample(refined_cams(tiny_es, rec), rec.gt.shape).half()
         seed_label = cams_to_label(hr.float(), rec.keys).numpy()
         crf_label = crf_pseudo_mask(rec.image, rec.keys, hr).label.numpy()
         lab = rec.gt != 255

@@ -1,5 +1,5 @@
-"""Tests for clipwsss.efficiency: timed stages equal the untimed pipeline, Table 3 arithmetic,
-memory readings, and the batched vs per-class GradCAM comparison (tiny random ViT)."""
+"""Tests for clipwsss.experiments.efficiency: timed stages equal the untimed pipeline, Table 3
+arithmetic, memory readings, and the batched vs per-class GradCAM comparison (tiny random ViT)."""
 
 import numpy as np
 import pandas as pd

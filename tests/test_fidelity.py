@@ -1,4 +1,4 @@
-"""CLIP-ES fidelity (issue 12): `clipwsss cams` + `clipwsss masks` with default flags reproduce
+"""CLIP-ES fidelity: `clipwsss cams` + `clipwsss masks` with default flags reproduce
 the official code's outputs on the kit in ``tests/fidelity/`` (a copy of the CLIP-ES fidelity
 kit: 8 synthetic VOC images, small random CLIP weights in the OpenAI layout, the official
 outputs and the kit's own ``compare.py``; see ``tests/fidelity/README.md``).

@@ -1,4 +1,4 @@
-"""Tests for clipwsss.gradcam: Softmax-GradCAM (CLIP-ES Eq. 1-4) on a tiny random ViT.
+"""Tests for clipwsss.cams.gradcam: Softmax-GradCAM (CLIP-ES Eq. 1-4) on a tiny random ViT.
 
 The central check is Eq. 4 against autograd: the Jacobian of the logits Y (all R text rows)
 with respect to the GradCAM activation, combined by hand with the softmax Jacobian
@@ -92,7 +92,7 @@ def test_gradcam_from_grads_is_eq1_eq2(tiny_vit):
 
 def test_gradcam_is_scaled_twice_like_the_official_helper():
     """A CAM whose range is near the 1e-7 eps: one min-max pass peaks far below 1, the
-    official two passes (per layer, then the layer mean) bring it to about 1 (issue 12)."""
+    official two passes (per layer, then the layer mean) bring it to about 1."""
     g = torch.Generator().manual_seed(3)
     act, grads = torch.rand(12, 8, generator=g), torch.rand(1, 12, 8, generator=g) * 1e-8
     raw = torch.relu(grads.mean(1) @ act.T).view(1, 3, 4)

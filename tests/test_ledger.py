@@ -1,4 +1,5 @@
-"""Tests for clipwsss.ledger on synthetic metrics files (any subset of notebooks, profiles)."""
+"""Tests for clipwsss.experiments.ledger on synthetic metrics files (any subset of notebooks,
+profiles)."""
 
 import json
 import re

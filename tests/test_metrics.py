@@ -13,6 +13,7 @@ from clipwsss.metrics import (
     bootstrap_mious,
     confusion_matrix,
     iou_from_confusion,
+    mask_confusion,
     mean_iou,
     percentile_interval,
     seg_scores,
@@ -44,6 +45,19 @@ def test_confusion_matrix_rejects_out_of_range_prediction():
         confusion_matrix(np.array([[5]]), np.array([[0]]), 5)
     # ... but not where the GT is ignored
     assert confusion_matrix(np.array([[255]]), np.array([[255]]), 5).sum() == 0
+
+
+def test_mask_confusion_leaves_out_the_unconfident_pixels():
+    mask = PRED.copy()
+    mask[0, 1] = 255  # a GT-labelled pixel (GT 0) set to 255: not scored, counted as ignored
+    mask[1, 2] = 255  # 255 on a GT-ignored pixel: neither
+    hist, ignored, counted = mask_confusion(mask, GT, 5)
+    expected = HIST.copy()
+    expected[0, 1] -= 1
+    np.testing.assert_array_equal(hist, expected)
+    assert (ignored, counted) == (1, 5)
+    hist_t, *_ = mask_confusion(torch.tensor(mask), torch.tensor(GT), 5)
+    np.testing.assert_array_equal(hist_t, expected)
 
 
 def test_iou_and_mean_iou_by_hand():

@@ -1,4 +1,4 @@
-"""Issue 12 reliability defects: kills, stale outputs, collisions, bad inputs (tiny CLIP, CPU)."""
+"""Reliability: kills, stale outputs, collisions, bad inputs (tiny CLIP, CPU)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _data(root: Path, *extra: str) -> list[str]:
     return ["--dataset", "voc12", "--root", str(root), "--split", "train", *extra]
 
 
-# --------------------------------------------------------------------------- #12 atomic check
+# --------------------------------------------------------------------------- atomic check
 
 
 def _claim(folder: str, value: int, barrier, results) -> None:
@@ -71,7 +71,7 @@ def test_concurrent_run_record_checks_accept_one_setting(tmp_path):
         assert accepted == {recorded}
 
 
-# --------------------------------------------------------------------------- #11 first failure
+# --------------------------------------------------------------------------- first failure
 
 
 def test_failed_first_run_does_not_lock_the_folder(voc, tmp_path, capsys):
@@ -92,7 +92,7 @@ def test_check_without_claim_writes_nothing(tmp_path):
         check_run_record(tmp_path, {"config": 1}, ("config",), claim=False)
 
 
-# --------------------------------------------------------------------------- #2 stale outputs
+# --------------------------------------------------------------------------- stale outputs
 
 
 def test_rerun_with_another_root_is_refused(voc, tmp_path, make_rect_voc, capsys):
@@ -131,7 +131,7 @@ def test_edited_labels_file_is_refused(tmp_path, capsys):
     assert "labels_sha256" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- #9 class order
+# --------------------------------------------------------------------------- class order
 
 
 def test_eval_and_masks_refuse_another_class_order(voc, tmp_path, capsys):
@@ -151,7 +151,7 @@ def test_eval_and_masks_refuse_another_class_order(voc, tmp_path, capsys):
     assert not list((tmp_path / "m").glob("*.png"))
 
 
-# --------------------------------------------------------------------------- #10 custom missing
+# --------------------------------------------------------------------------- custom missing
 
 
 def test_custom_missing_image_is_skipped_with_skip_bad_images(tmp_path, capsys):
@@ -164,7 +164,7 @@ def test_custom_missing_image_is_skipped_with_skip_bad_images(tmp_path, capsys):
     assert "gone" in (out / "failed.txt").read_text()
 
 
-# --------------------------------------------------------------------------- #1 masks workers
+# --------------------------------------------------------------------------- masks workers
 
 _SLOW_MASKS = """
 import sys, time
@@ -249,7 +249,7 @@ def test_masks_workers_die_with_their_parent(voc, tmp_path, signal_name):
                 os.kill(pid, signal.SIGKILL)
 
 
-# --------------------------------------------------------------------------- #4 huge images
+# --------------------------------------------------------------------------- huge images
 
 
 def test_image_above_the_pixel_limit_is_refused_or_skipped(voc, tmp_path, capsys):
@@ -283,7 +283,7 @@ def test_default_pixel_limit_refuses_a_large_photo(tiny_vit, tmp_path):
     assert Image.MAX_IMAGE_PIXELS is None or MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS
 
 
-# --------------------------------------------------------------------------- #6 local-dir
+# --------------------------------------------------------------------------- local-dir
 
 
 def test_pretrained_with_a_local_dir_model_is_refused(voc, tmp_path, capsys):

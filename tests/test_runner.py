@@ -1,4 +1,5 @@
-"""Tests for clipwsss.runner and clipwsss.camfiles: CAM files, masks, evaluation, resume."""
+"""Tests for clipwsss.pipelines (cams, masks, evaluate) and clipwsss.io.camfiles: CAM files,
+masks, evaluation, resume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tests for clipwsss.sweeps: prompt, refinement, lambda and mu sweeps kept in memory."""
+"""Tests for clipwsss.experiments.sweeps: prompt, refinement, lambda and mu sweeps kept in
+memory."""
 
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ CAT, DOG = VOC_CLASSES.index("cat"), VOC_CLASSES.index("dog")
 H, W = 48, 64
 
 
-@pytest.fixture(scope="module")
-def voc(tmp_path_factory, make_rect_voc) -> VOCDataset:
-    """4 images of 48x64: a cat rectangle, and a dog rectangle in every odd image."""
-    return make_rect_voc(tmp_path_factory.mktemp("sweeps") / "VOC2012", 4, size=(H, W))
+@pytest.fixture
+def voc(rect_voc_48x64) -> VOCDataset:
+    return rect_voc_48x64
 
 
-@pytest.fixture(scope="module")
-def es(tiny_vit):
-    return cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
+@pytest.fixture
+def es(tiny_es):
+    return tiny_es
 
 
 def test_sample_prompts_is_seeded_and_keeps_the_chosen_prompt():
@@ -152,8 +152,8 @@ def test_figures_render(es, voc):
 
 
 def test_score_cams_equals_the_file_pipeline_and_keeps_per_image_matrices(es, voc, tmp_path):
-    """In memory and through the float16 CAM files: the same confusion matrices (issue 13:
-    one default setup gave crane 36.5 in one notebook and 36.4 in another)."""
+    """In memory and through the float16 CAM files: the same confusion matrices (one
+    default setup once gave crane 36.5 in one notebook and 36.4 in another)."""
     from clipwsss.pipelines.cams import generate_cams
     from clipwsss.pipelines.evaluate import evaluate
 

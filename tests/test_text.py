@@ -1,5 +1,5 @@
-"""Tests for clipwsss.text: vocabularies, synonyms, background sets, prompts and the three
-synonym-fusion levels (CLIP-ES Sections 3.1, 3.2, supplementary B and G)."""
+"""Tests for clipwsss.clip.text and clipwsss.vocab: vocabularies, synonyms, background sets,
+prompts and the three synonym-fusion levels (CLIP-ES Sections 3.1, 3.2, supplementary B and G)."""
 
 import numpy as np
 import pytest

@@ -11,8 +11,8 @@ from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, TOY_MODEL_DIR, get_pro
 from clipwsss.experiments.stages import run_stages
 from clipwsss.toy import generate_toy_voc
 
-# Measured with the shipped checkpoint on these 20 images (seed 0): see the closing note of
-# the toy-world issue and results/toy/. The asserted margins are about half of the measured
+# Measured with the shipped checkpoint on these 20 images (seed 0): see results/toy/ and
+# `python scripts/toy_margins.py` below. The asserted margins are about half of the measured
 # gaps, so they catch a broken pipeline without being tuned to pass.
 # Gaps to the best baseline, 20 images, seeds 0-4 (`python scripts/toy_margins.py`, this
 # checkpoint): initial 22.4-35.6, + CAA 28.7-36.3, + dCRF 32.4-48.8 points.

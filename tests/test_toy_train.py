@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import clipwsss as cw
+from clipwsss.clip.dense import vit_tokens
 from clipwsss.toy.train import (
     ToyClipConfig,
     contrastive_loss,
@@ -67,6 +68,15 @@ def _tiny_visual_model():
     vision = dict(image_size=32, patch_size=8, width=32, layers=2, head_width=16, pool_type="avg")
     text = dict(context_length=8, vocab_size=50, width=32, heads=2, layers=1)
     return open_clip.CLIP(embed_dim=16, vision_cfg=vision, text_cfg=text).eval()
+
+
+def test_embedding_step_is_open_clips_bit_for_bit():
+    """encode_with_windows embeds with the public vit_tokens, not open_clip's private
+    _embeds; the retrained micro-CLIP stays the same only if they agree exactly."""
+    visual = _tiny_visual_model().visual
+    pixels = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(vit_tokens(visual, pixels)[0], visual._embeds(pixels))
 
 
 def test_whole_grid_windows_match_the_models_own_pooling():

@@ -2,36 +2,14 @@
 checkpoints are atomic, a mismatched run directory is refused."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from tiny_runs import model_weights, run_tiny, same_weights, sigint_task
 
 from clipwsss.train import ConfigMismatchError, checkpoint_steps, load_trained, train
 from clipwsss.train.tiny import TinyRegression, tiny_config
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run_tiny(run_dir, *flags):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "clipwsss.train.tiny", str(run_dir), *flags]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-
-
-def _weights(run_dir):
-    return load_file(Path(run_dir) / "model.safetensors")
-
-
-def _assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +32,16 @@ def test_loss_goes_down_and_files_are_written(reference):
     assert (run / "log.csv").read_text().startswith("kind,step,loss,")
     assert len((run / "log.jsonl").read_text().splitlines()) == len(reference.history)
     model = load_trained(run, TinyRegression().build_model())
-    _assert_same_weights(model.state_dict(), reference.model.state_dict())
+    assert same_weights(model.state_dict(), reference.model.state_dict())
 
 
 def test_sigkill_mid_step_then_resume_gives_the_same_weights(reference, tmp_path):
-    killed = _run_tiny(tmp_path, "--kill-at-step", "15")
+    killed = run_tiny(tmp_path, "--kill-at-step", "15")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert checkpoint_steps(tmp_path) == [6, 12]
-    resumed = _run_tiny(tmp_path)
+    resumed = run_tiny(tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same_weights(_weights(tmp_path), _weights(reference.run_dir))
+    assert same_weights(model_weights(tmp_path), model_weights(reference.run_dir))
     assert (tmp_path / "log.jsonl").read_text().count('"step": 15,') == 1
     ref_log = [json.loads(x) for x in (reference.run_dir / "log.jsonl").read_text().splitlines()]
     new_log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -73,35 +51,21 @@ def test_sigkill_mid_step_then_resume_gives_the_same_weights(reference, tmp_path
 
 @pytest.mark.slow  # two subprocesses: ~10-20 s on 2 shared cores
 def test_sigkill_while_saving_leaves_the_previous_checkpoint(reference, tmp_path):
-    killed = _run_tiny(tmp_path, "--kill-while-saving", "12")
+    killed = run_tiny(tmp_path, "--kill-while-saving", "12")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert checkpoint_steps(tmp_path) == [6]  # step 12 never got its final name
     assert (tmp_path / "checkpoints" / ".tmp-step-00000012").is_dir()
-    assert _run_tiny(tmp_path).returncode == 0
-    _assert_same_weights(_weights(tmp_path), _weights(reference.run_dir))
-
-
-def _interrupted_task() -> TinyRegression:
-    """The tiny task; a real SIGINT arrives during step 9's last micro-step."""
-    task = TinyRegression()
-    loss = task.loss
-
-    def loss_then_sigint(model, batch, step, iterations):
-        if task.calls == 2 * 9 - 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss(model, batch, step, iterations)
-
-    task.loss = loss_then_sigint
-    return task
+    assert run_tiny(tmp_path).returncode == 0
+    assert same_weights(model_weights(tmp_path), model_weights(reference.run_dir))
 
 
 def test_sigint_checkpoints_the_current_step_then_resume_is_exact(reference, tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        train(_interrupted_task(), tiny_config(str(tmp_path)))
+        train(sigint_task(9), tiny_config(str(tmp_path)))
     assert checkpoint_steps(tmp_path)[-1] == 9
     result = train(TinyRegression(), tiny_config(str(tmp_path)))
     assert result.resumed_from == 9
-    _assert_same_weights(result.model.state_dict(), reference.model.state_dict())
+    assert same_weights(result.model.state_dict(), reference.model.state_dict())
 
 
 def test_finished_run_is_not_retrained_and_other_settings_are_refused(reference):
@@ -136,4 +100,4 @@ def test_a_finished_run_with_tuple_settings_resumes(tmp_path):
     first = train(_TupleSettings(), tiny_config(str(tmp_path), iterations=4))
     again = train(_TupleSettings(), tiny_config(str(tmp_path), iterations=4))
     assert again.resumed_from == 4
-    _assert_same_weights(again.model.state_dict(), first.model.state_dict())
+    assert same_weights(again.model.state_dict(), first.model.state_dict())

@@ -10,13 +10,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from tiny_runs import model_weights, run_tiny, same_weights, sigint_task
 
 from clipwsss.io.locks import FolderLockedError
 from clipwsss.train import (
@@ -28,25 +27,6 @@ from clipwsss.train import (
     train,
 )
 from clipwsss.train.tiny import TinyRegression, tiny_config
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run_tiny(run_dir, *flags, wait=True):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "clipwsss.train.tiny", str(run_dir), *flags]
-    if not wait:
-        return subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-
-
-def _same_weights(a, b):
-    assert a.keys() == b.keys()
-    return all(torch.equal(a[k], b[k]) for k in a)
-
-
-def _model_pt(run_dir):
-    return load_file(Path(run_dir) / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +45,8 @@ def finished(reference, tmp_path):
 
 def _stopped_at_step_9(run_dir):
     """A run stopped by a real SIGINT during step 9: checkpoints 6 and 9, log rows to 5."""
-    task = TinyRegression()
-    loss = task.loss
-
-    def loss_then_sigint(model, batch, step, iterations):
-        if task.calls == 2 * 9 - 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss(model, batch, step, iterations)
-
-    task.loss = loss_then_sigint
     with pytest.raises(KeyboardInterrupt):
-        train(task, tiny_config(str(run_dir)))
+        train(sigint_task(9), tiny_config(str(run_dir)))
     assert checkpoint_steps(run_dir) == [6, 9]
 
 
@@ -94,8 +65,8 @@ def test_a_finished_run_without_checkpoints_is_not_overwritten_by_another_task(f
     assert {p.name: p.read_bytes() for p in finished.iterdir() if p.is_file()} == before
     again = train(TinyRegression(), tiny_config(str(finished)))  # same settings: finished
     assert again.resumed_from == 40 and len(again.history) == 12
-    assert _same_weights(_model_pt(finished), before_weights := _model_pt(finished))
-    assert _same_weights(again.model.state_dict(), before_weights)
+    assert same_weights(model_weights(finished), before_weights := model_weights(finished))
+    assert same_weights(again.model.state_dict(), before_weights)
 
 
 # 2 -------------------------------------------------------------------------------------------
@@ -114,14 +85,14 @@ def test_a_second_process_on_the_run_folder_is_refused_and_sigterm_checkpoints(t
     first then gets a real SIGTERM, checkpoints its step and exits 143."""
     # 80 steps of 3 s: it lasts 4 minutes unless stopped, so a slow start of the second process
     # on a loaded machine cannot outlast it (a SIGTERM ends it within one step).
-    first = _run_tiny(tmp_path, "--step-delay", "3", wait=False)
+    first = run_tiny(tmp_path, "--step-delay", "3", wait=False)
     lock = tmp_path / ".train.lock"
     try:
         deadline = time.time() + 60
         while not (lock.is_file() and lock.stat().st_size):  # the first holds the folder
             assert first.poll() is None and time.time() < deadline, first.stderr
             time.sleep(0.05)
-        second = _run_tiny(tmp_path)
+        second = run_tiny(tmp_path)
         assert second.returncode == 1
         assert f"is in use by process {first.pid} on " in second.stderr
         assert first.poll() is None, "the first run ended before it could be signalled"
@@ -151,7 +122,7 @@ def test_a_torn_last_log_line_is_dropped_on_resume_with_a_warning(reference, tmp
         fh.write('{"kind": "train", "step": 10, "loss": 0.1')  # the disk filled up here
     with pytest.warns(RuntimeWarning, match=r"log\.jsonl:\d+: dropped a torn last line"):
         result = train(TinyRegression(), tiny_config(str(tmp_path)))
-    assert _same_weights(result.model.state_dict(), reference.model.state_dict())
+    assert same_weights(result.model.state_dict(), reference.model.state_dict())
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [r["step"] for r in reference.history]
 
@@ -203,7 +174,7 @@ def test_a_full_tmpfs_stops_the_run_cleanly_and_it_resumes_once_space_is_freed(r
         filler = disk / "filler"
         with filler.open("wb") as fh:  # leave 24 KiB: the first checkpoint does not fit
             fh.write(b"\0" * (shutil.disk_usage(disk).free - 24 * 1024))
-        full = _run_tiny(disk / "run")
+        full = run_tiny(disk / "run")
         assert full.returncode == 1, full.stderr
         assert "cannot write the checkpoint of step 6" in full.stderr, full.stderr
         assert str(disk / "run") in full.stderr
@@ -211,7 +182,7 @@ def test_a_full_tmpfs_stops_the_run_cleanly_and_it_resumes_once_space_is_freed(r
             json.loads(line)  # no torn line
         filler.unlink()
         resumed = train(TinyRegression(), tiny_config(str(disk / "run")))
-        assert _same_weights(resumed.model.state_dict(), reference.model.state_dict())
+        assert same_weights(resumed.model.state_dict(), reference.model.state_dict())
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True, timeout=20)
 
@@ -226,7 +197,7 @@ def test_a_truncated_file_of_the_newest_checkpoint_falls_back_to_the_previous(re
     assert any("resuming from the checkpoint of step 6" in str(w.message) for w in record)
     assert result.resumed_from == 6
     assert (tmp_path / "checkpoints" / "damaged-step-00000009").is_dir()
-    assert _same_weights(result.model.state_dict(), reference.model.state_dict())
+    assert same_weights(result.model.state_dict(), reference.model.state_dict())
 
 
 def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(reference, finished):
@@ -236,7 +207,7 @@ def test_checkpoints_of_an_older_version_without_a_manifest_still_resume(referen
     with pytest.warns(RuntimeWarning, match="no manifest.json .* not verified"):
         result = train(TinyRegression(), tiny_config(str(finished)))
     assert result.resumed_from == 40
-    assert _same_weights(result.model.state_dict(), reference.model.state_dict())
+    assert same_weights(result.model.state_dict(), reference.model.state_dict())
 
 
 def test_no_complete_checkpoint_is_a_clear_error(finished):
@@ -277,12 +248,12 @@ def test_a_nan_loss_is_a_clear_error_and_earlier_checkpoints_are_kept(tmp_path):
 
 # 7 -------------------------------------------------------------------------------------------
 def test_sigterm_checkpoints_the_current_step_then_resume_is_exact(reference, tmp_path):
-    stopped = _run_tiny(tmp_path, "--signal-at-step", "9", "--signal", "TERM")
+    stopped = run_tiny(tmp_path, "--signal-at-step", "9", "--signal", "TERM")
     assert stopped.returncode == 143, stopped.stderr
     assert checkpoint_steps(tmp_path)[-1] == 9
     resumed = train(TinyRegression(), tiny_config(str(tmp_path)))
     assert resumed.resumed_from == 9
-    assert _same_weights(resumed.model.state_dict(), reference.model.state_dict())
+    assert same_weights(resumed.model.state_dict(), reference.model.state_dict())
 
 
 # 10 ------------------------------------------------------------------------------------------
@@ -298,7 +269,7 @@ def test_settings_that_do_not_change_the_result_and_paths_do_not_block_a_resume(
                    progress=True, keep_checkpoints=5, num_workers=0)  # fmt: skip
     result = train(TinyRegression(), tiny_config("./runs/x/", **changed))
     assert result.resumed_from == 36
-    assert _same_weights(result.model.state_dict(), reference.model.state_dict())
+    assert same_weights(result.model.state_dict(), reference.model.state_dict())
 
 
 # 12 ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Out-of-range switches are refused at the config level (issue 12, #5)."""
+"""Out-of-range switches are refused at the config level; files with errors name the file."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_cli_refuses_before_writing(tmp_path, make_rect_voc, capsys):
     assert "bg_exponent" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- #7, #8 files
+# ----------------------------------------- YAML/JSON errors name the file; word lists
 
 
 def test_background_string_is_refused_not_split_into_letters(tmp_path):

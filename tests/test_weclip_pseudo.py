@@ -10,8 +10,8 @@ from clipwsss.methods.weclip.losses import (
     affinity_label,
     affinity_loss,
     affinity_targets,
+    bg_fg_segmentation_loss,
     radius_mask,
-    segmentation_loss,
     weclip_loss,
 )
 from clipwsss.methods.weclip.par import dilated_neighbours, par_kernel, par_refine
@@ -91,8 +91,10 @@ def test_segmentation_loss_averages_bg_and_fg_halves():
     ce = torch.nn.functional.cross_entropy(logits, label.long(), reduction="none",
                                          ignore_index=255)[0]
     expected = 0.5 * (ce[0].mean() + ce[1, 0])  # bg pixels, then the one fg pixel
-    assert segmentation_loss(logits, label).item() == pytest.approx(expected.item(), rel=1e-5)
-    assert math.isfinite(segmentation_loss(logits, torch.zeros(1, 2, 2, dtype=torch.long)).item())
+    loss = bg_fg_segmentation_loss(logits, label)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    empty_fg = bg_fg_segmentation_loss(logits, torch.zeros(1, 2, 2, dtype=torch.long))
+    assert math.isfinite(empty_fg.item())
 
 
 def test_total_loss_weights_affinity():

@@ -58,6 +58,31 @@ def confusion_matrix(
     return hist.reshape(n_classes, n_classes).astype(np.int64)
 
 
+
+def mask_confusion(
+    mask: np.ndarray | Tensor, gt: np.ndarray | Tensor, n_classes: int
+) -> tuple[np.ndarray, int, int]:
+    """Confusion matrix of one pseudo mask whose 255 pixels are not scored.
+
+    Args:
+        mask: Class ids, 255 = unconfident (left out of the matrix).
+        gt: Ground truth, 255 = ignore.
+        n_classes: Number of classes incl. background.
+
+    Returns:
+        (int64 confusion matrix, GT-labelled pixels the mask sets to 255, GT-labelled pixels).
+
+    Shapes:
+        mask: (H, W); gt: (H, W); matrix: (n_classes, n_classes).
+
+    Reference: CLIP-ES Eq. 9 (the ignored pixels), official ``eval_cam_with_crf.py``.
+    """
+    mask, gt = _to_numpy(mask), _to_numpy(gt)
+    off = mask == 255
+    valid = (gt >= 0) & (gt < n_classes)
+    hist = confusion_matrix(np.where(off, 0, mask), np.where(off, 255, gt), n_classes)
+    return hist, int((valid & off).sum()), int(valid.sum())
+
 def iou_from_confusion(hist: np.ndarray) -> np.ndarray:
     """Per-class IoU = TP / (TP + FP + FN).
 

@@ -1,4 +1,5 @@
-"""Range checks for configuration values, shared by the config dataclasses (issue 12, #5).
+"""Range checks for configuration values, shared by the config dataclasses: a value that would
+give silently wrong results is refused where it is set.
 
 Out-of-range switches do not fail on their own: ``box_threshold=1.5`` gives empty boxes and
 all-zero refined CAMs, a template without ``{}`` gives one sentence for every class, a mask
@@ -6,8 +7,8 @@ threshold of 2 marks every pixel 255, a background power <= 0 makes the backgrou
 everywhere. The dataclasses call these in ``__post_init__``, so the CLI, the notebooks and
 the Python API refuse such values the same way, before any file is written.
 
-Also: YAML/JSON files parsed with errors that name the file (#7), and vocabulary word lists
-checked for type (#8).
+Also: YAML/JSON files parsed with errors that name the file, and vocabulary word lists
+checked for type (a bare string is not a list of words).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def read_yaml_or_json(path: Path, *, error: type[Exception] = ValueError) -> Any
     """Parse a ``.json`` (JSON) or any other (YAML) file; a syntax error names the file.
 
     Raises:
-        error: with ``path:line:column`` and the parser's reason (issue 12, #7).
+        error: with ``path:line:column`` and the parser's reason.
     """
     import yaml
 

@@ -155,7 +155,7 @@ def make_vocabulary(
         words = check_words(f"synonyms of {name!r}", value, allow_comma_string=True)  # #8
         names.append(name)
         syns.append(words or (name,))
-    background = check_words("background", background)  # issue 12, #8: not a bare string
+    background = check_words("background", background)  # a list of words, not a bare string
     if sentences is not None and not isinstance(sentences, Mapping):
         raise VocabularyError(f"sentences must be a mapping class -> text, got {sentences!r}")
     sentences = dict(sentences or {})
@@ -200,7 +200,7 @@ def load_vocabulary(path: str | Path) -> ClassVocabulary:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"class list not found: {path}")
-    spec = read_yaml_or_json(path)  # a syntax error names the file (issue 12, #7)
+    spec = read_yaml_or_json(path)  # a syntax error names the file
     if not isinstance(spec, Mapping) or "classes" not in spec:
         raise ValueError(f"{path}: expected a mapping with a 'classes' key")
     try:

@@ -186,7 +186,7 @@ def background_exponent_confusions(
 ) -> dict[float, np.ndarray]:
     """Split-level confusion matrices of the CAM labels for each background power k.
 
-    Each image's label is :func:`clipwsss.cgl.cams_to_label` with ``(1 - max cam)^k``.
+    Each image's label is :func:`clipwsss.cams.labels.cams_to_label` with ``(1 - max cam)^k``.
     One pass over ``samples`` serves every k.
 
     Args:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import errno
 import json
 import os
@@ -80,7 +79,7 @@ class UsageError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler, ``kill``): stops like Ctrl-C, exit status 143 (issue 12, #1)."""
+    """SIGTERM (a scheduler, ``kill``): stops like Ctrl-C, exit status 143."""
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -207,7 +206,7 @@ def _add_cams(sub) -> None:
         choices=("auto", "quick_gelu", "gelu"),
         default="auto",
         help="MLP activation for a checkpoint file (auto: TorchScript and plain state dicts "
-        "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's; issue 12)",
+        "QuickGELU as OpenAI CLIP, open_clip training checkpoints their config's)",
     )
     m.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     m.add_argument(
@@ -434,7 +433,7 @@ def _build_dataset(args: argparse.Namespace) -> SegmentationDataset:
             raise UsageError("--dataset custom needs --labels (the labels file)")
         if names is None:
             raise UsageError("--dataset custom needs --classes (a class list or vocabulary)")
-        missing_ok = getattr(args, "skip_bad_images", False)  # skipped per image (#10)
+        missing_ok = getattr(args, "skip_bad_images", False)  # skipped per image
         return build_dataset(
             "custom", args.root, labels_file=args.labels, class_list=names,
             missing_ok=missing_ok, **kwargs,
@@ -462,7 +461,7 @@ def _record(args: argparse.Namespace, argv: Sequence[str]) -> dict:
 
 
 def check_output_path(path: Path, flag: str, *, is_file: bool = False) -> None:
-    """Refuse an output that cannot be written, before any model loads (issue 12, #7).
+    """Refuse an output that cannot be written, before any model loads.
 
     ``path`` is a folder to create or reuse (``is_file``: a file to write): it must not be
     a file (a folder), sit below a file, or lie in a folder without write permission.
@@ -499,7 +498,7 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.pipelines.cams import generate_cams
 
     local_dir = args.model.startswith("local-dir:")
-    if local_dir and args.pretrained is not None:  # issue 12, #6: never silently ignored
+    if local_dir and args.pretrained is not None:  # never silently ignored
         raise UsageError(
             f"--pretrained {args.pretrained} with --model {args.model}: a local-dir: folder "
             "loads its own weights (open_clip_model.*); drop --pretrained, or give the "
@@ -589,7 +588,7 @@ def cmd_masks(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.cams,
         args.out,
         workers=args.workers,
-        **_mask_switches(config_from_args(MaskOptions, args)),
+        options=config_from_args(MaskOptions, args),
         limit=args.limit,
         shard=launch.shard(args.shard),
         skip_bad=args.skip_bad_images,
@@ -611,13 +610,6 @@ def _check_masks_folder(masks: Path, cams: Path, flag: str) -> None:
             "masks, so masks need their own folder, e.g. --cams outputs/voc12/cams --out "
             "outputs/voc12/masks (docs/cli.md, 'Output layout')"
         )
-
-
-def _mask_switches(options: MaskOptions) -> dict:
-    """The fields of ``options`` that ``generate_masks`` takes (n_classes comes from the data)."""
-    fields = dataclasses.asdict(options)
-    fields.pop("n_classes")
-    return fields
 
 
 def _shard_note(args: argparse.Namespace) -> str:

@@ -123,7 +123,7 @@ def _weights_help(model_name: str, pretrained: str | None, cause: BaseException 
     )
 
 
-_is_torchscript_archive = is_torchscript_archive  # moved to clip/checkpoint.py (issue 12)
+_is_torchscript_archive = is_torchscript_archive  # now in clip/checkpoint.py
 
 
 def _local_tokenizer_kwargs(model_name: str) -> dict:
@@ -205,7 +205,7 @@ def load_clip(
     source = None if pretrained is None else str(pretrained)
     note = ""
     if model_name.startswith("local-dir:") and source not in (None, "openai"):
-        raise ValueError(  # issue 12, #6: never silently ignored
+        raise ValueError(  # never silently ignored
             f"pretrained={source!r} with {model_name!r}: a local-dir: folder loads its own "
             "weights; pass pretrained=None"
         )
@@ -220,7 +220,7 @@ def load_clip(
             path = Path(source).expanduser()
             if not path.is_file():
                 raise FileNotFoundError(f"checkpoint file not found: {path}")
-            local = load_local_clip(path, model_name, activation=activation)  # issue 12
+            local = load_local_clip(path, model_name, activation=activation)
             model, note = local.model, local.note
         else:
             model = open_clip.create_model(

@@ -3,7 +3,7 @@
 Index ``i`` in a list is foreground class ``i``; in label maps it is pixel value ``i + 1``
 (0 = background, 255 = ignore). The names are the plain dataset names; the prompt text
 (synonyms such as "person with clothes,people,human", background words) lives in
-``clipwsss.text``.
+``clipwsss.vocab``.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def _read_text_labels(path: Path) -> dict[str, tuple[list[str], str]]:
 
 
 def _read_mapping_labels(path: Path) -> dict[str, tuple[list[str], str]]:
-    data = read_yaml_or_json(path, error=AnnotationError)  # names the file (issue 12, #7)
+    data = read_yaml_or_json(path, error=AnnotationError)  # names the file
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a mapping image id -> class names")
     entries: dict[str, tuple[list[str], str]] = {}
@@ -218,7 +218,7 @@ class CustomDataset(SegmentationDataset):
 
     def sample(self, image_id: str) -> Sample:
         """The sample of ``image_id``: image path, labels and GT path."""
-        if self._images[image_id] is None:  # kept with missing_ok (issue 12, #10)
+        if self._images[image_id] is None:  # kept with missing_ok
             raise FileNotFoundError(
                 f"image {image_id!r} listed in {self.labels_file} not found in {self.image_dir} "
                 f"(tried {', '.join(IMAGE_EXTENSIONS)})"

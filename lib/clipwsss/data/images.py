@@ -89,7 +89,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp made it 0o600 (issue 12, #3)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp made it 0o600: others could not read it
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

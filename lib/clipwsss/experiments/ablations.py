@@ -3,8 +3,8 @@
 Runner layer for the notebooks (Tables 2, 6, 8, S1, S2): a :class:`Variant` names the
 ``ClipEsConfig`` fields it replaces and, optionally, another vocabulary (Table 8: without
 synonyms) or another CLIP (Table S1: RN50). :func:`score_variants` scores each one in memory
-with :func:`clipwsss.notebooks.score_cams`; the table helpers turn the scores into per-class
-IoU tables, mIoU / sharpness tables and paper-vs-ours tables (percent, as in the paper).
+with :func:`clipwsss.experiments.notebooks.score_cams`; the table helpers turn the scores into
+per-class IoU tables, mIoU / sharpness tables and paper-vs-ours tables (percent, as in the paper).
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def score_variants(
     """Score every variant on the same images (``setup.ids`` unless ``ids`` is given).
 
     Returns:
-        variant name -> its :class:`~clipwsss.notebooks.CamScores` (initial and, when the
-        variant refines with a ViT, refined scores; per-image target scores).
+        variant name -> its :class:`~clipwsss.experiments.notebooks.CamScores` (initial and,
+        when the variant refines with a ViT, refined scores; per-image target scores).
     """
     chosen = setup.ids if ids is None else tuple(ids)
     results = {}
@@ -123,7 +123,7 @@ def per_class_iou(
 def paper_table(rows: Mapping[str, tuple[str, float]], *, profile: str) -> pd.DataFrame:
     """Paper value beside ours for each row label: ``{label: (paper key, ours in %)}``.
 
-    Columns: "paper" (``clipwsss.paper.paper_value``), f"ours ({profile})" and
+    Columns: "paper" (``clipwsss.experiments.paper.paper_value``), f"ours ({profile})" and
     "difference" (ours - paper). Values are rounded to 0.1 (3 decimals for sharpness keys).
     """
     records = {}

@@ -6,7 +6,8 @@ is a paired one. A reading calls a difference real only when its interval exclud
 This is the noise of the image sample, not of training (another micro-CLIP seed is another
 question: README, training-seed table).
 
-Experiment layer: used by the notebooks; numpy and pandas only.
+Experiment layer: used by the notebooks and by every results table of the scripts (one paired
+bootstrap: :func:`bootstrap_table`); numpy and pandas only.
 """
 
 from __future__ import annotations
@@ -53,19 +54,23 @@ def bootstrap_table(
     *,
     n_boot: int = N_BOOT,
     seed: int = 0,
+    boot_mean: bool = False,
 ) -> pd.DataFrame:
     """mIoU (%) of each run and of each difference ``a - b``, with 95% paired intervals.
 
     Args:
         runs: run name -> (N, n, n) per-image confusion matrices, the same images in the
             same order in every run.
-        differences: (a, b) pairs of run names; each gives the row "a - b".
+        differences: (a, b) pairs of run names; each gives the row "a - b" (``a == b`` gives
+            a zero row, for tables that list the reference beside its variants).
         n_boot: bootstrap resamples.
         seed: seed of the resampling.
+        boot_mean: add the column "boot mean", the mean over the resamples (of the mIoU, or
+            of the difference), beside the value on all images.
 
     Returns:
         Rows: the runs, then the differences; columns "mIoU", "95% low", "95% high" (in %)
-        and "excludes 0" (for differences; runs get NaN).
+        and "excludes 0" (for differences; runs get NaN), then "boot mean" if asked.
 
     Shapes:
         each runs value: (N, n, n).
@@ -75,18 +80,23 @@ def bootstrap_table(
     if missing:
         raise KeyError(f"differences name runs that were not given: {sorted(missing)}")
     boot = 100 * bootstrap_mious([runs[n] for n in names], n_boot=n_boot, seed=seed)
-    rows = {}
+    rows, means = {}, {}
     for i, name in enumerate(names):
         lo, hi = percentile_interval(boot[:, i], LEVEL)
         rows[name] = [100 * mean_iou(np.asarray(runs[name]).sum(0)), lo, hi, np.nan]
+        means[name] = float(boot[:, i].mean())
     for a, b in differences:
         ia, ib = names.index(a), names.index(b)
         lo, hi = percentile_interval(boot[:, ia] - boot[:, ib], LEVEL)
         value = rows[a][0] - rows[b][0]
         rows[f"{a} - {b}"] = [value, lo, hi, bool(lo > 0 or hi < 0)]
-    return pd.DataFrame.from_dict(
+        means[f"{a} - {b}"] = float((boot[:, ia] - boot[:, ib]).mean())
+    table = pd.DataFrame.from_dict(
         rows, orient="index", columns=["mIoU", "95% low", "95% high", "excludes 0"]
     )
+    if boot_mean:
+        table["boot mean"] = pd.Series(means)
+    return table
 
 
 def interval(table: pd.DataFrame, row: str) -> Interval:

@@ -1,11 +1,12 @@
 """The claim ledger: every number of a paper beside ours, per profile, with its provenance.
 
 Runner layer. The notebooks write ``<results_dir>/NN_topic.json`` through
-:func:`clipwsss.notebooks.save_metrics` (``{"profile", "notebook", "metrics": {key: value}}``);
-a metric whose key is a paper key (``clipwsss.paper``, e.g. ``"t2_caa"``) is comparable with
-that paper number. :func:`build_ledger` reads whatever files exist (any subset, any
-profiles) and returns one row per paper number and profile: the paper's value, ours, the
-notebook and the command that produce it, and a status:
+:func:`clipwsss.experiments.notebooks.save_metrics`
+(``{"profile", "notebook", "metrics": {key: value}}``); a metric whose key is a paper key
+(``clipwsss.experiments.paper``, e.g. ``"t2_caa"``) is comparable with that paper number.
+:func:`build_ledger` reads whatever files exist (any subset, any profiles) and returns one
+row per paper number and profile: the paper's value, ours, the notebook and the command that
+produce it, and a status:
 
 ========================================  ==============================================
 status                                    meaning
@@ -72,8 +73,8 @@ TOY_CAVEATS = {
 
 
 def rests_on(key: str, status: str, profile: str) -> str:
-    """What a ledger row's status rests on, in words (issue 13: a toy timing or a row that
-    is not a fair replay must not read as a plain measurement)."""
+    """What a ledger row's status rests on, in words (a toy timing or a row that is not a
+    fair replay must not read as a plain measurement)."""
     if status == MEASURED:
         if profile == "toy":
             caveat = next((v for k, v in TOY_CAVEATS.items() if key.startswith(k)), None)
@@ -205,7 +206,7 @@ def build_ledger(
             found in the files are always listed.
         notebooks_dir: The committed notebooks; if given, keys without a result are
             attributed to the notebooks whose code mentions them.
-        paper: Whose numbers (``clipwsss.paper.paper_numbers``).
+        paper: Whose numbers (``clipwsss.experiments.paper.paper_numbers``).
 
     Returns:
         DataFrame with columns :data:`COLUMNS`, in the paper's table order, then by profile.

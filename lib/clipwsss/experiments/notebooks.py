@@ -173,7 +173,7 @@ def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
 
     Returns nothing, so a notebook cell ending with this call displays no machine path.
 
-    Metric keys that match ``clipwsss.paper`` keys (e.g. "t2_caa") are compared with the
+    Metric keys that match ``clipwsss.experiments.paper`` keys (e.g. "t2_caa") are compared with the
     paper by the claim ledger; values are percentages for mIoU/IoU, as in the papers.
     """
     if not results_dir:

@@ -1,7 +1,9 @@
-"""Score every CLIP-ES stage of a run on one split (Table 2 / Table 1 layout).
+"""CLIP-ES stage by stage on one split: the CAM, CRF-label, mask and confidence folders
+(:func:`clip_es_folders`, the one "CLIP-ES on a data set" of the toy scripts), and the score of
+every stage (Table 2 / Table 1 layout, :func:`run_stages`).
 
-Runner layer: writes files through ``runner`` and returns a pandas table. Used by the demo,
-the toy report and the notebooks.
+Experiment layer: writes files through the pipelines and returns pandas tables. Used by the
+demo, the toy report, the WeCLIP / WeakCLIP / DeepLab toy scripts and the notebooks.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clipwsss.data import SegmentationDataset, load_label_png
+from clipwsss.data import SegmentationDataset, VOCDataset, load_label_png
 from clipwsss.experiments import baselines
+from clipwsss.experiments.profiles import get_profile
 from clipwsss.methods.clip_es import ClipES
 from clipwsss.metrics import ConfusionMatrix, SegScores
 from clipwsss.pipelines.cams import generate_cams
@@ -43,6 +46,62 @@ def baseline_scores(
     return {name: cm.scores() for name, cm in cms.items()}
 
 
+def toy_clip_es(data_root: str | Path, split: str) -> tuple[ClipES, VOCDataset]:
+    """CLIP-ES of the toy profile (the shipped micro-CLIP) and the toy split it runs on."""
+    from clipwsss.clip.loading import load_clip
+
+    profile = get_profile("toy", data_root=str(data_root))
+    dataset = VOCDataset(data_root, split, class_names=profile.class_names())
+    clip = load_clip(profile.model, profile.pretrained)
+    return ClipES(clip, profile.vocabulary(), profile.clip_es), dataset
+
+
+def clip_es_folders(
+    es: ClipES,
+    dataset: SegmentationDataset,
+    out_dir: str | Path,
+    *,
+    threshold: float | None = 0.95,
+    confidence_maps: bool = False,
+    workers: int = 1,
+    limit: int | None = None,
+    bg_exponent: float = 1.0,
+    progress: bool = False,
+) -> dict[str, Path]:
+    """CAMs, then one dense CRF per image writing its labels, masks and confidence maps.
+
+    Args:
+        es: the CAM method.
+        dataset: images with image-level labels.
+        out_dir: gets ``cams/``, ``crf/`` (CRF labels, nothing ignored: the official
+            ``--eval_only``), ``masks/`` (pixels below ``threshold`` are 255; none when
+            ``threshold`` is None) and ``conf/`` (``confidence_maps``: float32 ``<id>.npy``).
+        threshold: mu of the masks (CLIP-ES supp. D); None: no mask folder.
+        confidence_maps: also write the confidence maps (CGL's mu swept at training time).
+        workers, limit, bg_exponent, progress: as in
+            :func:`clipwsss.pipelines.masks.generate_masks`.
+
+    Returns:
+        Folder by name: "cams", "crf", and "masks" / "conf" where written. Resumable.
+    """
+    out = Path(out_dir)
+    folders = {"cams": out / "cams", "crf": out / "crf"}
+    kw = dict(limit=limit, progress=progress)
+    generate_cams(es, dataset, folders["cams"], **kw)
+    if threshold is not None:
+        folders["masks"] = out / "masks"
+    if confidence_maps:
+        folders["conf"] = out / "conf"
+    if threshold is None:  # the CRF labels are the output: mu = 0 ignores nothing
+        main, labels, threshold = folders["crf"], None, 0.0
+    else:
+        main, labels = folders["masks"], folders["crf"]
+    generate_masks(dataset, folders["cams"], main, workers=workers, threshold=threshold,
+                   bg_exponent=bg_exponent, labels_dir=labels, conf_dir=folders.get("conf"),
+                   **kw)  # fmt: skip
+    return folders
+
+
 def run_stages(
     es: ClipES,
     dataset: SegmentationDataset,
@@ -65,11 +124,8 @@ def run_stages(
     """
     out = Path(out_dir)
     kw = dict(limit=limit, progress=progress)
-    generate_cams(es, dataset, out / "cams", **kw)
-    generate_masks(dataset, out / "cams", out / "crf", workers=workers, threshold=0.0,
-                   bg_exponent=bg_exponent, **kw)  # fmt: skip
-    generate_masks(dataset, out / "cams", out / "masks", workers=workers, threshold=threshold,
-                   bg_exponent=bg_exponent, **kw)  # fmt: skip
+    clip_es_folders(es, dataset, out, threshold=threshold, workers=workers,
+                    bg_exponent=bg_exponent, **kw)  # fmt: skip
     refine = es.config.refine
     rows: dict[str, tuple[SegScores, str]] = {}
     gt_rows: dict[str, tuple[SegScores, str]] = {}

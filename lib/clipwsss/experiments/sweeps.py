@@ -43,7 +43,13 @@ from clipwsss.cams.labels import (
 from clipwsss.cams.sharpness import sharpness, sharpness_terms
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
 from clipwsss.methods.clip_es import ClipES
-from clipwsss.metrics import ConfusionMatrix, best_background_exponent, confusion_matrix, mean_iou
+from clipwsss.metrics import (
+    ConfusionMatrix,
+    best_background_exponent,
+    confusion_matrix,
+    mask_confusion,
+    mean_iou,
+)
 from clipwsss.pipelines.masks import MaskOptions, crf_pseudo_mask
 from clipwsss.vocab import CLIP_ES_TEMPLATE, imagenet_templates
 
@@ -92,10 +98,7 @@ class MaskScorer:
 
     def update(self, mask: np.ndarray | Tensor, gt: np.ndarray) -> None:
         """Add one mask (255 = ignored). Shapes: mask, gt (H, W)."""
-        mask = np.asarray(mask)
-        valid, off = gt < self.cm.n_classes, mask == 255
-        hist = confusion_matrix(np.where(off, 0, mask), np.where(off, 255, gt), self.cm.n_classes)
-        ignored, counted = int((valid & off).sum()), int(valid.sum())
+        hist, ignored, counted = mask_confusion(mask, gt, self.cm.n_classes)
         self.cm.hist += hist
         self.ignored += ignored
         self.counted += counted

@@ -126,7 +126,7 @@ def load_cams(path: PathLike) -> CamFile:
 # --------------------------------------------------------------------------- run records
 
 
-RUN_LOCK = ".run.lock"  # held while run.json is checked and written (issue 12, #12)
+RUN_LOCK = ".run.lock"  # held while run.json is checked and written
 
 
 def _folder_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
@@ -141,10 +141,10 @@ def check_run_record(
 
     A resumed run must not mix outputs made with other settings into one folder. The check
     and the write happen under a lock file (``.run.lock``), so two processes started together
-    with other settings cannot both accept the folder (issue 12, #12). The stages check with
+    with other settings cannot both accept the folder. The stages check with
     ``claim=False`` before they start (nothing is written) and claim the folder just before
     their first output file, so a run that fails on its first image leaves no record that
-    would refuse the corrected rerun (issue 12, #11).
+    would refuse the corrected rerun.
 
     Raises:
         OutputMismatchError: The existing record differs on one of the ``compare`` fields.

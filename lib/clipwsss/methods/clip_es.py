@@ -79,7 +79,7 @@ class ClipEsConfig:
         default=True, metadata={"negations": {"--float32-pos-embed": False}}
     )
 
-    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+    def __post_init__(self) -> None:  # refuse values that would give silently wrong CAMs
         check_box_threshold(self.box_threshold)
         check_template(self.template)
 
@@ -136,7 +136,7 @@ class ClipES:
         cfg = self.config
         blocks = getattr(getattr(self.clip.model.visual, "transformer", None), "resblocks", ())
         if cfg.refine != "none" and len(blocks) and not 1 <= cfg.caa_layers <= len(blocks):
-            raise ValueError(  # before any file is written (issue 12, #11)
+            raise ValueError(  # before any file is written
                 f"caa_layers={cfg.caa_layers} (--caa-layers): the model has {len(blocks)} "
                 f"transformer blocks; give a value in [1, {len(blocks)}]"
             )

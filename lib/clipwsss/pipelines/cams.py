@@ -16,7 +16,7 @@ run over 10k-80k images needs:
 * **Sharding.** ``shard=(i, n)`` takes ``ids[i::n]``: n processes (or machines) can share a
   split and one output folder.
 * **Provenance.** ``<out>/run.json`` records the model, weights and every switch; a resumed
-  run with other settings is refused (:class:`~clipwsss.camfiles.OutputMismatchError`).
+  run with other settings is refused (:class:`~clipwsss.io.camfiles.OutputMismatchError`).
 
 Paper: CLIP-ES Sections 3.3-3.4, Table 2 (initial / +CAA / +dCRF), supplementary D.
 """
@@ -56,7 +56,7 @@ from clipwsss.pipelines.common import (
 # full image size (ceil to 16), so attention memory grows with the square of the pixel count:
 # a 4000 x 3000 photo (47k tokens) needs hundreds of GB, where the official script dies with
 # an out-of-memory error and takes the run down. VOC (at most 500 x 500) and COCO (640 x 640)
-# stay far below; larger images are refused one by one (``skip_bad`` skips them; issue 12, #4).
+# stay far below; larger images are refused one by one (``skip_bad`` skips them).
 MAX_IMAGE_PIXELS = 1024 * 1024
 
 
@@ -216,7 +216,8 @@ def generate_cams(
             raise UnknownLabelError(
                 f"image {image_id} ({sample.image_path}) has labels {list(sample.labels)}: {err}"
             ) from err
-        if not claimed:  # run.json goes in with the first output (issue 12, #11, #12)
+        if not claimed:  # run.json goes in with the first output (a failed first image
+            # leaves no record that would refuse the corrected rerun)
             check_run_record(out_dir, run, CAMS_COMPARE)
             claimed = True
         save_cams(path, contents["keys"], contents["attn_highres"], contents["highres"])

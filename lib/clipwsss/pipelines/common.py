@@ -39,7 +39,7 @@ def _sha256(path: Path | None) -> str | None:
 
 
 def data_identity(dataset: SegmentationDataset) -> dict[str, Any]:
-    """What identifies a run's inputs, for ``run.json`` (issue 12, #2).
+    """What identifies a run's inputs, for ``run.json``.
 
     The data-set kind, its folder (resolved), split, the SHA-256 of the split list and of a
     custom labels file, the label source and the class list. A resumed run whose inputs
@@ -59,7 +59,8 @@ def data_identity(dataset: SegmentationDataset) -> dict[str, Any]:
 
 
 def check_class_list(run: dict[str, Any] | None, dataset: SegmentationDataset, where: Path) -> None:
-    """Refuse a CAM or mask folder made for another class list or order (issue 12, #9).
+    """Refuse a CAM or mask folder made for another class list or order (its class ids would
+    name other classes).
 
     ``run`` is the folder's ``run.json`` (None: no record, e.g. the official code's files).
 

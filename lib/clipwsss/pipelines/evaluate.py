@@ -17,7 +17,7 @@ import torch
 from clipwsss.cams.labels import add_exponent_confusions
 from clipwsss.data import SegmentationDataset, load_label_png
 from clipwsss.io.camfiles import load_cams, read_run_record
-from clipwsss.metrics import SegScores, best_background_exponent, confusion_matrix, seg_scores
+from clipwsss.metrics import SegScores, best_background_exponent, mask_confusion, seg_scores
 from clipwsss.pipelines.common import check_class_list, progress_bar, select_ids
 from clipwsss.validate import check_bg_exponent
 
@@ -174,11 +174,12 @@ def evaluate(
 
     Reference: CLIP-ES Tables 1-2; official ``eval_cam.py`` and ``eval_cam_with_crf.py``.
     """
-    check_bg_exponent(bg_exponent)  # issue 12, #5
+    check_bg_exponent(bg_exponent)  # refuse a k that would score silently wrong labels
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder not found: {pred_dir}")
-    check_class_list(read_run_record(pred_dir), dataset, pred_dir)  # issue 12, #9
+    # another class list or order: the folder's class ids would mean other classes
+    check_class_list(read_run_record(pred_dir), dataset, pred_dir)
     kind = detect_kind(pred_dir) if kind == "auto" else kind
     if kind not in ("cams", "masks"):
         raise ValueError(f"kind must be 'cams', 'masks' or 'auto', got {kind!r}")
@@ -265,13 +266,11 @@ def _add_mask(hist: np.ndarray, path: Path, gt: np.ndarray) -> tuple[int, int]:
         (GT-labelled pixels predicted 255, GT-labelled pixels). A missing file (an
         unlabelled image) is all background.
     """
-    n = hist.shape[0]
     pred = load_label_png(path) if path.is_file() else np.zeros_like(gt)
     _check_size(pred.shape, gt.shape, path)
-    valid = gt < n
-    ignored = int((valid & (pred == 255)).sum())
-    hist += confusion_matrix(pred, np.where(pred == 255, 255, gt), n)
-    return ignored, int(valid.sum())
+    image_hist, ignored, counted = mask_confusion(pred, gt, hist.shape[0])
+    hist += image_hist
+    return ignored, counted
 
 
 def _add_cams(hists: dict[float, np.ndarray], path: Path, gt: np.ndarray, cam_key: str) -> None:

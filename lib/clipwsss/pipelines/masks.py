@@ -1,5 +1,9 @@
 """Stage 3 over a data set: CAM files -> dense CRF -> label -> confidence -> 255 -> PNG masks.
 
+The dense CRF is the expensive step, so it runs once per image: besides the masks, the same
+pass can write the unthresholded CRF labels (mu = 0, the official ``--eval_only`` labels) and
+the confidence maps (``<id>.npy``, for sweeping CGL's mu at training time, CLIP-ES Table S3).
+
 Paper: CLIP-ES Section 3.4, Eq. 9; supplementary D (dCRF, mu = 0.95).
 """
 
@@ -82,7 +86,7 @@ class MaskOptions:
     bg_exponent: float = 1.0  # (1 - max cam)^k in the CRF unary; official k = 1
     n_classes: int = 21  # background included; keys must be < n_classes - 1
 
-    def __post_init__(self) -> None:  # refuse silently wrong values (issue 12, #5)
+    def __post_init__(self) -> None:  # refuse a mu or k that would make silently wrong masks
         check_unit_interval("threshold (mu)", self.threshold)
         check_bg_exponent(self.bg_exponent)
 
@@ -94,6 +98,8 @@ class _MaskJob:
     cam_path: Path
     out_path: Path
     overlay_path: Path | None
+    label_path: Path | None = None  # the unthresholded CRF label (mu = 0), same pass
+    conf_path: Path | None = None  # the confidence map (float32 .npy), same pass
 
 
 @dataclass(frozen=True)
@@ -176,8 +182,19 @@ def pseudo_mask_for(
     Shapes:
         image: (H, W, 3); keys: (K,); cams: (K, H, W); output: (H, W).
     """
+    return stored_pseudo_mask(image, keys, cams, options).mask.numpy().astype(np.uint8)
+
+
+def stored_pseudo_mask(
+    image: np.ndarray, keys: np.ndarray, cams: np.ndarray, options: MaskOptions = MaskOptions()
+) -> PseudoMask:
+    """:func:`crf_pseudo_mask` of stored (numpy) CAMs: label, confidence and mask of one CRF.
+
+    Shapes:
+        image: (H, W, 3); keys: (K,); cams: (K, H, W); output maps: (H, W).
+    """
     cams_t = torch.from_numpy(np.ascontiguousarray(cams))
-    return crf_pseudo_mask(image, keys, cams_t, options).mask.numpy().astype(np.uint8)
+    return crf_pseudo_mask(image, keys, cams_t, options)
 
 
 def _mask_job(job: _MaskJob, options: MaskOptions) -> BaseException | None:
@@ -201,7 +218,14 @@ def _mask_job(job: _MaskJob, options: MaskOptions) -> BaseException | None:
             f"image {job.image_id}: CAMs {cams.shape[1:]} in {job.cam_path} and image "
             f"{image.shape[:2]} in {job.image_path} differ in size"
         )
-    mask = pseudo_mask_for(image, record.keys, cams, options)
+    pm = stored_pseudo_mask(image, record.keys, cams, options)
+    mask = pm.mask.numpy().astype(np.uint8)
+    if job.conf_path is not None:  # before the PNGs: a mask file marks the image done
+        tmp = job.conf_path.with_name(job.conf_path.stem + ".tmp.npy")
+        np.save(tmp, pm.conf.numpy().astype(np.float32))
+        tmp.replace(job.conf_path)
+    if job.label_path is not None:
+        save_label_png(job.label_path, pm.label.numpy().astype(np.uint8))
     save_label_png(job.out_path, mask)
     if job.overlay_path is not None:
         save_jpeg(job.overlay_path, overlay(image, mask))
@@ -212,7 +236,7 @@ def _die_with_parent(parent_pid: int) -> None:
     """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
 
     An OOM killer or a scheduler signals one PID; without this the pool's workers would go
-    on writing masks and then hang as orphans (issue 12, #1). Elsewhere (no ``prctl``) the
+    on writing masks and then hang as orphans. Elsewhere (no ``prctl``) the
     parent's SIGTERM/SIGINT handling still terminates them; a SIGKILL of the parent does not.
     """
     import ctypes
@@ -307,6 +331,8 @@ def plan_mask(
     failed: list[tuple[str, str]],
     unlabelled: list[str],
     skip_bad: bool,
+    labels_dir: Path | None = None,
+    conf_dir: Path | None = None,
 ) -> _MaskJob | Literal["exists"] | None:
     """One image's mask job; "exists" when its outputs are there (resume); None after
     logging it as failed (``skip_bad``) or unlabelled."""
@@ -316,8 +342,11 @@ def plan_mask(
         cams_dir / f"{image_id}.npy",
         out_dir / f"{image_id}.png",
         out_dir / "overlays" / f"{image_id}.jpg" if overlays else None,
+        labels_dir / f"{image_id}.png" if labels_dir is not None else None,
+        conf_dir / f"{image_id}.npy" if conf_dir is not None else None,
     )
-    if job.out_path.is_file() and (job.overlay_path is None or job.overlay_path.is_file()):
+    outputs = (job.out_path, job.overlay_path, job.label_path, job.conf_path)
+    if all(path is None or path.is_file() for path in outputs):
         return "exists"
     sample = labelled_sample(dataset, image_id, out_dir, failed, unlabelled, skip_bad)
     if sample is None:
@@ -331,11 +360,14 @@ def generate_masks(
     out_dir: str | Path,
     *,
     workers: int = 2,
+    options: MaskOptions | None = None,
     threshold: float = 0.95,
     confidence: Confidence = "official",
     cam_key: str = "attn_highres",
     official_crf_image: bool = True,
     bg_exponent: float = 1.0,
+    labels_dir: str | Path | None = None,
+    conf_dir: str | Path | None = None,
     limit: int | None = None,
     shard: tuple[int, int] = (0, 1),
     skip_bad: bool = False,
@@ -353,11 +385,18 @@ def generate_masks(
         cams_dir: Folder of ``<id>.npy`` CAM files (ours or the official code's).
         out_dir: Output folder (created).
         workers: CRF processes (CPU-bound); 0 or 1 runs in this process.
+        options: The pseudo-mask switches as one :class:`MaskOptions` (its ``n_classes`` is
+            set from the data set); give either it or the five switches below.
         threshold: mu; 0 keeps every pixel (the official ``--eval_only`` labels).
         confidence: "official" (max CRF posterior) or "paper" (Eq. 8 on the CAMs).
         cam_key: "attn_highres" (refined, default) or "highres" (initial CAMs).
         official_crf_image: Use the official wrapped BGR image in the bilateral kernel.
         bg_exponent: Background power k of the CRF unary (official 1).
+        labels_dir: Also write the unthresholded CRF labels (mu = 0) here, from the same
+            CRF: the PNGs ``threshold=0`` writes, with their own ``run.json``.
+        conf_dir: Also write the confidence maps here (float32 ``<id>.npy``, (H, W); float16
+            would merge values near 1: its step there is 0.0005), from the same CRF. Masking
+            the labels at ``conf < mu`` gives the masks of ``threshold=mu`` (tested).
         limit, shard, skip_bad, overlays, progress, record: As in :func:`generate_cams`;
             overlays go to ``<out_dir>/overlays/<id>.jpg``.
 
@@ -374,22 +413,46 @@ def generate_masks(
     out_dir, cams_dir = Path(out_dir), Path(cams_dir)
     if not cams_dir.is_dir():
         raise DatasetLayoutError(f"CAM folder not found: {cams_dir} (run `clipwsss cams` first)")
-    options = MaskOptions(
-        threshold, confidence, cam_key, official_crf_image, bg_exponent, dataset.n_classes
-    )
-    run = masks_record(dataset, cams_dir, out_dir, options, read_run_record(cams_dir), record)
+    switches = dict(threshold=threshold, confidence=confidence, cam_key=cam_key,
+                    official_crf_image=official_crf_image, bg_exponent=bg_exponent)  # fmt: skip
+    if options is None:
+        options = MaskOptions(**switches, n_classes=dataset.n_classes)
+    elif any(getattr(MaskOptions(), k) != v for k, v in switches.items()):
+        raise ValueError("give the pseudo-mask switches either as options or as keywords")
+    else:
+        options = replace(options, n_classes=dataset.n_classes)
+    cams_run = read_run_record(cams_dir)
+    run = masks_record(dataset, cams_dir, out_dir, options, cams_run, record)
+    extra = {}  # folder -> its run.json: the labels and confidence maps of the same CRF
+    if labels_dir is not None:
+        labels_dir = Path(labels_dir)
+        label_options = replace(options, threshold=0.0)
+        extra[labels_dir] = masks_record(
+            dataset, cams_dir, labels_dir, label_options, cams_run, record
+        )
+    if conf_dir is not None:
+        conf_dir = Path(conf_dir)
+        # the confidence does not depend on mu: any mask threshold may reuse the folder
+        extra[conf_dir] = {**run, "stage": "confidence", "threshold": None}
+        check_run_record(conf_dir, extra[conf_dir], MASKS_COMPARE, claim=False)
+    if len({out_dir.resolve(), *(p.resolve() for p in extra)}) != 1 + len(extra):
+        raise ValueError("the masks, labels and confidence maps need three different folders")
 
     done, skipped, failed, unlabelled, jobs, done_ids = 0, 0, [], [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
         job = plan_mask(
-            dataset, image_id, cams_dir, out_dir, overlays, failed, unlabelled, skip_bad
-        )
+            dataset, image_id, cams_dir, out_dir, overlays, failed, unlabelled, skip_bad,
+            labels_dir, conf_dir,
+        )  # fmt: skip
         if job == "exists":
             skipped += 1
         elif job is not None:
             jobs.append(job)
 
-    if jobs:  # claim the folder before the first mask is written (issue 12, #11, #12)
+    if jobs:  # claim the folders just before the first output (a failed first image
+        # leaves no record that would refuse the corrected rerun)
+        for folder, folder_run in extra.items():
+            check_run_record(folder, folder_run, MASKS_COMPARE)
         check_run_record(out_dir, run, MASKS_COMPARE)
     with contextlib.closing(_run_jobs(jobs, options, workers, progress)) as results:
         for job, err in results:

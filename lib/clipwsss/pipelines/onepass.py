@@ -12,6 +12,7 @@ Paper: CLIP-ES Sections 3.1-3.4 (CAMs, CAA, dCRF + confidence).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -71,8 +72,7 @@ def generate_cams_and_masks(
     """
     started = time.perf_counter()
     cams_dir, masks_dir = Path(cams_dir), Path(masks_dir)
-    base = options or MaskOptions()
-    options = MaskOptions(**{**base.__dict__, "n_classes": dataset.n_classes})
+    options = dataclasses.replace(options or MaskOptions(), n_classes=dataset.n_classes)
     extra = {} if precision == "fp32" else {"precision": precision}
     cams_run = json.loads(json.dumps(  # as the CAM folder's run.json will read
         cams_record(es, {"data": data_identity(dataset), **extra, **(record or {})}),

@@ -3,7 +3,8 @@ confidence map, with paired random scale, crop and flip (CLIP-ES supplementary E
 
 Masks are the ``clipwsss masks`` PNGs (0 = background, k + 1 = class k, 255 = ignore).
 Confidence maps, if given, are ``<id>.npy`` float arrays (H, W) in [0, 1] (written by
-``clipwsss.seg.confidence.write_confidence_maps``), so mu can be swept at training time.
+``clipwsss.pipelines.masks.generate_masks(..., labels_dir=, conf_dir=)``), so mu can be swept
+at training time.
 """
 
 from __future__ import annotations

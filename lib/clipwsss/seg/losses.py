@@ -1,7 +1,7 @@
 """Segmentation losses for DeepLab on pseudo-masks: CGL (CLIP-ES Eq. 9), plain CE (Table 7's
 baseline) and the background/foreground-balanced CE used for COCO (supplementary E).
 
-CGL itself lives in ``clipwsss.cgl`` (:func:`confidence_guided_loss`); this module only
+CGL itself lives in ``clipwsss.cams.cgl`` (:func:`confidence_guided_loss`); this module only
 brings logits and labels to one resolution and picks the loss.
 """
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from clipwsss.clip.dense import vit_tokens
+
 BPE_FILE = "bpe_toy.txt.gz"
 WEIGHTS_FILE = "open_clip_model.safetensors"
 
@@ -206,7 +208,7 @@ def encode_with_windows(
         Returns (B, E) and (n, E), unnormalised.
     """
     visual = model.visual
-    x = visual._embeds(pixels)
+    x, _ = vit_tokens(visual, pixels)  # open_clip's embedding step, bit for bit (tested)
     for block in visual.transformer.resblocks[:-1]:
         x = block(x)
     last = visual.transformer.resblocks[-1]
@@ -241,6 +243,10 @@ def encode_with_windows(
 
 
 def _lr(step: int, cfg: ToyClipConfig) -> float:
+    """Linear warm-up to ``lr``, then cosine over the remaining steps (open_clip's
+    ``cosine_lr``). Not :func:`clipwsss.train.config.lr_factor`: its warm-up multiplies a
+    cosine taken over all steps (mmcv style): every lr would differ from those that trained
+    the shipped micro-CLIP (``assets/toy_clip/train_config.json``)."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)

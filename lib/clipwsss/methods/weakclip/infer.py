@@ -32,7 +32,7 @@ class InferenceConfig:
         crop: sliding-window size (images up to this size run whole).
         stride: sliding-window stride.
         crf: post-process with the dense CRF.
-        crf_params: :func:`clipwsss.crf.dense_crf` settings (VOC: Gaussian sxy 3 / compat 3,
+        crf_params: :func:`clipwsss.cams.crf.dense_crf` settings (VOC: Gaussian sxy 3 / compat 3,
             bilateral sxy 83 / srgb 5 / compat 3; COCO: 1 / 3, 67 / 3 / 4).
     """
 

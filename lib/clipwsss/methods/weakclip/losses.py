@@ -148,7 +148,7 @@ def crf_targets(images: np.ndarray, probs: Tensor, crf: dict, *, min_prob: float
     Args:
         images: uint8 RGB images at the probabilities' size (:func:`crf_images`).
         probs: class probabilities (any device; the CRF runs on the CPU).
-        crf: keyword arguments of :func:`clipwsss.crf.dense_crf`.
+        crf: keyword arguments of :func:`clipwsss.cams.crf.dense_crf`.
         min_prob: clamp of P before the unary (official 1e-4; 0: none).
 
     Shapes:

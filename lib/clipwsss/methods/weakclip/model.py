@@ -139,7 +139,7 @@ def build_weakclip(
     """WeakCLIP on a loaded CLIP; ``class_names`` include "background" (index 0).
 
     Args:
-        clip: a ViT CLIP from :func:`clipwsss.backbone.load_clip`.
+        clip: a ViT CLIP from :func:`clipwsss.clip.loading.load_clip`.
         class_names: the K class texts, background first (official dataset CLASSES).
         config: architecture switches (default: faithful to the official code).
 

@@ -4,12 +4,12 @@ Paper: WeakCLIP Section 3.3 ("Pyramid Adapter"): four ViT feature maps become a 
 1/4, 1/8, 1/16 and 1/32 of the input. Official code: ``models.py:CLIPVisionTransformer``
 L469-607 (DenseCLIP's tower with an adapter ``fpn1..4``).
 
-The tower runs through the shared :func:`clipwsss.backbone.vit_dense_forward`. Two official
+The tower runs through the shared :func:`clipwsss.clip.dense.vit_dense_forward`. Two official
 details are handled by :class:`DenseClipVisual`, a thin view of open_clip's ``visual`` that
 the shared forward accepts:
 
 * the positional table is resized once to the training grid (512 / 16 = 32: 1025 rows) with
-  :func:`clipwsss.backbone.interpolate_pos_embed`, as the official weights loader does, and
+  :func:`clipwsss.clip.dense.interpolate_pos_embed`, as the official weights loader does, and
   interpolated again to other grids in every forward (multi-scale inference);
 * ``double_class_embedding`` (DenseCLIP quirk): the official tower adds ``class_embedding``
   both as the class token and to its positional row, so the class token is

@@ -16,8 +16,13 @@ from torch import Tensor
 IGNORE = 255
 
 
-def segmentation_loss(logits: Tensor, label: Tensor, *, ignore_index: int = IGNORE) -> Tensor:
+def bg_fg_segmentation_loss(
+    logits: Tensor, label: Tensor, *, ignore_index: int = IGNORE
+) -> Tensor:
     """0.5 (CE over pseudo-background pixels + CE over pseudo-foreground pixels).
+
+    Not DeepLab's CE/CGL loss (:func:`clipwsss.seg.losses.segmentation_loss`): the two halves
+    are averaged separately, as WeCLIP's official ``get_seg_loss``.
 
     The 1/16 logits are upsampled bilinearly (align_corners=False) to the label size.
     Official detail: an empty half gives NaN there (cross-entropy of no pixel); here an
@@ -144,7 +149,7 @@ def weclip_loss(
 
     Reference: WeCLIP Section 3.4.
     """
-    seg = segmentation_loss(logits, label)
+    seg = bg_fg_segmentation_loss(logits, label)
     aff_label = affinity_label(label, logits, aff_target)
     aff = affinity_loss(affinity, affinity_targets(aff_label, logits.shape[-2:], radius=radius))
     return WeClipLoss(total=seg + aff_weight * aff, seg=seg, aff=aff)

@@ -46,7 +46,7 @@ class WeClip(nn.Module):
     """WeCLIP on a frozen open_clip ViT.
 
     Args:
-        clip: a loaded, frozen ViT CLIP (``clipwsss.backbone.load_clip``).
+        clip: a loaded, frozen ViT CLIP (``clipwsss.clip.loading.load_clip``).
         vocab: class names, synonyms and background words (CLIP-ES prompts).
         config: model and pseudo-label switches.
 
