@@ -85,7 +85,6 @@ def setup(
     whose architecture is not the profile's, such as a small test CLIP), the setup prints so
     and :func:`reading` marks every reading as not a result.
     """
-    global _WEIGHTS_NOTE
     torch.manual_seed(seed)
     overrides = {"data_root": data_root} if data_root else {}
     prof = get_profile(profile, pretrained=pretrained, **overrides)
@@ -101,15 +100,23 @@ def setup(
                              image_size=TOY_IMAGE_SIZE)  # fmt: skip
     kw = {"class_names": prof.class_names()} if prof.name == "toy" else {}
     dataset = build_dataset(prof.dataset, root, split, **kw)
-    clip = load_clip(prof.model, prof.pretrained, device=resolve_device(device))
+    clip = load_profile_clip(prof, device=device)
     ids = tuple(dataset.ids[:limit] if limit else dataset.ids)
-    _WEIGHTS_NOTE = stand_in_weights(clip, prof)
-    if _WEIGHTS_NOTE:
-        print(f"Not results: {_WEIGHTS_NOTE}")
     return Setup(prof, clip, prof.vocabulary(), dataset, ids, _WEIGHTS_NOTE)
 
 
-_WEIGHTS_NOTE = ""  # set by setup(): the readings of a run on stand-in weights say so
+_WEIGHTS_NOTE = ""  # set by load_profile_clip(): the readings of stand-in weights say so
+
+
+def load_profile_clip(profile: Profile, *, device: str = "auto") -> ClipModel:
+    """The profile's CLIP (``profile.pretrained``); prints, and remembers for
+    :func:`reading`, when the weights are not the profile's model (:func:`stand_in_weights`)."""
+    global _WEIGHTS_NOTE
+    clip = load_clip(profile.model, profile.pretrained, device=resolve_device(device))
+    _WEIGHTS_NOTE = stand_in_weights(clip, profile)
+    if _WEIGHTS_NOTE:
+        print(f"Not results: {_WEIGHTS_NOTE}")
+    return clip
 
 
 def stand_in_weights(clip: ClipModel, profile: Profile) -> str:

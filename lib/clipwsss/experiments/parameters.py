@@ -24,7 +24,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "limit": (0, None), "seed": (0, None), "workers": (0, None), "crf_workers": (0, None),
     "threads": (1, None), "threshold": (0, 1), "mus": (0, 1), "lambdas": (0, 1),
     "small_share": (0, 1), "bg_exponent": (0, None), "scales": (0, None), "powers": (1, None),
-    "n_prompts": (1, None), "n_images": (1, None), "vit_images": (1, None),
+    "n_prompts": (3, None), "n_images": (1, None), "vit_images": (1, None),
     "vit_size": (16, None), "n_steps": (1, None), "batch_size": (0, None),
     "n_train_images": (1, None), "iterations": (0, None), "radius": (0, None),
     "prompt_counts": (1, None), "background_sizes": (1, None), "n_worst": (0, None),
@@ -67,6 +67,14 @@ def _literal(name: str, text: str) -> Any:
         raise ValueError(f"{name}={text!r} is not a Python literal") from None
 
 
+def _number(text: str) -> Any:
+    """``text`` read as a Python literal if it is one, else unchanged (a type error follows)."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return text
+
+
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
@@ -85,7 +93,7 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         raise ValueError(f"{name} must be True or False, got {value!r} ({_type_name(value)})")
     if isinstance(default, int):
         if isinstance(value, str):
-            value = _literal(name, value)
+            value = _number(value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -93,7 +101,7 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         return value
     if isinstance(default, float):
         if isinstance(value, str):
-            value = _literal(name, value)
+            value = _number(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{name} must be a number, got {value!r} ({_type_name(value)})")
         return float(value)
