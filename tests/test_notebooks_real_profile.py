@@ -83,53 +83,67 @@ def _reading(nb) -> str:
     return "".join(o.get("data", {}).get("text/markdown", "") for o in cells[i + 1].outputs)
 
 
-def test_every_notebook_runs_on_voc12_with_weights_from_a_file(tmp_path):
+def run_in_one_kernel(paths: list[Path], parameters: dict[str, dict]) -> tuple[dict, dict]:
+    """Execute each notebook with its injected ``parameters[path.stem]`` in one kernel.
+
+    Returns:
+        (executed notebooks by stem, error text by stem for those that raised).
+    """
     import papermill
-    from jupyter_client.manager import start_new_kernel
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
-    data, out = tmp_path / "VOC2012", tmp_path / "out"
-    write_small_voc(data)
-    tiny = tiny_parameters(tmp_path)
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "notebooks"))
-    seconds, failures = {}, []
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(ROOT / "notebooks"))
+    done, errors = {}, {}
     try:
-        for path in NOTEBOOKS:
-            params = {"profile": "voc12", "data_root": str(data), "pretrained": str(WEIGHTS),
-                      "results_dir": str(out), **tiny.get(path.name[:2], {})}  # fmt: skip
+        for path in paths:
             nb = nbformat.read(path, as_version=4)
             nb.metadata["papermill"] = {}  # where papermill records the parameters
             nb = papermill.parameterize.parameterize_notebook(
-                nb, params, kernel_name="python3", language="python")  # fmt: skip
+                nb, parameters[path.stem], kernel_name="python3", language="python")
             reset = nbformat.v4.new_code_cell(
                 "%reset -f\nimport clipwsss.experiments.notebooks as _nbk\n"
                 "_nbk._WEIGHTS_NOTE = ''\nimport matplotlib.pyplot as _plt\n_plt.close('all')")
             nb.cells.insert(0, reset)
-            t0 = time.time()
+            client = NotebookClient(nb, km=km, timeout=600, allow_errors=False,
+                                    resources={"metadata": {"path": str(ROOT / "notebooks")}})
             try:
-                NotebookClient(nb, km=km, kc=kc, timeout=600, allow_errors=False,
-                               resources={"metadata": {"path": str(ROOT / "notebooks")}}
-                               ).execute()  # fmt: skip
-            except Exception as err:  # collect every notebook's failure, not only the first
-                failures.append(f"{path.stem}: {type(err).__name__}: {str(err)[-1500:]}")
-                continue
-            seconds[path.stem] = round(time.time() - t0, 1)
-            metrics = out / f"{path.stem}.json"
-            if not metrics.is_file():
-                failures.append(f"{path.stem}: no {metrics.name}")
-                continue
-            written = json.loads(metrics.read_text())
-            if written["profile"] != "voc12" or not written["metrics"]:
-                failures.append(f"{path.stem}: metrics {written}")
-            text = _reading(nb)
-            if path.stem not in TABLE_READERS and not text.startswith("**Not results.**"):
-                failures.append(f"{path.stem}: the reading does not say the weights are "
-                                f"random: {text[:200]}")  # fmt: skip
-            outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
-            if "FAIL:" in outputs:  # a check against the stored toy numbers fired
-                failures.append(f"{path.stem}: a toy check fired on voc12")
+                client.execute()
+                done[path.stem] = nb
+            except Exception as err:  # every notebook's failure, not only the first
+                errors[path.stem] = f"{type(err).__name__}: {str(err)[-1500:]}"
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
     finally:
-        kc.stop_channels()
         km.shutdown_kernel(now=True)
-    print(seconds)
+    return done, errors
+
+
+def test_every_notebook_runs_on_voc12_with_weights_from_a_file(tmp_path):
+    data, out = tmp_path / "VOC2012", tmp_path / "out"
+    write_small_voc(data)
+    tiny = tiny_parameters(tmp_path)
+    base = {"profile": "voc12", "data_root": str(data), "pretrained": str(WEIGHTS),
+            "results_dir": str(out)}  # fmt: skip
+    t0 = time.time()
+    done, errors = run_in_one_kernel(
+        NOTEBOOKS, {p.stem: {**base, **tiny.get(p.name[:2], {})} for p in NOTEBOOKS})
+    print(f"{len(NOTEBOOKS)} notebooks in {time.time() - t0:.0f} s")
+    failures = [f"{stem}: {text}" for stem, text in errors.items()]
+    for stem, nb in done.items():
+        metrics = out / f"{stem}.json"
+        if not metrics.is_file():
+            failures.append(f"{stem}: no {metrics.name}")
+            continue
+        written = json.loads(metrics.read_text())
+        if written["profile"] != "voc12" or not written["metrics"]:
+            failures.append(f"{stem}: metrics {written}")
+        text = _reading(nb)
+        if stem not in TABLE_READERS and not text.startswith("**Not results.**"):
+            failures.append(f"{stem}: the reading does not say the weights are random: "
+                            f"{text[:200]}")  # fmt: skip
+        if "FAIL:" in json.dumps([c.get("outputs", []) for c in nb.cells]):
+            failures.append(f"{stem}: a check against the stored toy values fired on voc12")
     assert not failures, "\n\n".join(failures)
