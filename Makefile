@@ -54,14 +54,13 @@ perturb: setup
 		$(PY) -m pytest -q -p no:cacheprovider notebooks $(NBVAL)
 	$(PY) scripts/perturb_report.py $(PERTURB_LOG)
 
-# The toy report (results/toy/summary.md, stages.csv, noise.csv: the README's numbers), every
-# notebook on the toy profile through papermill (executed copies + metrics JSON), then the
-# committed claim ledger (notebook 11) rebuilt from those results. Notebooks 12-17 read the
-# trained toy runs of `make toy-train`.
+# The toy report (results/toy/summary.md, stages.csv, noise.csv: the README's numbers), then
+# every committed notebook re-executed on the toy profile; the same run writes results/toy
+# (executed copies + metrics JSON) and, last, the claim ledger (notebook 11) from them.
+# Notebooks 12-17 read the trained toy runs of `make toy-train`.
 toy: setup
 	$(PY) scripts/toy_report.py --n-val 200
-	$(PY) scripts/run_notebooks.py --profile toy --out results/toy
-	$(PY) scripts/execute_notebooks.py 11_claim_ledger
+	$(PY) scripts/execute_notebooks.py
 
 # The trained toy runs behind notebooks 12-17 (CPU, about 45 min on two cores):
 # DeepLab CE vs CGL, WeCLIP and WeakCLIP with two training seeds each.
@@ -81,8 +80,10 @@ toy-ablations: setup
 	$(PY) scripts/weakclip_ablations.py
 
 # One notebook on a real profile: make run NB=06_caa_vs_mhsa PROFILE=voc12 DATA=/data/VOC2012
+# [WEIGHTS=/path/ViT-B-16.pt] [REFRESH=1: into the committed results/PROFILE, else outputs/]
 run: setup
-	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --nb $(NB) $(if $(DATA),--data $(DATA),)
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --nb $(NB) $(if $(DATA),--data $(DATA),) \
+		$(if $(WEIGHTS),-p pretrained $(WEIGHTS),) $(if $(REFRESH),--refresh-results,)
 
 # Re-execute the committed notebooks in place (their stored outputs are what nbval checks).
 notebooks: setup

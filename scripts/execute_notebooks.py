@@ -6,12 +6,18 @@ The stored outputs are what `pytest --nbval-lax` compares in CI. papermill's tim
 is stripped so that a re-run changes only what really changed; cell tags are kept. The values
 that the `# NBVAL_CHECK_OUTPUT` cells compare are stored in notebooks/checks/NN_*.json
 (clipwsss.experiments.checks) by this re-execution; with --check they are only compared.
+
+The same run writes each notebook's metrics to results/toy/NN.json and a copy of the executed
+notebook to results/toy/NN.ipynb (``$CLIPWSSS_RESULTS_DIR``), so a number shown in a committed
+notebook and the one the claim ledger (11) reads are one measurement even where it is a timing;
+11 runs last, after the files it reads.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,22 +56,29 @@ def header_run_time(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.checks import RECORD_ENV
-    from clipwsss.experiments.notebooks import run_notebook
+    from clipwsss.experiments.notebooks import RESULTS_ENV, run_notebook
 
     args = list(argv if argv is not None else sys.argv[1:])
-    if "--check" in args:
+    results = ROOT / "results" / "toy"
+    check_only = "--check" in args
+    if check_only:
         args.remove("--check")
         os.environ.pop(RECORD_ENV, None)
+        os.environ.pop(RESULTS_ENV, None)
     else:
         os.environ[RECORD_ENV] = "1"  # the kernels inherit it: store the checked values
+        os.environ[RESULTS_ENV] = str(results)  # and write the metrics the ledger reads
     names = set(args)
-    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        if names and nb.stem not in names and nb.name not in names:
-            continue
+    notebooks = [nb for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                 if not names or nb.stem in names or nb.name in names]  # fmt: skip
+    notebooks.sort(key=lambda nb: nb.stem == "11_claim_ledger")  # the ledger reads the others
+    for nb in notebooks:
         t0 = time.time()
         run_notebook(nb, nb)  # no parameters: no injected cell, the defaults run
         strip_timing(nb)
         header_run_time(nb)
+        if not check_only:
+            shutil.copyfile(nb, results / nb.name)
         print(f"{nb.name}: {time.time() - t0:.0f}s", flush=True)
     return 0
 

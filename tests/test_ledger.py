@@ -211,6 +211,15 @@ def test_rests_on_says_what_a_status_rests_on():
     assert lg.rests_on("t2_caa", lg.MEASURED, "voc12") == "voc12 measurement"
     assert "COCO-pretrained DeepLab" in lg.rests_on("s3_mu_095", lg.NEEDS_COCO_INIT, "toy")
     assert "not the paper's model" in lg.rests_on("s3_mu_095", lg.MEASURED, "toy")
+    conf = lg.rests_on("s3_conf_095_1", lg.MEASURED, "toy")  # the histogram: no DeepLab in it
+    assert "confidence histogram" in conf and "DeepLab" not in conf.replace("no DeepLab", "")
+
+
+def test_table_order_sorts_every_papers_sources():
+    sources = ["Table S1", "official README", "Table 2", "supp. Table 3", "Table 10",
+               "main paper"]  # fmt: skip
+    assert sorted(sources, key=lg.table_order) == [
+        "Table 2", "supp. Table 3", "Table 10", "Table S1", "main paper", "official README"]
     assert "real data" in lg.rests_on("t4_test", lg.NEEDS_REAL_DATA, "toy")
     assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"
 

@@ -27,3 +27,13 @@ def test_overrides_and_unknown_names():
     assert get_profile("voc12", data_root="/x").data_root == "/x"
     with pytest.raises(KeyError, match="known profiles"):
         get_profile("pascal")
+
+
+def test_pretrained_is_honoured_by_the_real_profiles_and_refused_by_toy():
+    for name in ("voc12", "coco14"):
+        assert get_profile(name, pretrained="/w/ViT-B-16.pt").pretrained == "/w/ViT-B-16.pt"
+        assert get_profile(name, pretrained="env").pretrained == "env"
+        assert get_profile(name, pretrained="").pretrained == "openai"  # '' keeps the profile's
+    assert get_profile("toy", pretrained="").pretrained is None
+    with pytest.raises(ValueError, match="toy world runs the shipped micro-CLIP"):
+        get_profile("toy", pretrained="/w/ViT-B-16.pt")

@@ -64,12 +64,23 @@ COLUMNS = ("key", "source", "setting", "split", "metric", "paper", "ours", "diff
 TOY_CAVEATS = {
     "t3_": "timing of this CPU: a random-weight ViT-B/16 on a few images, extrapolated to "
            "10,582 images with the CRF split over this machine's processes (notebook 09)",
-    "s3_": "toy measurement, not the paper's model: a random-init ResNet-18 DeepLab trained "
-           "300 iterations on the toy pseudo masks (the paper's S3 sweep starts from "
-           "COCO-pretrained DeepLab weights; notebook 12)",
+    "s3_mu_": "toy measurement, not the paper's model: a random-init ResNet-18 DeepLab "
+              "trained 300 iterations on the toy pseudo masks (the paper's S3 sweep starts "
+              "from COCO-pretrained DeepLab weights; notebook 12)",
+    "s3_conf_": "toy measurement: the dense-CRF confidence histogram of the micro-CLIP's CAA "
+                "CAMs on the toy world (no DeepLab involved; notebook 07)",
     "s1_cls_": "toy measurement, not a fair replay: the micro-CLIP was trained with avg "
                "pooling, so its class token never served as the embedding (notebook 03)",
 }  # fmt: skip
+
+
+def table_order(source: str) -> tuple:
+    """Sort key of a ledger ``source``: numbered tables first (main before supplementary
+    "S" tables, by number), then sources without a number ("main paper", "official README")."""
+    m = re.search(r"(S?)(\d+)$", source)
+    if m is None:
+        return (1, False, 0, source)
+    return (0, bool(m.group(1)), int(m.group(2)), source)
 
 
 def rests_on(key: str, status: str, profile: str) -> str:

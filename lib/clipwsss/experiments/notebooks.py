@@ -7,6 +7,7 @@ Runner layer: notebooks call these so that they only configure, run, plot and ta
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -20,12 +21,22 @@ import torch
 from clipwsss.cams.labels import cams_to_label
 from clipwsss.clip.loading import ClipModel, load_clip, resolve_device
 from clipwsss.data import SegmentationDataset, build_dataset, load_image, load_label_png
+from clipwsss.experiments.parameters import validate_parameters as validate_parameters
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, Profile, get_profile
 from clipwsss.methods.clip_es import ClipES
 from clipwsss.metrics import SegScores, confusion_matrix, seg_scores
 from clipwsss.vocab import ClassVocabulary
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+RESULTS_ENV = "CLIPWSSS_RESULTS_DIR"  # where save_metrics writes when results_dir is ''
+
+
+def repo_path(path: str | Path) -> Path:
+    """``path`` as given when absolute, else relative to the repository root (not to the
+    working folder), so a notebook reads ``results/...`` the same when run from
+    ``notebooks/``, from the repository root or by papermill from anywhere."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Setup:
     vocab: ClassVocabulary
     dataset: SegmentationDataset
     ids: tuple[str, ...]  # the images the notebook scores (after ``limit``)
+    weights_note: str = ""  # non-empty: the weights are not the profile's model (not results)
 
     def clip_es(self, **overrides) -> ClipES:
         """A ClipES with the profile's config, a few fields replaced (an ablation)."""
@@ -54,6 +66,7 @@ def setup(
     seed: int = 0,
     n_toy_images: int = 200,  # the size of results/toy (scripts/toy_report.py)
     device: str = "auto",
+    pretrained: str = "",
 ) -> Setup:
     """Resolve a profile; on ``toy``, generate the split first if it is missing.
 
@@ -65,9 +78,16 @@ def setup(
         seed: toy data seed (and torch seed).
         n_toy_images: size of the generated toy split.
         device: "auto" (CUDA when present), "cpu" or "cuda".
+        pretrained: CLIP weights of a real profile: a local file (``ViT-B-16.pt``),
+            ``"openai"`` or ``"env"`` ($CLIPWSSS_PRETRAINED); '' for the profile's own.
+
+    When the weights loaded are not the profile's model (random initialisation, or a file
+    whose architecture is not the profile's, such as a small test CLIP), the setup prints so
+    and :func:`reading` marks every reading as not a result.
     """
     torch.manual_seed(seed)
-    prof = get_profile(profile, **({"data_root": data_root} if data_root else {}))
+    overrides = {"data_root": data_root} if data_root else {}
+    prof = get_profile(profile, pretrained=pretrained, **overrides)
     split = split or prof.split
     root = Path(prof.data_root)
     if prof.name == "toy":
@@ -75,9 +95,46 @@ def setup(
         _ensure_toy_split(root, split, n_toy_images, seed)
     kw = {"class_names": prof.class_names()} if prof.name == "toy" else {}
     dataset = build_dataset(prof.dataset, root, split, **kw)
-    clip = load_clip(prof.model, prof.pretrained, device=resolve_device(device))
+    clip = load_profile_clip(prof, device=device)
     ids = tuple(dataset.ids[:limit] if limit else dataset.ids)
-    return Setup(prof, clip, prof.vocabulary(), dataset, ids)
+    return Setup(prof, clip, prof.vocabulary(), dataset, ids, _WEIGHTS_NOTE)
+
+
+_WEIGHTS_NOTE = ""  # set by load_profile_clip(): the readings of stand-in weights say so
+
+
+def load_profile_clip(profile: Profile, *, device: str = "auto") -> ClipModel:
+    """The profile's CLIP (``profile.pretrained``); prints, and remembers for
+    :func:`reading`, when the weights are not the profile's model (:func:`stand_in_weights`)."""
+    global _WEIGHTS_NOTE
+    clip = load_clip(profile.model, profile.pretrained, device=resolve_device(device))
+    _WEIGHTS_NOTE = stand_in_weights(clip, profile)
+    if _WEIGHTS_NOTE:
+        print(f"Not results: {_WEIGHTS_NOTE}")
+    return clip
+
+
+def stand_in_weights(clip: ClipModel, profile: Profile) -> str:
+    """Why ``clip`` is not the profile's model ('' when it is): random initialisation, or
+    weights whose image tower is not the profile's open_clip architecture (a small test CLIP
+    loaded from a file). Numbers from such weights test the code path, not the method."""
+    if clip.fingerprint == "random-init":
+        return f"the CLIP weights are random (pretrained=None), not {profile.model}'s"
+    if profile.model.startswith("local-dir:"):
+        return ""
+    import open_clip
+
+    vision = (open_clip.get_model_config(profile.model) or {}).get("vision_cfg", {})
+    tower = getattr(clip.model.visual, "transformer", None)
+    if tower is None or not vision:
+        return ""
+    width, layers = tower.width, len(tower.resblocks)
+    if (width, layers) == (vision.get("width"), vision.get("layers")):
+        return ""
+    return (f"the weights from {clip.pretrained} are a {layers}-block, {width}-wide ViT, not "
+            f"{profile.model} ({vision.get('layers')} blocks, {vision.get('width')} wide), "
+            "such as the random small CLIP of the tests: every number below checks that the "
+            "notebook runs and says nothing about the method")
 
 
 def _ensure_toy_split(root: Path, split: str, n_images: int, seed: int) -> None:
@@ -169,13 +226,16 @@ def _image_hist(es: ClipES, cams: torch.Tensor, keys: torch.Tensor, gt: np.ndarr
 
 def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
                  profile: str) -> None:  # fmt: skip
-    """Write ``<results_dir>/<notebook>.json`` ({"profile", "metrics"}); '' writes nothing.
+    """Write ``<results_dir>/<notebook>.json`` ({"profile", "metrics"}); '' writes nothing,
+    unless ``$CLIPWSSS_RESULTS_DIR`` names a folder (scripts/execute_notebooks.py sets it to
+    results/toy, so the committed notebooks and the metrics the ledger reads are one run).
 
     Returns nothing, so a notebook cell ending with this call displays no machine path.
 
     Metric keys that match ``clipwsss.experiments.paper`` keys (e.g. "t2_caa") are compared with the
     paper by the claim ledger; values are percentages for mIoU/IoU, as in the papers.
     """
+    results_dir = results_dir or os.environ.get(RESULTS_ENV, "")
     if not results_dir:
         return
     out = Path(results_dir)
@@ -192,11 +252,14 @@ def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
 def reading(text: str):
     """A notebook's ``## Reading`` rendered from its values: ``text`` (an f-string filled by
     the notebook) as one Markdown paragraph. Lines are joined, so a value such as "+ CAA" or
-    "-3.6" at the start of a source line never turns into a list item.
+    "-3.6" at the start of a source line never turns into a list item. After a :func:`setup`
+    on stand-in weights (:func:`stand_in_weights`) the paragraph opens with "Not results".
     """
     from IPython.display import Markdown
 
-    return Markdown(" ".join(text.split()))
+    note = f"**Not results.** {_WEIGHTS_NOTE[0].upper()}{_WEIGHTS_NOTE[1:]}. " \
+        if _WEIGHTS_NOTE else ""
+    return Markdown(note + " ".join(text.split()))
 
 
 def provenance(profile: str, seed: int, t0: float) -> dict[str, str]:

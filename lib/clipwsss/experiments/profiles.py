@@ -25,7 +25,8 @@ class Profile:
     Attributes:
         name: "toy", "voc12" or "coco14".
         model: open_clip model name or ``local-dir:`` folder.
-        pretrained: weights tag or file (``None`` when the folder holds them).
+        pretrained: weights tag or file (``None`` when the folder holds them); the real
+            profiles default to ``"openai"`` and take a local file or ``"env"`` instead.
         dataset: data set kind for ``clipwsss.data.build_dataset``.
         data_root: default data folder (override with the ``data_root`` argument).
         split: default split to score (Tables 1-2 use VOC train, per CLIP-ES#30).
@@ -108,10 +109,24 @@ PROFILE_NAMES = ("toy", "voc12", "coco14")
 def get_profile(name: str, **overrides) -> Profile:
     """Resolve a profile by name, optionally overriding fields (e.g. ``data_root=...``).
 
+    ``pretrained`` ('' or None keeps the profile's) takes a local checkpoint file (the
+    OpenAI ``ViT-B-16.pt``), an open_clip tag such as ``"openai"`` (downloads), or ``"env"``
+    (the file named by ``$CLIPWSSS_PRETRAINED``). The toy profile's micro-CLIP folder holds
+    its own weights, so it accepts none of them.
+
     Raises:
         KeyError: for an unknown profile name (the message lists the known ones).
+        ValueError: ``pretrained`` given for the toy profile.
     """
     profiles = _profiles()
     if name not in profiles:
         raise KeyError(f"unknown profile {name!r}; known profiles: {list(profiles)}")
+    if not overrides.get("pretrained", "x"):
+        overrides.pop("pretrained")  # '' / None: the profile's own weights
+    if name == "toy" and "pretrained" in overrides:
+        raise ValueError(
+            f"pretrained={overrides['pretrained']!r} with the toy profile: the toy world runs "
+            "the shipped micro-CLIP, whose folder holds its weights; pretrained applies to "
+            "voc12 and coco14 (leave it empty for toy)"
+        )
     return replace(profiles[name], **overrides)
