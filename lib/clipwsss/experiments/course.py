@@ -393,8 +393,8 @@ CLAIMS: tuple[Claim, ...] = (
            ("masks", "csv:stages.csv:pseudo-mask (conf >= 0.95):mIoU"))),
     Claim("CLIP-ES", "The VOC test and COCO results (Tables 4, 5, 7)", (),
           ("ledger:CLIP-ES:t5_val",), (), "The toy world has no VOC test set and no COCO", "11"),
-    Claim("WeCLIP", "A decoder trained on a frozen CLIP beats the CLIP-ES pseudo labels it "
-          "starts from (supp. Table 1, VOC train, two training seeds)",
+    Claim("WeCLIP", "WeCLIP's predictions (a decoder trained on a frozen CLIP) make better "
+          "pseudo labels than CLIP-ES's (supp. Table 1, VOC train; two training seeds)",
           ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
           ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
           ("json:weclip/summary.json:train:WeCLIP seed 0 - CLIP-ES + CAA + dCRF",
@@ -419,8 +419,8 @@ CLAIMS: tuple[Claim, ...] = (
           ("ledger:WeakCLIP:wk_pseudo_voc", "ledger:CLIP-ES:t1_dcrf"), (),
           ("metric:17_three_methods:WeakCLIP (seed 0) - CLIP-ES dCRF (val):",
            "metric:17_three_methods:WeakCLIP (seed 1) - CLIP-ES dCRF (val):"),
-          "WeakCLIP trains an adapter and prompts on the toy world; of the three methods it is "
-          "the only one above the seeds it starts from here.",
+          "WeakCLIP trains an adapter and prompts on the toy world; unlike WeCLIP (above), it "
+          "ends above the labels it starts from.",
           "15, 17"),
     Claim("WeakCLIP", "N = 8 learnable text embeddings beat N = 16 (ablation table)",
           ("ledger:WeakCLIP:wk_abl_n_8", "ledger:WeakCLIP:wk_abl_n_16"),
