@@ -114,3 +114,16 @@ def test_mask_figure_has_a_legend_of_the_classes_shown():
     names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert names == ["background", "cat", "ignored"]
     assert fig._suptitle.get_text().startswith("W")
+
+
+@pytest.mark.parametrize("pretrained", ["env", ""])
+def test_load_photo_clip_says_what_to_download(pretrained, monkeypatch):
+    import clipwsss as cw
+    from clipwsss.experiments.photos import load_photo_clip
+
+    monkeypatch.delenv(PRETRAINED_ENV, raising=False)
+    with pytest.raises(cw.WeightsNotFoundError) as err:
+        load_photo_clip(pretrained, device="cpu")
+    text = str(err.value)
+    assert VIT_B16_URL in text and "-p pretrained" in text and PRETRAINED_ENV in text
+    assert "never substituted" in text
