@@ -6,6 +6,8 @@ The stored outputs are what `pytest --nbval-lax` compares in CI. papermill's tim
 is stripped so that a re-run changes only what really changed; cell tags are kept. The values
 that the `# NBVAL_CHECK_OUTPUT` cells compare are stored in notebooks/checks/NN_*.json
 (clipwsss.experiments.checks) by this re-execution; with --check they are only compared.
+The learning-path tables of notebooks/README.md and docs/notebooks.md are rendered again
+afterwards (scripts/notebook_index.py), so their run times follow the new headers.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         strip_timing(nb)
         header_run_time(nb)
         print(f"{nb.name}: {time.time() - t0:.0f}s", flush=True)
+    from clipwsss.experiments.course import render_pages  # run times follow the new headers
+
+    for path, text in render_pages(ROOT).items():
+        path.write_text(text)
     return 0
 
 
