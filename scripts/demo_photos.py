@@ -19,8 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,56 +30,9 @@ from matplotlib.figure import Figure
 import clipwsss as cw
 from clipwsss.clip.loading import PRETRAINED_ENV
 from clipwsss.data import atomic_path
+from clipwsss.experiments.photos import PHOTOS, DemoPhoto, load_photo  # noqa: F401
 
 RANDOM_WARNING = "RANDOM WEIGHTS — not a result"
-
-
-def _stereo_left() -> np.ndarray:
-    from skimage import data
-
-    return data.stereo_motorcycle()[0]  # (left, right, disparity)
-
-
-def _skimage(name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        from skimage import data
-
-        return getattr(data, name)()
-
-    return load
-
-
-@dataclass(frozen=True)
-class DemoPhoto:
-    """A photo bundled with scikit-image (no download) and the VOC classes it shows.
-
-    Attributes:
-        name: file stem of the figure.
-        load: returns the (H, W, 3) uint8 RGB photo.
-        classes: VOC class names present in the photo (its image-level labels).
-    """
-
-    name: str
-    load: Callable[[], np.ndarray]
-    classes: tuple[str, ...]
-
-
-PHOTOS: dict[str, DemoPhoto] = {
-    p.name: p
-    for p in (
-        DemoPhoto("chelsea", _skimage("chelsea"), ("cat",)),  # Stefan's cat Chelsea, 451x300
-        DemoPhoto("astronaut", _skimage("astronaut"), ("person",)),  # Eileen Collins, 512x512
-        DemoPhoto("motorcycle", _stereo_left, ("motorbike",)),  # Middlebury stereo, 741x500
-    )
-}
-
-
-def load_photo(photo: DemoPhoto, vocab: cw.ClassVocabulary) -> tuple[np.ndarray, list[int]]:
-    """The photo as (H, W, 3) uint8 RGB and its 0-based class ids in ``vocab``."""
-    image = np.ascontiguousarray(photo.load())
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{photo.name}: expected an RGB uint8 photo, got {image.shape}")
-    return image, [vocab.index(c) for c in photo.classes]
 
 
 def resolve_pretrained(arg: str | None) -> str:

@@ -36,6 +36,7 @@ def _value(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.notebooks import run_notebook
+    from clipwsss.experiments.photos import REAL_WEIGHTS_NOTEBOOKS
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             parser.error(f"no notebook {sorted(missing)}; have {[p.stem for p in notebooks]}")
         notebooks = [p for p in notebooks if p.stem in wanted]
+    else:  # every profile notebook; the real-photo one takes CLIP weights, not a profile
+        notebooks = [p for p in notebooks if p.stem not in REAL_WEIGHTS_NOTEBOOKS]
     notebooks.sort(key=lambda nb: nb.stem == "11_claim_ledger")  # the ledger reads the others
     params = {"profile": args.profile, "results_dir": str(out.resolve())}
     if args.data:

@@ -1,6 +1,6 @@
 """Notebook 08 (the checks that once failed on another CPU) holds as if run on another CPU.
 
-``make perturb`` runs every notebook this way (docs/notebooks.md); CI runs this one: the
+``make perturb`` runs every notebook this way (docs/checks.md); CI runs this one: the
 image features, CAMs and CRF unaries are multiplied by ``1 + 1e-6 N(0, 1)``
 (:mod:`clipwsss.perturb`), which moves the share of its [0.3, 0.5) confidence bin (67 pixels)
 by half a point, as another machine did.

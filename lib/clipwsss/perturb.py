@@ -9,7 +9,7 @@ every checked notebook value holds anyway, set ``CLIPWSSS_PERTURB`` to a relativ
 a generator seeded by the input itself, the step and ``CLIPWSSS_PERTURB_SEED`` (default 0).
 Unset or ``0``: the input is returned as it is (the default; every result of the repository).
 
-``make perturb`` executes every notebook in this mode (docs/notebooks.md).
+``make perturb`` executes every notebook in this mode (docs/checks.md).
 
 Layer 1: imports nothing of the package.
 """

@@ -8,7 +8,7 @@ re-executed, ``scripts/execute_notebooks.py``) within a stated tolerance: 0.3 po
 mIoU, so a rounding-sized wobble passes and a real half-point regression fails. A share over
 a small count (a confidence bin of 67 pixels, a rare class) moves by whole points when another
 CPU moves a few contested pixels: its count is stored beside it and its tolerance follows the
-count (:func:`rules`; the reasoning is in docs/notebooks.md).
+count (:func:`rules`; the reasoning is in docs/checks.md).
 
 Experiment layer: used by the notebooks; no torch.
 """
