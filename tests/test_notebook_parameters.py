@@ -9,6 +9,7 @@ import pytest
 
 from clipwsss.clip.loading import WeightsNotFoundError, load_clip
 from clipwsss.experiments.parameters import coerce, parameter_defaults, validate_parameters
+from clipwsss.experiments.photos import REAL_WEIGHTS_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -66,7 +67,8 @@ def test_every_notebook_validates_its_parameters_and_takes_pretrained(path):
     i = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     assert f'nbk.validate_parameters("{path.stem}", globals())' in cells[i + 1].source
     defaults = parameter_defaults(path.stem)
-    assert defaults["pretrained"] == ""
+    # empty: the profile's weights; the real-photo notebook has no profile and asks for OpenAI's
+    assert defaults["pretrained"] == ("openai" if path.stem in REAL_WEIGHTS_NOTEBOOKS else "")
     namespace = dict(defaults)
     validate_parameters(path.stem, namespace)
     assert namespace == defaults
