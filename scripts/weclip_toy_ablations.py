@@ -55,8 +55,9 @@ def _parse_sets(items: list[str]) -> dict:
 
 def cmd_train(args) -> None:
     from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.methods.weclip.train import toy_config
+    from clipwsss.pipelines.predict import predict_dataset, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
@@ -66,14 +67,16 @@ def cmd_train(args) -> None:
     run = args.work / f"ablation_{args.tag}"
     result = train(task, recipe_train_config("toy", seed=0, run_dir=str(run), progress=False))
     predict_dataset(result.model, _val(args.data), run / "pred_val",
-                    InferenceConfig(long_side=None), progress=False)  # fmt: skip
+                    weclip_tta(InferenceConfig(long_side=None)), method="weclip",
+                    trained=trained_identity(run), progress=False)  # fmt: skip
     (run / "changes.json").write_text(json.dumps(changes) + "\n")
 
 
 def _scale_runs(args, runs: dict) -> None:
     from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.pipelines.evaluate import evaluate
+    from clipwsss.pipelines.predict import predict_dataset, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import load_trained
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
@@ -85,8 +88,9 @@ def _scale_runs(args, runs: dict) -> None:
         model = load_trained(run, task.build_model()).eval()
         for scales in SCALE_SETS:
             out = run / f"pred_val_scales_{'_'.join(map(str, scales))}"
-            predict_dataset(model, val, out, InferenceConfig(scales=scales, long_side=None),
-                            progress=False)  # fmt: skip
+            tta = weclip_tta(InferenceConfig(scales=scales, long_side=None))
+            predict_dataset(model, val, out, tta, method="weclip",
+                            trained=trained_identity(run), progress=False)  # fmt: skip
             runs[f"seed {seed}: scales {scales}"] = evaluate(val, out, per_image=True,
                                                              progress=False).image_hists
 

@@ -25,9 +25,9 @@ from clipwsss.cli.config_flags import (
     add_config_arguments,
     config_from_args,
     non_negative_int,
-    positive_float,
     positive_int,
 )
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD
 from clipwsss.train import TrainConfig
 
 DEFAULT_TRAIN_SPLIT = {"voc12": "train_aug", "coco14": "train", "toy": "train"}
@@ -70,22 +70,6 @@ def add_train_parser(methods) -> None:
     )
     add_config_arguments(p, TrainConfig, recipe=True)
     p.set_defaults(handler=cmd_train)
-
-
-def add_predict_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train deeplab`` run (besides ``--run-dir``)."""
-    _add_profile_args(p, "split to segment (default val)")
-    p.add_argument("--out", required=True, type=Path, help="PNG folder")
-    p.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
-    p.add_argument("--no-flip", action="store_true", help="no flipped copy")
-    p.add_argument("--crf", action="store_true", help="dense CRF (CLIP-ES supp. E: on)")
-    p.add_argument(
-        "--voc-test",
-        action="store_true",
-        help="write results/VOC2012/Segmentation/comp6_test_cls/ under --out",
-    )
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--quiet", action="store_true")
 
 
 def _dataset(args, split: str):
@@ -181,23 +165,25 @@ def load_run(run_dir: Path, device: str = "auto"):
     return record, model.to(resolve_device(device)).eval()
 
 
-def cmd_predict(args: argparse.Namespace, argv) -> int:
-    from clipwsss.seg import InferConfig, predict_dataset
+def load_predictor(run_dir: Path, device: str = "auto"):
+    """The trained DeepLab of a finished ``train deeplab`` run, ready for ``clipwsss
+    predict``: the recorded network and weights, the recipe's normalisation (in the model)
+    and test.
 
-    record, model = load_run(args.run_dir, args.device)
-    infer = record["task"]["recipe"]["infer"]
-    config = InferConfig(
-        scales=tuple(args.scales or infer["scales"]),
-        flip=infer["flip"] and not args.no_flip,
-        crf=args.crf,
-        crf_image=infer.get("crf_image", "rgb"),  # runs recorded before: the photo
-        normalization=infer.get("normalization", "torchvision"),
-    )
-    dataset = _dataset(args, args.split or "val")
-    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
-    n = predict_dataset(
-        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=bar
-    )
-    print(f"wrote {n} PNGs ({len(dataset) - n} existed) to {args.out}")
-    return 0
+    Returns:
+        A :class:`~clipwsss.pipelines.predict.Predictor`.
+    """
+    from clipwsss.pipelines.predict import Predictor, trained_identity
+    from clipwsss.pipelines.tta import deeplab_tta
+    from clipwsss.seg import set_normalization
 
+    trained = trained_identity(run_dir)
+    record, model = load_run(run_dir, device)
+    recipe = record["task"]["recipe"]
+    infer = {"crf_image": "rgb", "normalization": "torchvision",  # runs recorded before
+             **recipe["infer"]}  # fmt: skip
+    set_normalization(model, infer["normalization"], infer.get("mean", IMAGENET_MEAN),
+                      infer.get("std", IMAGENET_STD))  # fmt: skip
+    return Predictor(method="deeplab", model=model, tta=deeplab_tta(infer),
+                     profile=recipe.get("name", "voc12"), root=None, class_names=None,
+                     trained=trained)  # fmt: skip

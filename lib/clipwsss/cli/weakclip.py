@@ -24,7 +24,6 @@ from clipwsss.cli.config_flags import (
     add_config_arguments,
     config_from_args,
     non_negative_int,
-    positive_float,
 )
 from clipwsss.methods.weakclip.config import WeakClipConfig, corrected
 from clipwsss.methods.weakclip.recipes import RECIPE_NAMES, get_recipe
@@ -64,16 +63,6 @@ def add_train_parser(methods) -> None:
     add_config_arguments(p, WeakClipConfig, skip=_SKIP_MODEL_FLAGS, recipe=True)
     add_config_arguments(p, TrainConfig, skip=_SKIP_TRAIN_FLAGS, recipe=True)
     p.set_defaults(handler=cmd_train)
-
-
-def add_predict_arguments(q: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train weakclip`` run (besides ``--run-dir``)."""
-    q.add_argument("--out", type=Path, required=True, help="output folder")
-    q.add_argument("--no-crf", action="store_true", help="argmax without CRF post-processing")
-    q.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
-    q.add_argument("--no-flip", action="store_true", help="no flip averaging")
-    q.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    _add_common(q)
 
 
 def _setting(args: argparse.Namespace, recipe_name: str):
@@ -149,35 +138,36 @@ def run_settings(run_dir: Path) -> dict:
     return settings
 
 
-def cmd_predict(args: argparse.Namespace, argv) -> int:
-    from clipwsss.clip.loading import resolve_device
+def load_predictor(run_dir: Path, device: str = "auto"):
+    """The trained WeakCLIP of a finished ``train weakclip`` run, ready for ``clipwsss
+    predict``: the profile's CLIP (refused if its weights differ from the run's), the
+    recorded model, the recipe's input statistics (in the model) and test.
+
+    Returns:
+        A :class:`~clipwsss.pipelines.predict.Predictor`.
+    """
+    from clipwsss.clip.loading import load_clip, resolve_device
+    from clipwsss.experiments.profiles import get_profile
     from clipwsss.methods.weakclip.model import build_weakclip
-    from clipwsss.methods.weakclip.pipeline import predict_dataset
+    from clipwsss.pipelines.predict import Predictor, trained_identity
+    from clipwsss.pipelines.tta import weakclip_tta
     from clipwsss.train import load_trained
 
-    settings = run_settings(args.run_dir)
+    settings = run_settings(run_dir)
     recipe = settings["recipe"]
-    profile, clip, names, dataset = _setting(args, recipe["name"])
-    if names != settings["class_names"]:
-        raise ValueError(f"the run was trained on classes {settings['class_names']}, not {names}")
+    profile = get_profile(recipe["name"])
+    clip = load_clip(profile.model, None if profile.pretrained == "none" else profile.pretrained)
+    recorded = settings.get("clip_fingerprint")
+    if recorded and clip.fingerprint != recorded:
+        raise ValueError(f"{run_dir} was trained on CLIP weights {recorded}; the {profile.name} "
+                         f"profile's {profile.model} has {clip.fingerprint}")  # fmt: skip
+    names = settings["class_names"]
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in recipe["model"].items()}
-    model = load_trained(args.run_dir, build_weakclip(clip, names, WeakClipConfig(**fields)))
-    model = model.to(resolve_device(args.device))
-    inference = _inference(get_recipe(recipe["name"]).inference, args)
-    mean, std = tuple(recipe["mean"]), tuple(recipe["std"])
-    record = {"run_dir": str(args.run_dir)}
-    summary = predict_dataset(
-        model, dataset, args.out, inference, mean=mean, std=std, limit=None, record=record
-    )
-    print(f"weakclip predict: {summary['done']} written, {summary['skipped']} kept in {args.out}")
-    return 0
-
-
-def _inference(base, args: argparse.Namespace):
-    """The recipe's InferenceConfig with the command's changes."""
-    return dataclasses.replace(
-        base,
-        scales=tuple(args.scales or base.scales),
-        flip=base.flip and not args.no_flip,
-        crf=base.crf and not args.no_crf,
-    )
+    trained = trained_identity(run_dir)
+    model = build_weakclip(clip, names, WeakClipConfig(**fields), pixel_mean=recipe["mean"],
+                           pixel_std=recipe["std"])  # fmt: skip
+    model = load_trained(run_dir, model).to(resolve_device(device)).eval()
+    return Predictor(
+        method="weakclip", model=model, tta=weakclip_tta(get_recipe(recipe["name"]).inference),
+        profile=profile.name, root=None, class_names=tuple(names[1:]), trained=trained,
+    )  # fmt: skip

@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clipwsss.cli.config_flags import add_config_arguments, config_from_args, non_negative_int
+from clipwsss.cli.config_flags import add_config_arguments, config_from_args
 from clipwsss.methods.weclip.config import WeClipConfig
 from clipwsss.train import TrainConfig
 
@@ -49,18 +48,6 @@ def add_train_parser(methods) -> None:
     p.set_defaults(handler=cmd_train)
 
 
-def add_predict_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train weclip`` run (besides ``--run-dir``)."""
-    _data_args(p)
-    p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
-    p.add_argument("--scales", default="1.0,0.75", help="comma-separated (supp. Table 5)")
-    p.add_argument("--no-flip", action="store_true", help="no horizontal-flip averaging")
-    p.add_argument("--long-side", type=non_negative_int, default=None,
-                   help="resize long side; 0 = keep (default 512; toy runs: 0)")  # fmt: skip
-    p.add_argument("--crf", action="store_true", help="dense CRF on the softmax")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
@@ -84,13 +71,6 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-def _long_side(args: argparse.Namespace, record: dict) -> int | None:
-    """--long-side, else 512 (official) or, for a toy run, the images' own size."""
-    if args.long_side is None:
-        return None if record["recipe"] == "toy" else 512
-    return args.long_side or None
-
-
 def _check_attention_layers(task, args: argparse.Namespace) -> None:
     """--caa-layers / --rfm-layers given: at most the CLIP model's blocks (as `cams` refuses).
 
@@ -109,15 +89,21 @@ def _check_attention_layers(task, args: argparse.Namespace) -> None:
                              f"CLIP model {task.clip_name} has {n_blocks} blocks")  # fmt: skip
 
 
-def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def load_predictor(run_dir: Path, device: str = "auto"):
+    """The trained WeCLIP of a finished ``train weclip`` run, ready for ``clipwsss predict``.
+
+    Returns:
+        A :class:`~clipwsss.pipelines.predict.Predictor`; its test is the official one
+        (``test_msc_flip_voc.py``), a toy run's at the images' own size (no long-side resize).
+    """
     from clipwsss.clip.loading import resolve_device
-    from clipwsss.data import build_dataset
-    from clipwsss.methods.weclip.infer import InferenceConfig, parse_scales
-    from clipwsss.methods.weclip.pipeline import predict_dataset
+    from clipwsss.methods.weclip.infer import InferenceConfig
+    from clipwsss.pipelines.predict import Predictor, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import load_trained
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task
 
-    full = json.loads((args.run_dir / "config.json").read_text())
+    full = json.loads((Path(run_dir) / "config.json").read_text())
     record = full["task"]
     record["data"].setdefault("root", full.get("paths", {}).get("root"))  # older: in "data"
     fields = {f.name for f in dataclasses.fields(WeClipConfig)}
@@ -126,13 +112,13 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     data = WeClipData(**{**record["data"], "class_names": record["data"]["class_names"]})
     task = recipe_task(record["recipe"], data, model_config=WeClipConfig(**saved),
                        clip_name=record["clip"], pretrained=record["pretrained"])  # fmt: skip
-    model = load_trained(args.run_dir, task.build_model()).to(resolve_device(args.device or "auto"))
-    kwargs = {} if data.class_names is None else {"class_names": list(data.class_names)}
-    dataset = build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
-    config = InferenceConfig(scales=parse_scales(args.scales), flip=not args.no_flip,
-                             long_side=_long_side(args, record), crf=args.crf)  # fmt: skip
-    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
-    n = predict_dataset(model, dataset, args.out, config, progress=bar,
-                        record={"run_dir": str(args.run_dir)})  # fmt: skip
-    print(f"wrote {n} PNGs to {args.out}")
-    return 0
+    trained = trained_identity(run_dir)
+    model = load_trained(run_dir, task.build_model()).to(resolve_device(device)).eval()
+    toy = record["recipe"] == "toy"
+    names = data.class_names
+    tta = weclip_tta(InferenceConfig(long_side=None if toy else 512))
+    return Predictor(
+        method="weclip", model=model, tta=tta,
+        profile="toy" if toy else data.dataset, root=data.root,
+        class_names=None if names is None else tuple(names), trained=trained,
+    )  # fmt: skip

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD
 from clipwsss.validate import check_range
 
 from .config import WeakClipConfig
 from .infer import COCO_CRF, InferenceConfig
 from .losses import LossConfig
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # mmseg img_norm_cfg 123.675, 116.28, 103.53
-IMAGENET_STD = (0.229, 0.224, 0.225)  # 58.395, 57.12, 57.375
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from torch import Tensor, nn
 
 from clipwsss.cams.gradcam import build_text_setup
 from clipwsss.clip.dense import DenseOutput, vit_dense_forward
-from clipwsss.clip.loading import ClipModel
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
 from clipwsss.clip.text import background_text_features, class_text_features
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD, PixelStats
 from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 from .config import WeClipConfig
@@ -37,7 +38,7 @@ class WeClipForward:
     decoder: DecoderOutput
 
 
-class WeClip(nn.Module):
+class WeClip(PixelStats, nn.Module):
     """WeCLIP on a frozen open_clip ViT.
 
     Args:
@@ -72,6 +73,10 @@ class WeClip(nn.Module):
         # Training steps seen (official ``iter_num``): checkpointed, so a resumed run
         # switches CAA -> RFM at the same step.
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
+        # the input statistics of config.normalisation (official: ImageNet); preprocess()
+        clip_stats = config.normalisation == "clip"
+        self.set_pixel_stats(CLIP_MEAN if clip_stats else IMAGENET_MEAN,
+                             CLIP_STD if clip_stats else IMAGENET_STD)  # fmt: skip
         self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
 

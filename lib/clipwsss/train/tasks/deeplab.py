@@ -15,9 +15,11 @@ from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset
 from clipwsss.pipelines.common import check_data_identity
+from clipwsss.pipelines.predict import evaluate_segmenter
+from clipwsss.pipelines.tta import deeplab_tta
 from clipwsss.seg.data import PseudoMaskDataset
 from clipwsss.seg.deeplab import build_deeplab
-from clipwsss.seg.infer import evaluate_segmenter
+from clipwsss.seg.infer import set_normalization
 from clipwsss.seg.losses import msc_loss
 from clipwsss.train import ParamGroup, TrainTask
 from clipwsss.train.tasks.deeplab_recipes import (
@@ -103,7 +105,9 @@ class DeepLabTask(TrainTask):
         if self.val_dataset is None:
             return None
         quick = dataclasses.replace(self.recipe.infer, scales=(1.0,), flip=False, crf=False)
-        return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes, quick)
+        set_normalization(model, quick.normalization, quick.mean, quick.std)
+        n_classes = self.recipe.model.n_classes
+        return evaluate_segmenter(model, self.val_dataset, n_classes, deeplab_tta(quick))
 
     def config(self) -> dict[str, Any]:
         # The engine records the TrainConfig itself (intervals, run_dir may change on resume).

@@ -53,7 +53,9 @@ class WeakClipTask(TrainTask):
         self.dataset, self.seed_dir, self.recipe = dataset, Path(seed_dir), recipe
 
     def build_model(self) -> nn.Module:
-        return build_weakclip(self.clip, self.class_names, self.recipe.model)
+        r = self.recipe  # the input statistics travel with the model (model.preprocess)
+        return build_weakclip(self.clip, self.class_names, r.model, pixel_mean=r.mean,
+                              pixel_std=r.std)  # fmt: skip
 
     def param_groups(self, model: nn.Module) -> list[ParamGroup]:
         return [ParamGroup(g.params, lr_mult=g.lr_mult, name=g.name) for g in param_groups(model)]
