@@ -2,7 +2,7 @@
 
     clipwsss train weclip --recipe voc12 --dataset voc12 --root data/VOCdevkit/VOC2012 \\
         --split train_aug --run-dir runs/weclip_voc
-    clipwsss predict --run-dir runs/weclip_voc --dataset voc12 --root data/VOCdevkit/VOC2012 \\
+    clipwsss predict --run-dir runs/weclip_voc --root data/VOCdevkit/VOC2012 \\
         --split train --out outputs/weclip_voc/masks [--crf]
 
 Every field of ``TrainConfig`` (engine) and ``WeClipConfig`` (model) has a flag
