@@ -94,6 +94,7 @@ def predict_parser(method: str) -> argparse.ArgumentParser:
     method; the test-time flags (generated from ``TtaConfig``) default to the run's recipe."""
     from clipwsss.cli.config_flags import add_config_arguments, positive_float, positive_int
     from clipwsss.cli.data_flags import add_data_flags
+    from clipwsss.cli.main import _shard  # main imports this module
     from clipwsss.pipelines.tta import TtaConfig
 
     p = argparse.ArgumentParser(
@@ -119,15 +120,6 @@ def predict_parser(method: str) -> argparse.ArgumentParser:
         if action.dest in ("scales", "side", "window", "stride"):
             action.type = positive_float if action.dest == "scales" else positive_int
     return p
-
-
-def _shard(text: str) -> tuple[int, int]:
-    from clipwsss.pipelines.common import parse_shard
-
-    try:
-        return parse_shard(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
