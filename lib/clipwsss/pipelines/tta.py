@@ -216,11 +216,13 @@ def scale_inputs(pixels: Tensor, config: TtaConfig) -> list[Tensor]:
 def _views(
     model: nn.Module, x: Tensor, config: TtaConfig, size: tuple[int, int] | None
 ) -> list[Tensor]:
-    """Logits of x and its flip (flip undone), resized to ``size`` (None: as they come).
+    """Logits (or with ``average="probs"`` probabilities) of x and its flip, flip undone,
+    resized to ``size`` (None: as they come).
 
-    Without windows [x, flip(x)] run as one batch, are resized, then the flip is undone
-    (WeCLIP, deeplab-pytorch); with windows each view runs alone and its flip is undone
-    before the resize (mmseg ``aug_test``): the same maps up to rounding, kept as each does.
+    Without windows [x, flip(x)] run as one batch, are resized (and softmaxed), then the flip
+    is undone (WeCLIP, deeplab-pytorch); with windows each view runs alone and its flip is
+    undone before the resize and the softmax (mmseg ``aug_test``): the same maps up to
+    rounding, kept in each one's order so the numbers stay the official code's.
 
     Shapes: x (B, 3, h, w); returns [(B, K, *size)] per view.
     """
@@ -228,13 +230,16 @@ def _views(
     if config.window is None:
         logits = network_logits(model, torch.cat([x, x.flip(-1)]) if config.flip else x)
         logits = logits if size is None else _resize(logits, size)
+        if config.average == "probs":
+            logits = logits.float().softmax(dim=1)
         return [logits[:b], logits[b:].flip(-1)] if config.flip else [logits]
     views = []
     for flipped in (False, True) if config.flip else (False,):
         logits = slide_logits(model, x.flip(-1) if flipped else x, crop=config.window,
                               stride=config.stride)  # fmt: skip
         logits = logits.flip(-1) if flipped else logits
-        views.append(logits if size is None else _resize(logits, size))
+        logits = logits if size is None else _resize(logits, size)
+        views.append(logits.float().softmax(dim=1) if config.average == "probs" else logits)
     return views
 
 
@@ -264,8 +269,6 @@ def tta_scores(model: nn.Module, pixels: Tensor, config: TtaConfig) -> Tensor:
     total, n = None, 0
     for x in inputs:
         views = _views(model, x, config, size)
-        if config.average == "probs":
-            views = [v.float().softmax(dim=1) for v in views]
         if config.window is None:  # the batched pair, summed together (deeplab-pytorch)
             part = views[0] + views[1] if config.flip else views[0]
             total = part if total is None else total + part
