@@ -209,20 +209,23 @@ def evaluation(kit: Path, out: Path, recipe, edit: Callable[[nn.Module], None]) 
     """``main.py test`` / ``crf`` at the original size and ``demo.py`` at 513, with the
     recipe's ``InferConfig`` (the CRF switched on where the official runs it)."""
     from clipwsss.data import load_image
-    from clipwsss.seg import build_deeplab, predict_label, preprocess
+    from clipwsss.pipelines.tta import deeplab_tta, predict_label
+    from clipwsss.seg import build_deeplab, preprocess, set_normalization
 
     model = build_deeplab(recipe.model)
     edit(model)
     model.eval()
+    infer = recipe.tta
+    set_normalization(model, infer.normalization, infer.mean, infer.std)
     image = load_image(kit / "fixture" / "images" / "test_0.png")
     demo = demo_resize(image)
-    crf = dataclasses.replace(recipe.tta, crf=True)
+    crf = dataclasses.replace(deeplab_tta(infer), crf=True)
     with torch.no_grad():
         _save(out, "test_logits", model(preprocess(image)[None]))
         _save(out, "demo513_logits", model(preprocess(demo)[None]))
-    _save(out, "test_label", predict_label(model, image, recipe.tta))
+    _save(out, "test_label", predict_label(model, image, deeplab_tta(infer)))
     _save(out, "test_crf_label", predict_label(model, image, crf))
-    _save(out, "demo513_label", predict_label(model, demo, recipe.tta))
+    _save(out, "demo513_label", predict_label(model, demo, deeplab_tta(infer)))
     demo_crf = dataclasses.replace(crf, crf_image="bgr")  # demo.py: the resized cv2 image
     _save(out, "demo513_crf_label", predict_label(model, demo, demo_crf))
 

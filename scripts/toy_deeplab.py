@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.metrics import mean_iou
     from clipwsss.pipelines.evaluate import evaluate
-    from clipwsss.seg import image_confusions
+    from clipwsss.pipelines.predict import image_confusions
+    from clipwsss.pipelines.tta import deeplab_tta
+    from clipwsss.seg import set_normalization
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=300)
@@ -198,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             result, wall, recipe = train_one(
                 args.data, dirs, loss, seed, args.iterations, args.data / "runs" / "deeplab", mu
             )
-            h = image_confusions(result.model, val_ds, len(names) + 1, recipe.tta)
+            infer = recipe.tta
+            model = set_normalization(result.model, infer.normalization, infer.mean, infer.std)
+            h = image_confusions(model, val_ds, len(names) + 1, deeplab_tta(infer))
             done[loss, seed, mu] = h, wall
             print(f"{run_name(loss, seed, mu)}: val mIoU {100 * mean_iou(h.sum(0)):.1f}, "
                   f"{wall:.0f} s of training", flush=True)  # fmt: skip

@@ -8,7 +8,7 @@ official code computes from them. This script builds WeakCLIP with the default (
 configuration at the kit's widths, loads the head weights, switches dropout and drop path off
 (as the reference run did; BN stays in training mode), runs one training step
 (``training_step``), the boundary-loss pieces (``seed_probs``, ``resize_seeds``,
-``crf_images``, ``crf_inputs``, ``crf_targets``) and inference (``predict_probs``), writes the
+``crf_images``, ``crf_inputs``, ``crf_targets``) and inference (``tta_scores``), writes the
 candidate folder and runs the kit's ``compare.py``. Exit status 0 iff every check passes;
 ``--markdown`` prints the per-check table.
 """
@@ -179,7 +179,7 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
     Returns:
         ``out``.
     """
-    from clipwsss.methods.weakclip.infer import predict_probs
+    from clipwsss.pipelines.tta import tta_scores, weakclip_tta
     from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
     recipe = get_recipe("voc12")
@@ -210,10 +210,12 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
             if digest != spec["normalised_sha256"]:
                 raise ValueError(f"normalised {name} sha256 {digest} != the kit's")
             # the image as it is: one scale (ratio 1), the default windows, no CRF
-            config = replace(recipe.tta, short_side=min(x.shape[-2:]), scales=(1.0,),
-                             flip=False, crf=False)  # fmt: skip
-            _save(out / f"infer_{name}_noflip", predict_probs(model, x, config))
-            _save(out / f"infer_{name}_flip", predict_probs(model, x.flip(-1), config).flip(-1))
+            config = weakclip_tta(replace(recipe.tta, short_side=min(x.shape[-2:]),
+                                          scales=(1.0,), flip=False, crf=False))  # fmt: skip
+            model.eval()
+            _save(out / f"infer_{name}_noflip", tta_scores(model, x[None], config)[0])
+            flipped = tta_scores(model, x.flip(-1)[None], config)[0].flip(-1)
+            _save(out / f"infer_{name}_flip", flipped)
     if "sharp" in parts:  # the same train step with conv_seg weight and bias x 4
         model, _ = build_kit_model(kit, **model_overrides)
         with torch.no_grad():

@@ -44,8 +44,9 @@ def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.pipelines.evaluate import evaluate
+    from clipwsss.pipelines.predict import predict_dataset, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import RECIPES, WeClipTask
 
@@ -70,7 +71,9 @@ def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
         ds = VOCDataset(data, split, class_names=list(names))
         ds.ids = ds.ids[:limit] if limit else ds.ids  # the images CLIP-ES is scored on
         pred = work / f"weclip_seed{seed}" / f"pred_{split}"
-        predict_dataset(result.model, ds, pred, InferenceConfig(long_side=None), progress=False)
+        predict_dataset(result.model, ds, pred, weclip_tta(InferenceConfig(long_side=None)),
+                        method="weclip", trained=trained_identity(run_dir),
+                        progress=False)  # fmt: skip
         hists[split] = evaluate(ds, pred, per_image=True, progress=False).image_hists
     return hists, train_s, resumed
 

@@ -51,8 +51,9 @@ def cmd_train(args) -> None:
 
     from clipwsss.data import VOCDataset
     from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.methods.weclip.train import toy_config
+    from clipwsss.pipelines.predict import predict_dataset, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import RECIPES, WeClipTask
 
@@ -64,15 +65,17 @@ def cmd_train(args) -> None:
     task = WeClipTask(recipe, VOCDataset(args.data, "train", class_names=list(_names())))
     result = train(task, recipe.train)
     predict_dataset(result.model, _val(args.data), run / "pred_val",
-                    InferenceConfig(long_side=None), progress=False)  # fmt: skip
+                    weclip_tta(InferenceConfig(long_side=None)), method="weclip",
+                    trained=trained_identity(run), progress=False)  # fmt: skip
     (run / "changes.json").write_text(json.dumps(changes) + "\n")
 
 
 def _scale_runs(args, runs: dict) -> None:
     from clipwsss.experiments.weclip import SCALE_SETS
     from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.pipelines.evaluate import evaluate
+    from clipwsss.pipelines.predict import predict_dataset, trained_identity
+    from clipwsss.pipelines.tta import weclip_tta
     from clipwsss.train import load_trained
     from clipwsss.train.tasks.weclip import RECIPES, build_model
 
@@ -82,8 +85,9 @@ def _scale_runs(args, runs: dict) -> None:
         model = load_trained(run, build_model(RECIPES["toy"])).eval()
         for scales in SCALE_SETS:
             out = run / f"pred_val_scales_{'_'.join(map(str, scales))}"
-            predict_dataset(model, val, out, InferenceConfig(scales=scales, long_side=None),
-                            progress=False)  # fmt: skip
+            tta = weclip_tta(InferenceConfig(scales=scales, long_side=None))
+            predict_dataset(model, val, out, tta, method="weclip",
+                            trained=trained_identity(run), progress=False)  # fmt: skip
             runs[f"seed {seed}: scales {scales}"] = evaluate(val, out, per_image=True,
                                                              progress=False).image_hists
 

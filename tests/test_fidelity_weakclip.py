@@ -4,7 +4,7 @@ training images with seeds, two inference images, a small random CLIP, the initi
 weights, the official outputs and the kit's own ``compare.py``; see its README).
 
 ``scripts/weakclip_fidelity.py`` writes the candidate folder through the public entry points
-(``build_weakclip``, ``training_step``, the loss functions, ``predict_probs``) with dropout and
+(``build_weakclip``, ``training_step``, the loss functions, ``tta_scores``) with dropout and
 drop path off, as the reference run; every one of the kit's 61 checks is a test here, under
 ``compare.py``'s own rule (never loosened): within 10 noise floors or 4 float32 ulps of the
 largest reference value. Re-introducing one departure at a time makes the named checks fail.
@@ -148,7 +148,7 @@ def test_half_pixel_crf_image_fails_the_kit(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_zero_padded_windows_fail_the_kit(tmp_path, monkeypatch):
     """The previous inference padded a 341-wide window to 352 instead of running it as is."""
-    import clipwsss.methods.weakclip.infer as infer
+    import clipwsss.pipelines.tta as tta
 
     def padded(model, x):
         h, w = x.shape[-2:]
@@ -158,7 +158,7 @@ def test_zero_padded_windows_fail_the_kit(tmp_path, monkeypatch):
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
         return logits[..., :h, :w]
 
-    monkeypatch.setattr(infer, "window_logits", padded)
+    monkeypatch.setattr(tta, "window_logits", padded)
     failed = _failing(tmp_path, ("infer",), "infer")
     assert set(failed) == {"infer_256x341_noflip", "infer_256x341_flip"}
 

@@ -6,7 +6,7 @@ official code on the CLIP-ES kit's fixture (``tests/fidelity/fixture``: images, 
 random CLIP) with the kit's decoder init, ``official/`` (its float16 out-projections) and
 ``fp32/`` (that one line in float32), and the kit's own ``compare.py``.
 ``tests/fidelity/weclip/candidate.py`` runs ``WeClip`` + ``training_step`` (CAA at step 1, RFM
-at the first RFM step) + ``multiscale_logits`` and writes the kit's CAND folder.
+at the first RFM step) + ``tta_scores`` and writes the kit's CAND folder.
 
 Pass = compare.py's rules, never loosened: every float tensor within max(10 x its noise
 floor, 4 ulps), labels at least the noisy reference's agreement, class ids and kept RFM blocks

@@ -118,7 +118,7 @@ def test_predict_writes_voc_pngs_and_eval_reads_them(trained, voc, capsys):
     for s in ds:
         pred = load_label_png(folder / f"{s.image_id}.png")
         assert pred.shape == (64, 80) and pred.max() < 21
-    assert main(args) == 0 and "wrote 0 PNGs (4 existed)" in capsys.readouterr().out
+    assert main(args) == 0 and "0 written, 4 already there" in capsys.readouterr().out
     assert (
         main(
             [

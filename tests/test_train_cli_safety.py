@@ -229,7 +229,8 @@ def test_a_run_dir_that_is_a_file_is_a_clear_error(toy, tmp_path, capsys):
 def test_weclip_toy_trains_on_the_toy_train_split_and_predicts_at_native_size(
     toy, tmp_path, capsys
 ):
-    from clipwsss.train.runs import load_run
+    from clipwsss.cli.methods import load_predictor
+    from clipwsss.pipelines.tta import TTA_PRESETS
 
     run = tmp_path / "run"
     assert main(_weclip(toy, run)) == 0
@@ -238,9 +239,5 @@ def test_weclip_toy_trains_on_the_toy_train_split_and_predicts_at_native_size(
     capsys.readouterr()
     assert main(_weclip(tmp_path / "moved", run)) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 2
-
-    recipe, _ = load_run(run)
-    assert recipe.tta.long_side is None  # toy: the images' own size
-    from clipwsss.train.tasks.weclip import RECIPES
-
-    assert RECIPES["voc12"].tta.long_side == 512
+    assert load_predictor(run, "cpu").tta.scale_base == "image"  # toy: the images' own size
+    assert (TTA_PRESETS["weclip"].scale_base, TTA_PRESETS["weclip"].side) == ("long_side", 512)

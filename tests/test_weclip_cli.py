@@ -23,8 +23,8 @@ def test_train_then_predict(tmp_path, capsys):
     assert saved["task"]["recipe"]["model"]["aff_weight"] == 0.5
     assert saved["train"]["iterations"] == 2 and saved["train"]["optimizer"] == "adamw"
     pred = tmp_path / "pred"
-    argv = ["predict", "--run-dir", str(run), "--dataset", "voc12", "--root", str(root),
-            "--split", "val", "--out", str(pred), "--long-side", "0", "--quiet"]  # fmt: skip
+    argv = ["predict", "--run-dir", str(run), "--root", str(root),
+            "--split", "val", "--out", str(pred), "--quiet"]  # fmt: skip
     assert main(argv) == 0
     pngs = sorted(pred.glob("*.png"))
     assert len(pngs) == 2 and load_label_png(pngs[0]).shape == (96, 96)

@@ -8,17 +8,14 @@ from torch.utils.data import default_collate
 from clipwsss.clip.loading import load_clip
 from clipwsss.data import VOCDataset, load_label_png
 from clipwsss.experiments.profiles import TOY_IMAGE_SIZE, get_profile
+from clipwsss.io.camfiles import OutputMismatchError
 from clipwsss.methods.weclip.config import WeClipConfig
-from clipwsss.methods.weclip.infer import (
-    InferenceConfig,
-    multiscale_logits,
-    parse_scales,
-    scale_inputs,
-)
+from clipwsss.methods.weclip.infer import InferenceConfig
 from clipwsss.methods.weclip.model import WeClip
-from clipwsss.methods.weclip.pipeline import predict_dataset
 from clipwsss.methods.weclip.samples import WeClipTrainSet, random_rescale_flip_crop
 from clipwsss.methods.weclip.train import toy_config, training_step
+from clipwsss.pipelines.predict import predict_dataset
+from clipwsss.pipelines.tta import predict_label, scale_inputs, tta_scores, weclip_tta
 from clipwsss.toy import generate_toy_voc
 from clipwsss.train.tasks.weclip import RECIPES
 
@@ -93,22 +90,23 @@ def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
     torch.manual_seed(0)
     model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
     x = torch.randn(1, 3, 96, 96)
-    one = multiscale_logits(model, x, InferenceConfig(scales=(1.0,), flip=False, long_side=None))
-    both = multiscale_logits(model, x, InferenceConfig(long_side=None))
+    single = weclip_tta(InferenceConfig(scales=(1.0,), flip=False, long_side=None))
+    one = tta_scores(model, x, single)[0]
+    both = tta_scores(model, x, weclip_tta(InferenceConfig(long_side=None)))[0]
     assert one.shape == both.shape == (11, 96, 96)
     assert not torch.allclose(one, both)
-    flipped = multiscale_logits(model, x.flip(-1), InferenceConfig(long_side=None))
+    flipped = tta_scores(model, x.flip(-1), weclip_tta(InferenceConfig(long_side=None)))[0]
     torch.testing.assert_close(flipped, both.flip(-1), atol=1e-4, rtol=1e-4)  # flip-symmetric
-    cfg = InferenceConfig(long_side=None)
-    assert predict_dataset(model, val, tmp_path / "pred", cfg, progress=False) == 2
-    assert predict_dataset(model, val, tmp_path / "pred", cfg, progress=False) == 0  # resume
+    cfg = weclip_tta(InferenceConfig(long_side=None))
+    kw = {"method": "weclip", "trained": {"weights_sha256": "x"}, "progress": False}
+    assert predict_dataset(model, val, tmp_path / "pred", cfg, **kw).done == 2
+    assert predict_dataset(model, val, tmp_path / "pred", cfg, **kw).done == 0  # resume
     label = load_label_png(tmp_path / "pred" / f"{val.ids[0]}.png")
     assert label.shape == (96, 96) and label.max() < 11
-    with pytest.raises(ValueError, match="other settings"):
-        predict_dataset(model, val, tmp_path / "pred", InferenceConfig(), progress=False)
-    assert parse_scales("1.0,0.75") == (1.0, 0.75)
-    with pytest.raises(ValueError):
-        parse_scales("1.0,-1")
+    with pytest.raises(OutputMismatchError, match="other settings"):
+        predict_dataset(model, val, tmp_path / "pred", weclip_tta(InferenceConfig()), **kw)
+    with pytest.raises(ValueError, match="positive"):
+        weclip_tta(InferenceConfig(scales=(1.0, -1.0)))
 
 
 def test_recipes():
@@ -183,20 +181,20 @@ def test_toy_rfm_switch_follows_the_run_length(toy, monkeypatch):
 
 def test_crf_inference_option(toy):
     from clipwsss.data import load_image
-    from clipwsss.methods.weclip.infer import predict_label
-    from clipwsss.methods.weclip.samples import normalise
+    from clipwsss.pipelines.tta import scores_to_label
 
     profile, clip, _, val = toy
     torch.manual_seed(0)
     model = WeClip(clip, profile.vocabulary(), toy_config()).eval()
     image = load_image(val[0].image_path)
-    pixels = normalise(image)[None]
-    plain = predict_label(model, pixels, image, InferenceConfig(long_side=None))
-    crf = predict_label(model, pixels, image, InferenceConfig(long_side=None, crf=True))
+    plain = predict_label(model, image, weclip_tta(InferenceConfig(long_side=None)))
+    with_crf = weclip_tta(InferenceConfig(long_side=None, crf=True))
+    crf = predict_label(model, image, with_crf)
     assert crf.shape == plain.shape == (96, 96) and crf.dtype == np.uint8
     assert crf.max() < 11
+    scores = tta_scores(model, model.preprocess(image)[None], with_crf)[0]
     with pytest.raises(ValueError, match="CRF needs the uint8 photo"):
-        predict_label(model, pixels, None, InferenceConfig(long_side=None, crf=True))
+        scores_to_label(scores, None, with_crf)
 
 
 def test_scale_inputs_follow_the_official_test_script():
@@ -206,12 +204,12 @@ def test_scale_inputs_follow_the_official_test_script():
     for (h, w), sizes in (((375, 500), [(384, 512), (288, 384)]),
                           ((500, 333), [(512, 340), (384, 255)])):  # fmt: skip
         x = torch.randn(1, 3, h, w)
-        xs = scale_inputs(x, InferenceConfig())
+        xs = scale_inputs(x, weclip_tta(InferenceConfig()))
         assert [tuple(v.shape[-2:]) for v in xs] == sizes
         again = F.interpolate(xs[0], scale_factor=0.75, mode="bilinear", align_corners=False)
         torch.testing.assert_close(xs[1], again, atol=0, rtol=0)
     with pytest.raises(ValueError, match="must include 1.0"):
-        multiscale_logits(None, torch.zeros(1, 3, 8, 8), InferenceConfig(scales=(0.75,)))
+        weclip_tta(InferenceConfig(scales=(0.75,)))
 
 
 def test_multiscale_logits_average_on_the_scale1_grid(toy):
@@ -231,5 +229,5 @@ def test_multiscale_logits_average_on_the_scale1_grid(toy):
     low = F.interpolate(low, size=(12, 9), mode="bilinear", align_corners=False)
     mean = ((one[0] + one[1].flip(-1)) / 2 + (low[0] + low[1].flip(-1)) / 2) / 2
     want = F.interpolate(mean[None], size=(100, 75), mode="bilinear", align_corners=False)[0]
-    got = multiscale_logits(model, x, InferenceConfig(long_side=None))
+    got = tta_scores(model, x, weclip_tta(InferenceConfig(long_side=None)))[0]
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

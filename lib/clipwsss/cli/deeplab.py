@@ -18,10 +18,9 @@ profile's recipe (``clipwsss.train.tasks.deeplab_recipes``). ``train deeplab`` i
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from clipwsss.cli.config_flags import non_negative_int, positive_float
+from clipwsss.cli.config_flags import non_negative_int
 
 
 def _add_profile_args(p: argparse.ArgumentParser, split_help: str) -> None:
@@ -85,48 +84,9 @@ def before_train(task, args: argparse.Namespace) -> None:
         print(f"checked {check_pseudo_masks(task.train_dataset())} pseudo-masks in {args.masks}")
 
 
-def add_predict_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train deeplab`` run (besides ``--run-dir``)."""
-    _add_profile_args(p, "split to segment (default val)")
-    p.add_argument("--out", required=True, type=Path, help="PNG folder")
-    p.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
-    p.add_argument("--no-flip", action="store_true", help="no flipped copy")
-    p.add_argument("--crf", action="store_true", help="dense CRF (CLIP-ES supp. E: on)")
-    p.add_argument(
-        "--voc-test",
-        action="store_true",
-        help="write results/VOC2012/Segmentation/comp6_test_cls/ under --out",
-    )
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--quiet", action="store_true")
-
-
 def _dataset(args, split: str):
     from clipwsss.cli.train import _dataset
 
     return _dataset(args, args.profile, split)
 
-
-def cmd_predict(args: argparse.Namespace, argv) -> int:
-    import dataclasses
-
-    from clipwsss.clip.loading import resolve_device
-    from clipwsss.seg import predict_dataset
-    from clipwsss.train.runs import load_run
-
-    recipe, model = load_run(args.run_dir)
-    model = model.to(resolve_device(args.device))
-    config = dataclasses.replace(
-        recipe.tta,
-        scales=tuple(args.scales or recipe.tta.scales),
-        flip=recipe.tta.flip and not args.no_flip,
-        crf=args.crf,
-    )
-    dataset = _dataset(args, args.split or "val")
-    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
-    n = predict_dataset(
-        model, dataset, args.out, config, voc_test_layout=args.voc_test, progress=bar
-    )
-    print(f"wrote {n} PNGs ({len(dataset) - n} existed) to {args.out}")
-    return 0
 

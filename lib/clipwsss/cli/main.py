@@ -55,7 +55,6 @@ from clipwsss.pipelines.launch import launched_processes
 
 if TYPE_CHECKING:
     from clipwsss.pipelines.evaluate import EvalResult
-    from clipwsss.pipelines.masks import MaskOptions
 
 # One line per command in `clipwsss --help` (also used when only that list is built).
 HELP = {

@@ -21,7 +21,7 @@ import copy
 import dataclasses
 from pathlib import Path
 
-from clipwsss.cli.config_flags import non_negative_int, positive_float
+from clipwsss.cli.config_flags import non_negative_int
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -85,16 +85,6 @@ def check_recipe(recipe, args: argparse.Namespace):
     return _random_weights(recipe, args.allow_random_weights)
 
 
-def add_predict_arguments(q: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train weakclip`` run (besides ``--run-dir``)."""
-    q.add_argument("--out", type=Path, required=True, help="output folder")
-    q.add_argument("--no-crf", action="store_true", help="argmax without CRF post-processing")
-    q.add_argument("--scales", type=positive_float, nargs="+", help="test scales (recipe's)")
-    q.add_argument("--no-flip", action="store_true", help="no flip averaging")
-    q.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    _add_common(q)
-
-
 def _dataset(args: argparse.Namespace, recipe_name: str):
     """The profile's class texts (background first) and the split to segment."""
     from clipwsss.data import build_dataset
@@ -110,24 +100,3 @@ def _dataset(args: argparse.Namespace, recipe_name: str):
     return ["background", *profile.class_names()], dataset
 
 
-def cmd_predict(args: argparse.Namespace, argv) -> int:
-    from clipwsss.clip.loading import resolve_device
-    from clipwsss.methods.weakclip.pipeline import predict_dataset
-    from clipwsss.train.runs import load_run
-
-    recipe, model = load_run(args.run_dir)
-    names, dataset = _dataset(args, recipe.name)
-    if list(model.class_names) != names:
-        raise ValueError(f"the run was trained on classes {list(model.class_names)}, not {names}")
-    model = model.to(resolve_device(args.device))
-    inference = dataclasses.replace(
-        recipe.tta,
-        scales=tuple(args.scales or recipe.tta.scales),
-        flip=recipe.tta.flip and not args.no_flip,
-        crf=recipe.tta.crf and not args.no_crf,
-    )
-    record = {"run_dir": str(args.run_dir)}
-    summary = predict_dataset(model, dataset, args.out, inference, mean=recipe.data.mean,
-                              std=recipe.data.std, limit=None, record=record)  # fmt: skip
-    print(f"weakclip predict: {summary['done']} written, {summary['skipped']} kept in {args.out}")
-    return 0

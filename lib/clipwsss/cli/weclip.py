@@ -2,7 +2,7 @@
 
     clipwsss train weclip --recipe voc12 --root data/VOCdevkit/VOC2012 \\
         --split train_aug --run-dir runs/weclip_voc
-    clipwsss predict --run-dir runs/weclip_voc --dataset voc12 --root data/VOCdevkit/VOC2012 \\
+    clipwsss predict --run-dir runs/weclip_voc --root data/VOCdevkit/VOC2012 \\
         --split train --out outputs/weclip_voc/masks [--crf]
 
 ``train weclip`` is the shared ``cli/train.py`` command: every field of the recipe
@@ -17,11 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-
-from clipwsss.cli.config_flags import non_negative_int
 
 
 def check_recipe(recipe, args: argparse.Namespace):
@@ -60,40 +55,3 @@ def _check_attention_layers(recipe, args: argparse.Namespace) -> None:
                              f"{recipe.clip.model} has {n_blocks} blocks")  # fmt: skip
 
 
-def add_predict_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``clipwsss predict`` for a ``train weclip`` run (besides ``--run-dir``)."""
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", required=True, choices=("voc12", "coco14"), help="data set kind")
-    g.add_argument("--root", required=True, type=Path, help="VOC2012 or COCO 2014 folder")
-    g.add_argument("--split", default=None, help="split list (default train)")
-    g.add_argument("--device", default=None, help="auto (cuda if present), cpu or cuda")
-    p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
-    p.add_argument("--scales", default="1.0,0.75", help="comma-separated (supp. Table 5)")
-    p.add_argument("--no-flip", action="store_true", help="no horizontal-flip averaging")
-    p.add_argument("--long-side", type=non_negative_int, default=None,
-                   help="resize long side; 0 = keep (default: the recipe's: 512, toy: 0)")
-    p.add_argument("--crf", action="store_true", help="dense CRF on the softmax")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from clipwsss.clip.loading import resolve_device
-    from clipwsss.data import build_dataset
-    from clipwsss.methods.weclip.infer import parse_scales
-    from clipwsss.methods.weclip.pipeline import predict_dataset
-    from clipwsss.train.runs import load_run
-
-    recipe, model = load_run(args.run_dir)
-    model = model.to(resolve_device(args.device or "auto"))
-    names = model.vocab.names if recipe.clip.classes == "toy" else None
-    kwargs = {} if names is None else {"class_names": list(names)}
-    dataset = build_dataset(args.dataset, args.root, args.split or "train", **kwargs)
-    long_side = recipe.tta.long_side if args.long_side is None else (args.long_side or None)
-    config = dataclasses.replace(recipe.tta, scales=parse_scales(args.scales),
-                                 flip=not args.no_flip, long_side=long_side,
-                                 crf=args.crf)  # fmt: skip
-    bar = not args.quiet and sys.stderr.isatty()  # no bar in a redirected log
-    n = predict_dataset(model, dataset, args.out, config, progress=bar,
-                        record={"run_dir": str(args.run_dir)})  # fmt: skip
-    print(f"wrote {n} PNGs to {args.out}")
-    return 0

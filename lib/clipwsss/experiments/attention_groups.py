@@ -34,12 +34,12 @@ from torch import Tensor
 
 from clipwsss.cams.caa import attention_affinity
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.data.pixels import IGNORE
 from clipwsss.experiments.intervals import ratio_table
 from clipwsss.methods.clip_es import ClipES
 
 GROUPS = ("within object", "object to other object", "object to background",
           "background to object", "background to background", "self")  # fmt: skip
-IGNORE = 255
 
 
 def patch_labels(gt: np.ndarray, grid: tuple[int, int], *, n_values: int,

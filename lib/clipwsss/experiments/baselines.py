@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-IGNORE = 255
+from clipwsss.data.pixels import IGNORE
 
 
 def all_background(gt: np.ndarray) -> np.ndarray:

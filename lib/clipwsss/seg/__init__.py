@@ -24,14 +24,7 @@ from .deeplab import (
     load_deeplab_pytorch,
     load_weights,
 )
-from .infer import (
-    InferConfig,
-    evaluate_segmenter,
-    image_confusions,
-    predict_dataset,
-    predict_label,
-    predict_probs,
-)
+from .infer import InferConfig, set_normalization
 from .losses import balanced_cross_entropy, msc_loss, segmentation_loss
 
 __all__ = [
@@ -51,14 +44,10 @@ __all__ = [
     "check_pseudo_masks",
     "deeplab_network",
     "dilated_resnet",
-    "evaluate_segmenter",
-    "image_confusions",
     "load_deeplab_pytorch",
     "load_weights",
     "msc_loss",
-    "predict_dataset",
-    "predict_label",
-    "predict_probs",
     "preprocess",
     "segmentation_loss",
+    "set_normalization",
 ]

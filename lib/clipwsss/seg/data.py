@@ -21,10 +21,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD
 from clipwsss.validate import check_choice, check_range
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ResNet weights
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (104.008, 116.669, 122.675)  # deeplab-pytorch configs: B, G, R on 0-255
 NORMALIZATIONS = ("caffe", "torchvision")
 RESIZES = ("official", "round")  # AugmentConfig.resize

@@ -28,9 +28,11 @@ from torch import Tensor, nn
 from torchvision.models import resnet
 
 from clipwsss.clip.loading import WeightsNotFoundError
+from clipwsss.data.pixels import PixelStats
 from clipwsss.validate import check_range
 
 from .caffe import CAFFE_BLOCKS, MSC, CaffeDeepLabV2
+from .data import CAFFE_MEAN_BGR
 
 BACKBONES = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048}
 INITS = ("imagenet", "coco", "file", "random")
@@ -127,7 +129,7 @@ def dilated_resnet(name: str) -> nn.Module:
     return net
 
 
-class DeepLabV2(nn.Module):
+class DeepLabV2(PixelStats, nn.Module):
     """Dilated ResNet + ASPP; logits at 1/8 of the input (upsample them for the labels).
 
     Shapes:
@@ -145,6 +147,7 @@ class DeepLabV2(nn.Module):
         self.aspp = ASPP(
             BACKBONES[config.backbone], config.n_classes, config.aspp_rates, config.head_std
         )
+        self.set_pixel_stats()  # torchvision ImageNet statistics; recipes: set_normalization
 
     def features(self, image: Tensor) -> Tensor:
         b = self.backbone
@@ -169,7 +172,7 @@ class DeepLabV2(nn.Module):
         return [p for p in self.backbone.parameters() if p.requires_grad]
 
 
-class CaffeDeepLab(MSC):
+class CaffeDeepLab(PixelStats, MSC):
     """``DeepLabConfig(arch="caffe")``: deeplab-pytorch's ``MSC(DeepLabV2(...))``, whose
     ``state_dict`` keys are those of its released checkpoints (``base.layer1.conv1.conv.weight``
     ... ``base.aspp.c3.bias``).
@@ -184,6 +187,7 @@ class CaffeDeepLab(MSC):
         base = CaffeDeepLabV2(config.n_classes, blocks, config.aspp_rates, config.head_std)
         super().__init__(base, config.msc_scales)
         self.config = config
+        self.set_pixel_stats(CAFFE_MEAN_BGR, (1.0, 1.0, 1.0), order="bgr")  # deeplab-pytorch
 
     @property
     def aspp(self) -> nn.Module:

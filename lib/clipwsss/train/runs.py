@@ -45,7 +45,9 @@ class RecipeTask(TrainTask):
         # The engine records recipe.train itself (its intervals and run_dir may change).
         recipe = self.recipe.to_dict()
         recipe.pop("train")
+        root = getattr(self.dataset, "root", None)  # predict's default data folder
         data = {"split": getattr(self.dataset, "split", None),
+                "root": None if root is None else str(Path(root).resolve()),
                 "classes": list(getattr(self.dataset, "class_names", None) or [])}  # fmt: skip
         return {"method": self.method, "recipe": recipe, "data": data}
 

@@ -4,7 +4,7 @@
     python tests/fidelity/weclip/candidate.py official               # the default numerics
 
 runs the public entry points at their defaults (``WeClip`` with ``WeClipConfig()``,
-``training_step`` at optimizer step 1 (CAA) and at the first RFM step, ``multiscale_logits``
+``training_step`` at optimizer step 1 (CAA) and at the first RFM step, ``tta_scores``
 with ``InferenceConfig()``), copies the intermediate tensors out with thin wrappers around
 the project's own functions (none changes a value), writes them in the layout of the kit's
 README ("What your implementation must write") and prints ``compare.py``'s per-tensor report
@@ -187,19 +187,20 @@ def image_keys(image_id: str) -> list[int]:
 
 
 def write_eval(model, out: Path) -> None:
-    """The public ``multiscale_logits`` at its defaults on the kit's two evaluation images,
+    """The public ``tta_scores`` at WeCLIP's defaults on the kit's two evaluation images,
     and the GradCAM of the scale-1 input (``pseudo_labels`` with the RFM, as in evaluation)."""
     import clipwsss.methods.weclip.model as model_mod
     from clipwsss.data import load_image
-    from clipwsss.methods.weclip.infer import InferenceConfig, multiscale_logits
+    from clipwsss.methods.weclip.infer import InferenceConfig
     from clipwsss.methods.weclip.samples import normalise
+    from clipwsss.pipelines.tta import tta_scores, weclip_tta
 
     for image_id in EVAL_IDS:
         calls = []
         hook = model.register_forward_hook(lambda m, a, o: calls.append((a[0], o)))
         try:
             pixels = normalise(load_image(FIXTURE / "JPEGImages" / f"{image_id}.jpg"))[None]
-            logits = multiscale_logits(model, pixels, InferenceConfig())
+            logits = tta_scores(model, pixels, weclip_tta(InferenceConfig()))[0]
         finally:
             hook.remove()
         folder = out / "eval" / image_id

@@ -23,8 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
-
-IGNORE = 255
+from clipwsss.data.pixels import IGNORE
 
 
 class BadSeedError(ValueError):

@@ -26,9 +26,8 @@ from scipy import ndimage
 from torch import Tensor
 
 from clipwsss.cams.crf import dense_crf
+from clipwsss.data.pixels import IGNORE
 from clipwsss.validate import check_range
-
-IGNORE = 255
 
 
 @dataclass(frozen=True)

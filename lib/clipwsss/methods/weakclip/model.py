@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clipwsss.clip.loading import ClipModel
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD, PixelStats
 
 from .coattention import CoAttention
 from .config import WeakClipConfig
@@ -45,7 +46,7 @@ class WeakClipOutput:
     scores: Tensor
 
 
-class WeakCLIP(nn.Module):
+class WeakCLIP(PixelStats, nn.Module):
     """The WeakCLIP network around a loaded, frozen open_clip ViT.
 
     Frozen CLIP modules are registered (shared with ``clip``) so that parameter counts match
@@ -57,8 +58,17 @@ class WeakCLIP(nn.Module):
     Reference: WeakCLIP Section 3, Fig. 2.
     """
 
-    def __init__(self, clip: ClipModel, class_names: Sequence[str], config: WeakClipConfig) -> None:
+    def __init__(
+        self,
+        clip: ClipModel,
+        class_names: Sequence[str],
+        config: WeakClipConfig,
+        *,
+        pixel_mean: Sequence[float] = IMAGENET_MEAN,  # the recipe's input statistics
+        pixel_std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
         super().__init__()
+        self.set_pixel_stats(pixel_mean, pixel_std)  # preprocess(); not in checkpoints
         if not clip.is_vit:
             raise ValueError("WeakCLIP needs a ViT CLIP (the adapter reads ViT block tokens)")
         self.config = config
@@ -134,7 +144,12 @@ class WeakCLIP(nn.Module):
 
 
 def build_weakclip(
-    clip: ClipModel, class_names: Sequence[str], config: WeakClipConfig | None = None
+    clip: ClipModel,
+    class_names: Sequence[str],
+    config: WeakClipConfig | None = None,
+    *,
+    pixel_mean: Sequence[float] = IMAGENET_MEAN,
+    pixel_std: Sequence[float] = IMAGENET_STD,
 ) -> WeakCLIP:
     """WeakCLIP on a loaded CLIP; ``class_names`` include "background" (index 0).
 
@@ -142,11 +157,14 @@ def build_weakclip(
         clip: a ViT CLIP from :func:`clipwsss.clip.loading.load_clip`.
         class_names: the K class texts, background first (official dataset CLASSES).
         config: architecture switches (default: faithful to the official code).
+        pixel_mean, pixel_std: the input statistics of ``preprocess`` (the recipe's).
 
     Returns:
         The model in training mode.
     """
-    return WeakCLIP(clip, class_names, config or WeakClipConfig()).train()
+    model = WeakCLIP(clip, class_names, config or WeakClipConfig(),
+                     pixel_mean=pixel_mean, pixel_std=pixel_std)  # fmt: skip
+    return model.train()
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,6 @@ Normalisation = Literal["imagenet", "clip"]
 RfmSelection = Literal["official", "abs"]
 AffTarget = Literal["pseudo", "prediction", "both"]
 
-# datasets/transforms.py:normalize_img (0-255 scale divided by 255 here)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclass(frozen=True)
 class WeClipConfig:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-IGNORE = 255
+from clipwsss.data.pixels import IGNORE
 
 
 def bg_fg_segmentation_loss(

@@ -20,8 +20,9 @@ from torch import Tensor, nn
 
 from clipwsss.cams.gradcam import build_text_setup
 from clipwsss.clip.dense import DenseOutput, vit_dense_forward
-from clipwsss.clip.loading import ClipModel
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD, ClipModel
 from clipwsss.clip.text import background_text_features, class_text_features
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD, PixelStats
 from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 from .config import WeClipConfig
@@ -42,7 +43,7 @@ class WeClipForward:
     decoder: DecoderOutput
 
 
-class WeClip(nn.Module):
+class WeClip(PixelStats, nn.Module):
     """WeCLIP on a frozen open_clip ViT.
 
     Args:
@@ -77,6 +78,10 @@ class WeClip(nn.Module):
         # Checkpoints written while the model kept its own step counter hold "step_count";
         # the step now comes from the engine, so the entry is dropped when they are loaded.
         self._register_load_state_dict_pre_hook(_drop_step_count)
+        # the input statistics of config.normalisation (official: ImageNet); preprocess()
+        clip_stats = config.normalisation == "clip"
+        self.set_pixel_stats(CLIP_MEAN if clip_stats else IMAGENET_MEAN,
+                             CLIP_STD if clip_stats else IMAGENET_STD)  # fmt: skip
         self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
 

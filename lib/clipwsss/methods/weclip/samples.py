@@ -17,8 +17,9 @@ from torch.utils.data import Dataset
 
 from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD
 from clipwsss.data import SegmentationDataset, labels_from_label_map, load_image, load_label_png
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD
 
-from .config import IMAGENET_MEAN, IMAGENET_STD, Normalisation
+from .config import Normalisation
 
 
 def normalise(image: np.ndarray, normalisation: Normalisation = "imagenet") -> Tensor:

@@ -15,9 +15,11 @@ from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset
 from clipwsss.pipelines.common import check_data_identity
+from clipwsss.pipelines.predict import evaluate_segmenter
+from clipwsss.pipelines.tta import deeplab_tta
 from clipwsss.seg.data import PseudoMaskDataset
 from clipwsss.seg.deeplab import build_deeplab, deeplab_network
-from clipwsss.seg.infer import evaluate_segmenter
+from clipwsss.seg.infer import set_normalization
 from clipwsss.seg.losses import msc_loss
 from clipwsss.train.runs import RecipeTask
 from clipwsss.train.task import ParamGroup
@@ -34,8 +36,14 @@ TRAIN_SPLITS = {"voc12": "train_aug"}  # a recipe's default training split (else
 
 
 def build_model(recipe: DeepLabRecipe) -> nn.Module:
-    """The untrained network of the recipe (no init weights read: a run's are loaded)."""
-    return deeplab_network(recipe.model)
+    """The untrained network of the recipe (no init weights read: a run's are loaded), with
+    the recipe's input normalisation (``model.preprocess``)."""
+    return _normalised(deeplab_network(recipe.model), recipe)
+
+
+def _normalised(model: nn.Module, recipe: DeepLabRecipe) -> nn.Module:
+    t = recipe.tta
+    return set_normalization(model, t.normalization, t.mean, t.std)
 
 
 class DeepLabTask(RecipeTask):
@@ -85,7 +93,8 @@ class DeepLabTask(RecipeTask):
 
     def build_model(self) -> nn.Module:
         if self.model is None:
-            self.model = build_deeplab(self.recipe.model, allow_random=self.allow_random)
+            model = build_deeplab(self.recipe.model, allow_random=self.allow_random)
+            self.model = _normalised(model, self.recipe)
         return self.model
 
     def param_groups(self, model: nn.Module) -> list[ParamGroup]:
@@ -120,7 +129,8 @@ class DeepLabTask(RecipeTask):
         if self.val_dataset is None:
             return None
         quick = dataclasses.replace(self.recipe.tta, scales=(1.0,), flip=False, crf=False)
-        return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes, quick)
+        return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes,
+                                  deeplab_tta(quick))  # fmt: skip
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "cgl_conf": self.conf_dir is not None,

@@ -42,7 +42,9 @@ def build_model(recipe: WeakClipRecipe, clip: ClipModel | None = None) -> WeakCL
     """WeakCLIP on the recipe's frozen CLIP (loaded without moving torch's RNG); the model's
     ``clip_fingerprint`` is the CLIP weights' (``load_run`` checks it against the run's)."""
     clip = clip or load_spec_clip(recipe.clip, keep_rng=True)
-    model = build_weakclip(clip, class_names(recipe), recipe.model)
+    d = recipe.data  # the input statistics travel with the model (model.preprocess)
+    model = build_weakclip(clip, class_names(recipe), recipe.model, pixel_mean=d.mean,
+                           pixel_std=d.std)  # fmt: skip
     model.clip_fingerprint = clip.fingerprint
     return model
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from clipwsss.clip.loading import CLIP_MEAN, CLIP_STD  # the micro-CLIP was trained on these
+from clipwsss.data.pixels import IMAGENET_MEAN, IMAGENET_STD  # mmseg img_norm_cfg / 255
 from clipwsss.methods.weakclip.config import WeakClipConfig
 from clipwsss.methods.weakclip.infer import COCO_CRF, InferenceConfig
 from clipwsss.methods.weakclip.losses import LossConfig
 from clipwsss.train.config import TrainConfig
 from clipwsss.train.recipe import ClipSpec, Recipe
 from clipwsss.validate import check_range
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # mmseg img_norm_cfg 123.675, 116.28, 103.53
-IMAGENET_STD = (0.229, 0.224, 0.225)  # 58.395, 57.12, 57.375
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # the micro-CLIP was trained on these
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)

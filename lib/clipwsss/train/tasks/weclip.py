@@ -24,11 +24,12 @@ from torch.utils.data import Dataset
 from clipwsss.clip.loading import load_clip
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
 from clipwsss.methods.weclip.config import WeClipConfig, coco_config
-from clipwsss.methods.weclip.infer import InferenceConfig, predict_label
+from clipwsss.methods.weclip.infer import InferenceConfig
 from clipwsss.methods.weclip.model import WeClip
-from clipwsss.methods.weclip.samples import WeClipTrainSet, normalise
+from clipwsss.methods.weclip.samples import WeClipTrainSet
 from clipwsss.methods.weclip.train import toy_config, training_step
 from clipwsss.metrics import confusion_matrix, mean_iou
+from clipwsss.pipelines.tta import predict_label, weclip_tta
 from clipwsss.train.config import TrainConfig
 from clipwsss.train.recipe import ClipSpec
 from clipwsss.train.recipe import Recipe as BaseRecipe
@@ -140,14 +141,12 @@ class WeClipTask(RecipeTask):
             return None
         limit = self.recipe.data.eval_limit
         n = len(dataset) if limit is None else limit
-        cfg = InferenceConfig(scales=(1.0,), flip=False, long_side=None)
-        device = next(model.parameters()).device
+        cfg = weclip_tta({"scales": (1.0,), "flip": False, "long_side": None})
         hist = np.zeros((dataset.n_classes,) * 2, np.int64)
         for i in range(min(n, len(dataset))):
             sample = dataset[i]
             image = load_image(sample.image_path)
-            pixels = normalise(image, self.recipe.model.normalisation)[None].to(device)
-            pred = predict_label(model, pixels, None, cfg)
+            pred = predict_label(model, image, cfg)
             hist += confusion_matrix(pred, load_label_png(sample.gt_path), dataset.n_classes)
         return {"val_miou": 100 * mean_iou(hist)}
 
