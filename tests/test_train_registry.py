@@ -62,6 +62,11 @@ def test_a_fourth_method_trains_from_the_cli_and_loads_back(pixel, tmp_path, cap
     trained = load_file(run / "model.safetensors")
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, trained[key], rtol=0, atol=0)
+    out = tmp_path / "pred"  # the one predict pipeline serves it too, without code of its own
+    assert main(["predict", "--run-dir", str(run), "--profile", "toy", "--root", str(root),
+                 "--split", "train", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    assert len(list(out.glob("*.png"))) == 4
+    assert json.loads((out / "run.json").read_text())["method"] == "pixel"
 
 
 def test_help_lists_the_recipe_flags(pixel, capsys):

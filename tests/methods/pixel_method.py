@@ -12,6 +12,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.data.pixels import PixelStats
+from clipwsss.pipelines.tta import TtaConfig
 from clipwsss.train import TrainConfig
 from clipwsss.train.recipe import Recipe as BaseRecipe
 from clipwsss.train.runs import RecipeTask
@@ -28,9 +30,6 @@ class PixelData:
     size: int = 32  # images and labels resized to size x size
 
 
-@dataclass(frozen=True)
-class PixelTta:
-    flip: bool = False  # average with the flipped image
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Recipe(BaseRecipe):
     model: PixelConfig = field(default_factory=PixelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: PixelData = field(default_factory=PixelData)
-    tta: PixelTta = field(default_factory=PixelTta)
+    tta: TtaConfig = field(default_factory=lambda: TtaConfig(scales=(1.0,), flip=False))
     loss: PixelLoss = field(default_factory=PixelLoss)
 
 
@@ -57,8 +56,16 @@ RECIPES = {
 def build_model(recipe: Recipe) -> nn.Module:
     """(B, 3, H, W) -> (B, n_classes, H, W) logits."""
     c = recipe.model
-    return nn.Sequential(nn.Conv2d(3, c.hidden, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(c.hidden, c.n_classes, 1))  # fmt: skip
+    return PixelNet(nn.Conv2d(3, c.hidden, 3, padding=1), nn.ReLU(),
+                    nn.Conv2d(c.hidden, c.n_classes, 1))  # fmt: skip
+
+
+class PixelNet(PixelStats, nn.Sequential):
+    """The network, owning its input statistics (``preprocess``: photo / 255, no mean)."""
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        self.set_pixel_stats((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 class _Pixels(Dataset):

@@ -197,8 +197,12 @@ def add_recipe_arguments(
     Args:
         parser: the ``train METHOD`` parser.
         cls: the recipe class.
-        skip: "section" or "section.field" entries left out (set another way).
+        skip: "section" or "section.field" entries left out (set another way). A field that
+            is itself a dataclass (WeakCLIP's ``tta.crf_params``) has no flag: the recipe sets it.
     """
+    skip = (*skip, *(f"{section}.{f.name}" for section, sub in _sections(cls)
+                     for f in dataclasses.fields(sub)
+                     if dataclasses.is_dataclass(typing.get_type_hints(sub).get(f.name))))
     names = _nested_flag_names(cls, skip)
     for section, sub in _sections(cls):
         fields = tuple(f.name for f in dataclasses.fields(sub) if (section, f.name) not in names)

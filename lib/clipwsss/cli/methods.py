@@ -76,19 +76,32 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
 
 def run_method(run_dir: Path) -> str:
-    """The registered method a training run folder belongs to (``config.json``: ``task.method``).
+    """The method a training run folder belongs to, from its ``config.json`` (``task.method``;
+    older records: the task's class), read without loading torch (``predict --help``).
 
     Raises:
         FileNotFoundError: no ``config.json`` (not a training run).
-        ValueError: a run no registered method predicts with (an older record names only its
-            task class: the message says to retrain it).
+        ValueError: a run of a task no registered method predicts with.
     """
-    from clipwsss.train.runs import read_recipe
-
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: is {run_dir} a `clipwsss train <method>` run "
+            f"(train {' | train '.join(METHODS)})?"
+        )
     try:
-        method, _ = read_recipe(run_dir)
+        task = json.loads(path.read_text()).get("task", {})
     except json.JSONDecodeError as err:
-        raise ValueError(f"{Path(run_dir) / 'config.json'}: not valid JSON ({err})") from None
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    method = task.get("method") or TASK_CLASSES.get(task.get("class", ""))
+    if method is not None and method not in METHODS:  # a method without a CLI module of its own
+        from clipwsss.train.registry import TRAINED_METHODS
+
+        if method in TRAINED_METHODS:
+            return method
+    if method is None or method not in METHODS:
+        known = ", ".join(sorted(METHODS))
+        raise ValueError(f"{run_dir} is a run of task {task.get('class')!r}; predict knows {known}")
     return method
 
 
@@ -110,10 +123,11 @@ def load_predictor(run_dir: Path, device: str = "auto"):
     recipe, model = load_run(run_dir)
     as_tta = {"weclip": weclip_tta, "weakclip": weakclip_tta, "deeplab": deeplab_tta}
     tta = recipe.tta if isinstance(recipe.tta, TtaConfig) else as_tta[method](recipe.tta)
-    data = json.loads((Path(run_dir) / "config.json").read_text())["task"].get("data", {})
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    data, paths = record["task"].get("data", {}), record.get("paths", {})
     return Predictor(
         method=method, model=model.to(resolve_device(device)).eval(), tta=tta,
-        profile=recipe.name, root=data.get("root"),
+        profile=recipe.name, root=paths.get("data_root"),
         class_names=tuple(data["classes"]) if data.get("classes") else None, trained=trained,
     )  # fmt: skip
 

@@ -41,13 +41,16 @@ class RecipeTask(TrainTask):
     def train_dataset(self) -> Dataset:
         return self.dataset
 
+    def paths(self) -> dict[str, Any]:
+        """The data folder (``predict``'s default data set; a moved one still resumes)."""
+        root = getattr(self.dataset, "root", None)
+        return {"data_root": None if root is None else str(Path(root).resolve())}
+
     def config(self) -> dict[str, Any]:
         # The engine records recipe.train itself (its intervals and run_dir may change).
         recipe = self.recipe.to_dict()
         recipe.pop("train")
-        root = getattr(self.dataset, "root", None)  # predict's default data folder
         data = {"split": getattr(self.dataset, "split", None),
-                "root": None if root is None else str(Path(root).resolve()),
                 "classes": list(getattr(self.dataset, "class_names", None) or [])}  # fmt: skip
         return {"method": self.method, "recipe": recipe, "data": data}
 

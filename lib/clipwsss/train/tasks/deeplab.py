@@ -137,7 +137,7 @@ class DeepLabTask(RecipeTask):
                 "train_ids": len(self.dataset)}  # fmt: skip
 
     def paths(self) -> dict[str, Any]:
-        return {"masks": self.masks_dir, "conf": self.conf_dir}
+        return {**super().paths(), "masks": self.masks_dir, "conf": self.conf_dir}
 
     def check_inputs(self) -> None:
         check_data_identity(self.masks_dir, self.dataset, "pseudo-masks")

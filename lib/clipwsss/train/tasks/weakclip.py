@@ -116,7 +116,7 @@ class WeakClipTask(RecipeTask):
         return terms.total, logs
 
     def paths(self) -> dict[str, Any]:
-        return {"seed_dir": self.seed_dir}
+        return {**super().paths(), "seed_dir": self.seed_dir}
 
     def check_inputs(self) -> None:
         """Every seed mask (size against its image header, class ids) and the data set its
