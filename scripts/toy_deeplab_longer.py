@@ -109,36 +109,49 @@ def cmd_train(args, dirs) -> None:
                 print(json.dumps(info), flush=True)
 
 
+def run_curve(run: Path) -> list[dict]:
+    """The quick val evaluations a run logged so far (a run still training has fewer)."""
+    log, config = run / "log.jsonl", run / "config.json"
+    if not log.is_file() or not config.is_file():
+        return []
+    train = json.loads(config.read_text())["train"]
+    loss = json.loads(config.read_text())["task"]["recipe"]["loss"]
+    finished = (run / "val_hists.npy").is_file()
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [{"loss": loss, "seed": train["seed"], "lr": train["lr"],
+             "run iterations": train["iterations"], "step": r["step"],
+             "val mIoU (1 scale, no flip)": round(100 * r["miou"], 1), "finished": finished}
+            for r in rows if r.get("kind") == "eval"]  # fmt: skip
+
+
 def cmd_report(args) -> None:
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
     from clipwsss.experiments.seed_intervals import seed_mean_table
     from clipwsss.pipelines.evaluate import evaluate
 
-    runs, infos = {}, []
+    runs, infos, curves = {}, [], []
     for run in sorted((args.data / "runs" / "deeplab_longer").glob("*_seed*")):
+        curves += run_curve(run)
         if not (run / "val_hists.npy").is_file():
             continue
         info = json.loads((run / "info.json").read_text())
         infos.append(info)
         key = f"{info['loss'].upper()} (lr {info['lr']:g}, {info['iterations']} it)"
         runs.setdefault(key, {})[info["seed"]] = np.load(run / "val_hists.npy")
-    if not runs:
-        raise SystemExit("no finished run: run the train command first")
+    if not curves:
+        raise SystemExit("no run: run the train command first")
     names = get_profile("toy").class_names()
     val = VOCDataset(args.data, "val", class_names=names)
     masks = evaluate(VOCDataset(args.data, "train", class_names=names),
                      args.data / "runs" / "masks", progress=False).scores.miou  # fmt: skip
     pairs = [(k, k.replace("CGL", "CE")) for k in runs if k.startswith("CGL")
              and k.replace("CGL", "CE") in runs]  # fmt: skip
-    curve = pd.DataFrame([{"loss": i["loss"], "seed": i["seed"], "lr": i["lr"],
-                           "run iterations": i["iterations"], "step": int(step),
-                           "val mIoU (1 scale, no flip)": v}
-                          for i in infos for step, v in i["curve"].items()])  # fmt: skip
+    curve = pd.DataFrame(curves).sort_values(["lr", "run iterations", "loss", "seed", "step"])
     args.out.mkdir(parents=True, exist_ok=True)
-    curve.sort_values(["lr", "run iterations", "loss", "seed", "step"]).to_csv(
-        args.out / "12_deeplab_curve.csv", index=False)
-    table = seed_mean_table(runs, pairs, n_boot=args.n_boot).round(1)
+    curve.to_csv(args.out / "12_deeplab_curve.csv", index=False)
+    table = (seed_mean_table(runs, pairs, n_boot=args.n_boot).round(1) if runs
+             else pd.DataFrame(columns=["mIoU"]))  # fmt: skip
     table.index.name = "run or difference"
     args.out.mkdir(parents=True, exist_ok=True)
     table.reset_index().to_csv(args.out / "12_deeplab_ce_cgl_long.csv", index=False)
@@ -151,8 +164,11 @@ def cmd_report(args) -> None:
           f"The official pseudo-masks the networks learn from score {100 * masks:.1f} on "
           "the train split.", "",
           table.reset_index().to_markdown(index=False), "", "## Runs", "",
-          pd.DataFrame(infos).drop(columns="curve").to_markdown(index=False), "",
+          (pd.DataFrame(infos).drop(columns="curve").to_markdown(index=False) if infos
+           else "(no finished run)"), "",
           "## Learning curves (quick val: single scale, no flip)", "",
+          "A run that had not finished when the report was written shows the evaluations "
+          "it had logged (column finished = False in 12_deeplab_curve.csv).", "",
           curve.pivot_table(index="step", columns=["loss", "seed", "lr", "run iterations"],
                             values="val mIoU (1 scale, no flip)").round(1).to_markdown(),
           ""]  # fmt: skip
