@@ -61,13 +61,7 @@ def _dataset(data: Path, split: str, limit: int | None = None):
 
 def train_one(args, decoder: str, rfm: str, seed: int) -> Path:
     """Train, predict toy val, score val and the CAA / RFM pseudo labels; returns the run."""
-    from clipwsss.data import load_image, load_label_png
-    from clipwsss.experiments.weclip_rfm import caa_rfm_labels
-    from clipwsss.methods.weclip.infer import InferenceConfig
-    from clipwsss.methods.weclip.pipeline import predict_dataset
     from clipwsss.methods.weclip.train import toy_config, toy_small_config
-    from clipwsss.metrics import confusion_matrix
-    from clipwsss.pipelines.evaluate import evaluate
     from clipwsss.train import train
     from clipwsss.train.tasks.weclip import WeClipData, recipe_task, recipe_train_config
 
@@ -83,10 +77,27 @@ def train_one(args, decoder: str, rfm: str, seed: int) -> Path:
     result = train(task, recipe_train_config("toy", seed=seed, run_dir=str(run / "run"),
                                              progress=False, **over))  # fmt: skip
     train_s = time.time() - t0
-    model = result.model.eval()
+    info = {"decoder": decoder, "rfm": rfm, "seed": seed, "train_seconds": round(train_s, 1),
+            "rfm_switch_iteration": cfg.rfm_switch_iteration(result.step),
+            "iterations": result.step}  # fmt: skip
+    score_model(args, result.model, run, "", info)
+    return run
+
+
+def score_model(args, model, run: Path, suffix: str, info: dict) -> None:
+    """Val predictions and the CAA / RFM train labels of one model -> hists<suffix>.npz."""
+    from clipwsss.data import load_image, load_label_png
+    from clipwsss.experiments.weclip_rfm import caa_rfm_labels
+    from clipwsss.methods.weclip.infer import InferenceConfig
+    from clipwsss.methods.weclip.pipeline import predict_dataset
+    from clipwsss.metrics import confusion_matrix
+    from clipwsss.pipelines.evaluate import evaluate
+
+    model = model.eval()
     val = _dataset(args.data, "val", args.n_val)
-    predict_dataset(model, val, run / "pred_val", InferenceConfig(long_side=None), progress=False)
-    hists = {"val": evaluate(val, run / "pred_val", per_image=True, progress=False).image_hists}
+    pred = run / f"pred_val{suffix}"
+    predict_dataset(model, val, pred, InferenceConfig(long_side=None), progress=False)
+    hists = {"val": evaluate(val, pred, per_image=True, progress=False).image_hists}
     train_ds = _dataset(args.data, "train", args.n_train_eval)
     n = len(_names()) + 1
     pseudo = {"caa": [], "rfm": []}
@@ -97,27 +108,48 @@ def train_one(args, decoder: str, rfm: str, seed: int) -> Path:
         for key, label in zip(("caa", "rfm"), labels, strict=True):
             pseudo[key].append(confusion_matrix(label, gt, n))
     hists.update({f"train_{k}": np.stack(v) for k, v in pseudo.items()})
-    info = {"decoder": decoder, "rfm": rfm, "seed": seed, "train_seconds": round(train_s, 1),
-            "decoder_parameters": model.trainable_parameters(),
-            "rfm_switch_iteration": cfg.rfm_switch_iteration(result.step),
-            "iterations": result.step, "platform": platform.machine(),
-            "torch": torch.__version__}  # fmt: skip
-    (run / "info.json").write_text(json.dumps(info, indent=2) + "\n")
-    np.savez_compressed(run / "hists.npz", **{k: v.astype(np.int32) for k, v in hists.items()})
+    info = {**info, "decoder_parameters": model.trainable_parameters(),
+            "platform": platform.machine(), "torch": torch.__version__}  # fmt: skip
+    (run / f"info{suffix}.json").write_text(json.dumps(info, indent=2) + "\n")
+    np.savez_compressed(run / f"hists{suffix}.npz",
+                        **{k: v.astype(np.int32) for k, v in hists.items()})  # fmt: skip
     print(json.dumps(info), flush=True)
-    return run
 
 
-def collect(work: Path) -> tuple[dict, list[dict]]:
-    """Every finished run: {"<split key>/<decoder> RFM <on|off>/<seed>": hists}, infos."""
+def score_step(args, decoder: str, rfm: str, seed: int, step: int) -> None:
+    """Score the run's checkpoint of ``step`` (a run part way through its schedule)."""
+    from safetensors.torch import load_file
+
+    from clipwsss.methods.weclip.train import toy_config, toy_small_config
+    from clipwsss.train.checkpoints import checkpoint_dir
+    from clipwsss.train.tasks.weclip import WeClipData, recipe_task
+
+    run = args.work / run_name(decoder, rfm, seed)
+    if (run / f"hists_step{step}.npz").is_file():
+        return
+    over = {} if rfm == "on" else {"rfm_start_fraction": 1.0}
+    cfg = (toy_config if decoder == "toy" else toy_small_config)(**over)
+    data = WeClipData("voc12", str(args.data), "train", class_names=_names())
+    model = recipe_task("toy", data, model_config=cfg).build_model()
+    folder = checkpoint_dir(run / "run", step)
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    if int(model.step_count) != step:
+        raise RuntimeError(f"{folder} holds step {int(model.step_count)}, not {step}")
+    info = {"decoder": decoder, "rfm": rfm, "seed": seed, "train_seconds": None,
+            "rfm_switch_iteration": cfg.rfm_switch_iteration(300), "iterations": step}
+    score_model(args, model, run, f"_step{step}", info)
+
+
+def collect(work: Path, suffix: str = "") -> tuple[dict, list[dict]]:
+    """Every scored run: {"<split key>/<decoder> RFM <on|off>/<seed>": hists}, infos."""
     arrays, infos = {}, []
     for run in sorted(work.glob("*_rfm*_seed*")):
-        if not (run / "hists.npz").is_file():
-            print(f"skipping unfinished {run.name}", file=sys.stderr)
+        if not (run / f"hists{suffix}.npz").is_file():
+            print(f"skipping {run.name} (no hists{suffix}.npz)", file=sys.stderr)
             continue
-        info = json.loads((run / "info.json").read_text())
+        info = json.loads((run / f"info{suffix}.json").read_text())
         infos.append(info)
-        with np.load(run / "hists.npz") as z:
+        with np.load(run / f"hists{suffix}.npz") as z:
             for key in z.files:
                 arrays[f"{key}/{variant(info['decoder'], info['rfm'])}/{info['seed']}"] = z[key]
     return arrays, infos
@@ -160,16 +192,18 @@ def tables(arrays, n_boot: int) -> pd.DataFrame:
 
 
 def cmd_report(args) -> None:
-    arrays, infos = collect(args.work)
+    suffix = f"_step{args.step}" if args.step else ""
+    arrays, infos = collect(args.work, suffix)
     if not arrays:
-        raise SystemExit(f"no finished run under {args.work}: run the train command first")
+        raise SystemExit(f"no scored run under {args.work}: run the train command first")
     table = tables(arrays, args.n_boot)
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out / "14_rfm_ablation_hists.npz", **arrays)
-    table.to_csv(args.out / "14_rfm_ablation.csv", index=False)
+    stem = f"14_rfm_ablation{suffix}"
+    np.savez_compressed(args.out / f"{stem}_hists.npz", **arrays)
+    table.to_csv(args.out / f"{stem}.csv", index=False)
     runs = pd.DataFrame(infos)[["decoder", "rfm", "seed", "decoder_parameters",
                                 "rfm_switch_iteration", "iterations", "train_seconds"]]
-    (args.out / "14_rfm_ablation_runs.csv").write_text(runs.to_csv(index=False))
+    (args.out / f"{stem}_runs.csv").write_text(runs.to_csv(index=False))
     md = ["# WeCLIP on toy: RFM on/off and decoder size, over training seeds", "",
           "Produced by `python scripts/weclip_rfm_ablation.py train --decoder D --rfm R "
           "--seeds S` for each run below, then `python scripts/weclip_rfm_ablation.py report` "
@@ -178,9 +212,14 @@ def cmd_report(args) -> None:
           "{1.0, 0.75} + flip, no CRF. Train pseudo labels: each RFM-on model's own online "
           "labels (CAA, and RFM with its A_f) on whole train images. mIoU in %, mean over "
           f"training seeds; 95% interval from {args.n_boot} paired image resamples of that "
-          "mean; seed range = max - min over seeds (not in the interval).", "",
+          "mean; seed range = max - min over seeds (not in the interval)."
+          + (f" Every model here is the checkpoint of step {args.step} of its 300-step run "
+             f"(`python scripts/weclip_rfm_ablation.py score-step --step {args.step} ...`, "
+             f"`report --step {args.step}`): the RFM-on runs used RFM labels from step 92 "
+             "on; runs part way through the schedule, not runs of that length."
+             if args.step else ""), "",
           table.to_markdown(index=False), "", "## Runs", "", runs.to_markdown(index=False), ""]
-    (args.out / "14_rfm_ablation.md").write_text("\n".join(md))
+    (args.out / f"{stem}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 
@@ -189,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     from clipwsss.toy import generate_toy_voc
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=("train", "report"))
+    p.add_argument("command", choices=("train", "score-step", "report"))
     p.add_argument("--data", type=Path, default=Path("data/toy_weclip"))
     p.add_argument("--work", type=Path, default=Path("outputs/weclip_rfm"))
     p.add_argument("--out", type=Path, default=Path("results/toy"))
@@ -198,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--n-train-eval", type=int, default=100, help="train images of the labels")
     p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--step", type=int, default=0,
+                   help="score-step / report: a checkpoint step of the runs (0: finished runs)")
     p.add_argument("--iterations", type=int, default=None, help="override (smoke runs only)")
     p.add_argument("--n-val", type=int, default=None, help="first val images (smoke runs only)")
     args = p.parse_args(argv)
@@ -208,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "ImageSets" / "Segmentation" / "val.txt").is_file():
         generate_toy_voc(args.data, n_train=400, n_val=200, seed=0, image_size=TOY_IMAGE_SIZE)
     for seed in args.seeds:
-        train_one(args, args.decoder, args.rfm, seed)
+        if args.command == "score-step":
+            score_step(args, args.decoder, args.rfm, seed, args.step)
+        else:
+            train_one(args, args.decoder, args.rfm, seed)
     return 0
 
 
