@@ -7,8 +7,10 @@ from clipwsss.experiments.weclip_rfm import rfm_label_figure
 fig = rfm_label_figure(net, S.dataset, S.ids[:min(3, n_figure)],
                        title=f"CAA vs RFM pseudo labels, notebook model ({result.step} steps)")
 plt.show()
-rfm_csv = nbk.REPO_ROOT / "results" / "toy" / "14_rfm_ablation.csv"
-if S.profile.name == "toy" and rfm_csv.is_file():
+rfm_csv = next((c for c in (nbk.REPO_ROOT / "results" / "toy" / f"{stem}.csv"
+                            for stem in ("14_rfm_ablation", "14_rfm_ablation_step200"))
+                if c.is_file()), None)  # fmt: skip (finished runs, else step-200 checkpoints)
+if S.profile.name == "toy" and rfm_csv is not None:
     rfm_labels = (pd.read_csv(rfm_csv).query("table == 'train pseudo labels'")
                   .set_index("row").drop(columns="table"))  # fmt: skip
     display(rfm_labels)

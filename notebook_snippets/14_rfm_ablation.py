@@ -8,8 +8,12 @@ from clipwsss.experiments.intervals import Interval
 from clipwsss.experiments.seed_intervals import seed_mean_table
 
 toy_dir = nbk.REPO_ROOT / "results" / "toy"
-rfm_npz = toy_dir / "14_rfm_ablation_hists.npz"
-has_rfm = profile == "toy" and rfm_npz.is_file()
+# Finished 300-step runs ("14_rfm_ablation") when stored, else the step-200 checkpoints of the
+# same runs ("14_rfm_ablation_step200", `score-step --step 200`, `report --step 200`).
+rfm_stem = next((stem for stem in ("14_rfm_ablation", "14_rfm_ablation_step200")
+                 if (toy_dir / f"{stem}_hists.npz").is_file()), None)  # fmt: skip
+has_rfm = profile == "toy" and rfm_stem is not None
+rfm_npz = toy_dir / f"{rfm_stem}_hists.npz"
 if not has_rfm:
     print(f"no stored RFM ablation for profile {profile} (scripts/weclip_rfm_ablation.py "
           "writes it on toy)")
@@ -32,7 +36,9 @@ else:
     label_table = seed_mean_table(label_runs, [("RFM labels", "CAA labels")], n_boot=1000, seed=0)
     display(rfm_table.round(1))
     display(label_table.round(1))
-    display(pd.read_csv(toy_dir / "14_rfm_ablation_runs.csv"))
+    rfm_runs = pd.read_csv(toy_dir / f"{rfm_stem}_runs.csv")
+    display(rfm_runs)
+    rfm_steps = sorted(set(rfm_runs["iterations"]))
     recipe_summary = json.loads((toy_dir / "weclip" / "summary.json").read_text())
     recipe_val = {r["run"]: r["mIoU"] for r in recipe_summary["tables"]["val"]["rows"]}
 
@@ -45,7 +51,8 @@ else:
     n_seeds = int(rfm_table.loc[f"{on} - {off}", "seeds"])
     display(nbk.reading(f"""
 **RFM on vs off (toy val, {n_seeds} training seed{'s' if n_seeds > 1 else ''}, small
-decoder).** RFM on scores {iv(rfm_table, on).text(signed=False)} and RFM off
+decoder, models after step {', '.join(map(str, rfm_steps))} of the 300-step schedule).**
+RFM on scores {iv(rfm_table, on).text(signed=False)} and RFM off
 {iv(rfm_table, off).text(signed=False)}; on minus off is {iv(rfm_table, f'{on} - {off}').text()}
 (seed range {rfm_table.loc[f'{on} - {off}', 'seed range']:.1f} points). On the training images
 the RFM labels minus the CAA labels of the same models are
