@@ -80,4 +80,6 @@ def seed_mean_table(
         if not shared:
             raise ValueError(f"{a!r} and {b!r} share no training seed")
         rows[f"{a} - {b}"] = row([col[a, s] for s in shared], [col[b, s] for s in shared], True)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
+    out["excludes 0"] = pd.Series({k: v[3] for k, v in rows.items()}, dtype=object)
+    return out
