@@ -46,15 +46,19 @@ else:
         r = table.loc[row]
         return Interval(r["mIoU"], r["95% low"], r["95% high"])
 
+    def span(table, row):  # a run's own mIoU: no verdict about zero
+        r = table.loc[row]
+        return f"{r['mIoU']:.1f} (95% interval {r['95% low']:.1f} to {r['95% high']:.1f})"
+
     recipe_seeds = [v for k, v in recipe_val.items()
                     if k.startswith("WeCLIP seed") and " - " not in k]
     n_seeds = int(rfm_table.loc[f"{on} - {off}", "seeds"])
     display(nbk.reading(f"""
 **RFM on vs off (toy val, {n_seeds} training seed{'s' if n_seeds > 1 else ''}, small
 decoder, models after step {', '.join(map(str, rfm_steps))} of the 300-step schedule).**
-RFM on scores {iv(rfm_table, on).text(signed=False)} and RFM off
-{iv(rfm_table, off).text(signed=False)}; on minus off is {iv(rfm_table, f'{on} - {off}').text()}
-(seed range {rfm_table.loc[f'{on} - {off}', 'seed range']:.1f} points). On the training images
+RFM on scores {span(rfm_table, on)} and RFM off
+{span(rfm_table, off)}; on minus off is {iv(rfm_table, f'{on} - {off}').text()}
+(seed range of the difference {rfm_table.loc[f'{on} - {off}', 'seed range']:.1f}). On train images
 the RFM labels minus the CAA labels of the same models are
 {iv(label_table, 'RFM labels - CAA labels').text()}, with the CAA labels at
 {label_table.loc['CAA labels', 'mIoU']:.1f}. For scale (other runs, not paired with these):
