@@ -14,7 +14,7 @@ if S.profile.name == "toy" and rfm_csv is not None:
     rfm_labels = (pd.read_csv(rfm_csv).query("table == 'train pseudo labels'")
                   .set_index("row").drop(columns="table"))  # fmt: skip
     display(rfm_labels)
-    gain = {r.split("(")[1].rstrip(")"): Interval(v["mIoU"], v["95% low"], v["95% high"])
+    gain = {r.split("(")[1].split(")")[0]: Interval(v["mIoU"], v["95% low"], v["95% high"])
             for r, v in rfm_labels.iterrows() if " - " in r}  # fmt: skip
     display(nbk.reading(
         "Scored against the ground truth on the same toy train images, each trained model's RFM "
