@@ -29,6 +29,17 @@ def toy_config(**overrides) -> WeClipConfig:
     return WeClipConfig(**values)
 
 
+# A decoder smaller than the frozen micro-CLIP (2,046,721 parameters), as ViT-B/16's 6 M
+# decoder is beside its 150 M CLIP: width 64, 4 heads, the official 3 layers (200,267
+# parameters; toy_config's width 256 gives 2,865,419).
+TOY_SMALL_DECODER = {"embed_dim": 64, "decoder_heads": 4, "decoder_layers": 3}
+
+
+def toy_small_config(**overrides) -> WeClipConfig:
+    """``toy_config`` with the small decoder (``TOY_SMALL_DECODER``); an extra toy option."""
+    return toy_config(**{**TOY_SMALL_DECODER, **overrides})
+
+
 def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int,
                   iterations: int | None = None) -> WeClipLoss:  # fmt: skip
     """Forward, online pseudo labels and the loss of one batch (no optimizer step).
