@@ -181,9 +181,12 @@ def test_batched_tta_equals_one_image_at_a_time(method, toy, tmp_path):
     data = VOCDataset(toy, "val", class_names=get_profile("toy").class_names())
     pixels = torch.stack([model.preprocess(load_image(s.image_path)) for s in data])
     batched = tta_scores(model, pixels, tta)
+    # Scores are at most about 1.3 here. A batch may take other BLAS kernels than one image:
+    # WeCLIP's differed by up to 3.0e-5 in one run on this machine (1e-5 then failed), while a
+    # batching bug moves scores by a sizeable part of their range.
     for i in range(len(data)):
         one = tta_scores(model, pixels[i : i + 1], tta)
-        torch.testing.assert_close(batched[i : i + 1], one, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(batched[i : i + 1], one, atol=1e-4, rtol=1e-5)
     assert batched.shape[0] == 3 and not torch.allclose(batched[0], batched[1])
 
 
