@@ -91,6 +91,7 @@ notebooks: setup
 
 lint: setup
 	$(PY) -m ruff check lib tests scripts benchmarks
+	$(PY) -m ruff format --check lib tests scripts benchmarks
 
 # The batched-CAM table (official loop vs one-image path vs batch, CRF) first, 10-20 min
 # on 2 cores; bench_cams (per-stage costs) and bench_pipeline follow.

@@ -78,8 +78,12 @@ def official_loop(es, image, labels):
     cams = gradcam_per_class_loop(visual, dense, text, logit_scale=es.logit_scale)
     refined = []
     for k in range(cams.shape[0]):  # the official code redoes Sinkhorn for every class
-        aff = attention_affinity(dense.attn[0].detach(), n_layers=cfg.caa_layers,
-                                 n_iters=cfg.sinkhorn_iters, power=cfg.caa_power)  # fmt: skip
+        aff = attention_affinity(
+            dense.attn[0].detach(),
+            n_layers=cfg.caa_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=cfg.caa_power,
+        )
         refined.append(refine_with_affinity(cams[k : k + 1], aff, threshold=cfg.box_threshold))
     return cams, torch.cat(refined)
 
@@ -93,8 +97,10 @@ def _run(method: str, es, images, labels, cfg: dict):
     if method == "floor":
         prep = es.preprocessor()
         with torch.no_grad():
-            return [vit_forward_floor(es.clip.model.visual, prep(im)[None].to(es.clip.device))
-                    for im in images]  # fmt: skip
+            return [
+                vit_forward_floor(es.clip.model.visual, prep(im)[None].to(es.clip.device))
+                for im in images
+            ]
     if method == "official":
         return [official_loop(es, im, labels) for im in images]
     if method == "one":
@@ -145,9 +151,10 @@ def _worker(cfg: dict) -> dict:
         "seconds": seconds,
         "images_per_s": cfg["images"] / seconds,
         "rss_loaded_mib": rss_loaded,
-        "peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda
+        "peak_mib": torch.cuda.max_memory_allocated() / 2**20
+        if cuda
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }  # fmt: skip
+    }
     if cfg.get("check"):  # after the memory reading: (a) and (c) against (b)
         two = images[:2]
         one = _run("one", es, two, labels, cfg)
@@ -201,8 +208,11 @@ def _hardware(device: str, threads: int) -> list[str]:
 
     cpu = "unknown"
     try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
-                   .splitlines() if ln.startswith("model name"))  # fmt: skip
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor() or cpu
     lines = [
@@ -254,13 +264,17 @@ def _report(results: list[dict], args: argparse.Namespace, load: list[str]) -> s
         "",
     ]
     best = max((r for r in results if r["method"] == "batch"), key=lambda r: r["images_per_s"])
-    lines.append(f"Projection with `{best['name']}` at {best['images_per_s']:.2f} images/s "
-                 f"(the CRF at {by['crf']['images_per_s']:.2f} images/s per process):")  # fmt: skip
+    lines.append(
+        f"Projection with `{best['name']}` at {best['images_per_s']:.2f} images/s "
+        f"(the CRF at {by['crf']['images_per_s']:.2f} images/s per process):"
+    )
     for name, n in DATASETS.items():
         cam_h = n / best["images_per_s"] / 3600
         crf_h = n / by["crf"]["images_per_s"] / 3600
-        lines.append(f"- {name} ({n} images): CAMs {cam_h:.2f} h; CRF {crf_h:.2f} h on one "
-                     f"process ({crf_h / 8:.2f} h on 8)")  # fmt: skip
+        lines.append(
+            f"- {name} ({n} images): CAMs {cam_h:.2f} h; CRF {crf_h:.2f} h on one "
+            f"process ({crf_h / 8:.2f} h on 8)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -290,8 +304,16 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(_worker(job)))
         return 0
     load = _hardware(args.device, args.threads)
-    base = dict(model=args.model, size=args.size, threads=args.threads, device=args.device,
-                images=args.images, k=args.k, batch=1, precision="fp32")  # fmt: skip
+    base = dict(
+        model=args.model,
+        size=args.size,
+        threads=args.threads,
+        device=args.device,
+        images=args.images,
+        k=args.k,
+        batch=1,
+        precision="fp32",
+    )
     configs = [
         dict(base, method="floor", name="floor (no-grad forward)"),
         dict(base, method="official", name="(a) official loop", check=True),
@@ -299,20 +321,26 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for prec in args.precisions:
         for b in args.batch_size:
-            configs.append(dict(base, method="batch", batch=b, precision=prec,
-                                name=f"(c) batch {b} {prec}"))  # fmt: skip
+            configs.append(
+                dict(base, method="batch", batch=b, precision=prec, name=f"(c) batch {b} {prec}")
+            )
     configs.append(dict(base, method="crf", name="CRF (1 process)"))
     results = []
     for cfg in configs:  # memory: a fresh process per row, one image (one batch) timed
         t = time.perf_counter()
         results.append(_run_config(dict(cfg, images=max(cfg["batch"], 1))))
-        print(f"  memory {cfg['name']}: {results[-1]['peak_mib']:.0f} MiB "
-              f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)  # fmt: skip
+        print(
+            f"  memory {cfg['name']}: {results[-1]['peak_mib']:.0f} MiB "
+            f"({time.perf_counter() - t:.0f} s)",
+            file=sys.stderr,
+        )
     model_rows = [c for c in configs if c["method"] != "crf"]
     t = time.perf_counter()
     speeds = _run_config({"timing": model_rows, "rounds": args.rounds, "threads": args.threads})
-    print(f"  timing, {args.rounds} interleaved rounds: {time.perf_counter() - t:.0f} s",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"  timing, {args.rounds} interleaved rounds: {time.perf_counter() - t:.0f} s",
+        file=sys.stderr,
+    )
     for r in results:
         if r["name"] in speeds:
             r["images_per_s"] = speeds[r["name"]]

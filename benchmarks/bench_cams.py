@@ -85,9 +85,13 @@ def _worker(cfg: dict) -> dict:
         cams = softmax_gradcam(dense, text, logit_scale=scale)
         if cfg["method"] == "cam+caa":
             return caa_refine(
-                cams, dense.attn[0], threshold=caa.box_threshold, n_layers=caa.caa_layers,
-                n_iters=caa.sinkhorn_iters, power=caa.caa_power,
-            )  # fmt: skip
+                cams,
+                dense.attn[0],
+                threshold=caa.box_threshold,
+                n_layers=caa.caa_layers,
+                n_iters=caa.sinkhorn_iters,
+                power=caa.caa_power,
+            )
         return cams
 
     def sync() -> None:
@@ -238,9 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         base = dict(
-            model=args.model, size=args.size, threads=args.threads, repeats=args.repeats,
-            device=device, batch=args.batch,
-        )  # fmt: skip
+            model=args.model,
+            size=args.size,
+            threads=args.threads,
+            repeats=args.repeats,
+            device=device,
+            batch=args.batch,
+        )
         configs = [dict(base, method="floor", k=0)] + [
             dict(base, method=m, k=k) for k in args.ks for m in METHODS[1:]
         ]

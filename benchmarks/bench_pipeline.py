@@ -22,7 +22,6 @@ from clipwsss.experiments.efficiency import cpu_name, median_seconds
 H, W, GRID = 375, 500, (24, 32)  # 500 x 375 -> 512 x 384 -> 24 x 32 patches
 
 
-
 def _blob_cams(k: int, rng: np.random.Generator, size: tuple[int, int]) -> torch.Tensor:
     """K smooth CAMs in [0, 1] with one blob each (realistic box counts for CAA)."""
     yy, xx = np.mgrid[: size[0], : size[1]] / np.array(size).reshape(2, 1, 1)
@@ -89,11 +88,11 @@ def bench_pipeline(n_images: int, workers: int) -> tuple[float, float]:
         generate_cams(es, dataset, Path(tmp) / "cams", progress=False)
         t_cams = (time.perf_counter() - t0) / n_images
         t0 = time.perf_counter()
-        generate_masks(dataset, Path(tmp) / "cams", Path(tmp) / "masks", workers=workers,
-                       progress=False)  # fmt: skip
+        generate_masks(
+            dataset, Path(tmp) / "cams", Path(tmp) / "masks", workers=workers, progress=False
+        )
         t_masks = (time.perf_counter() - t0) / n_images
     return t_cams, t_masks
-
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     split_file = args.data / "ImageSets" / "Segmentation" / "val.txt"
     if not split_file.is_file():
         print(f"generating {args.n_val} toy val images in {args.data} ...")
-        generate_toy_voc(args.data, n_train=0, n_val=args.n_val, seed=args.seed,
-                         image_size=TOY_IMAGE_SIZE)  # fmt: skip
+        generate_toy_voc(
+            args.data, n_train=0, n_val=args.n_val, seed=args.seed, image_size=TOY_IMAGE_SIZE
+        )
     profile = get_profile("toy", data_root=str(args.data))
     clip = cw.load_clip(profile.model, profile.pretrained)
     es = cw.ClipES(clip, profile.vocabulary(), profile.clip_es)

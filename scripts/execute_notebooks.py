@@ -43,8 +43,10 @@ def header_run_time(path: Path) -> None:
     """Write the wall time of the provenance cell into the header's "about N s" (rounded to
     5 s), so the header never promises another run time than the committed run's."""
     nb = nbformat.read(path, as_version=4)
-    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
-                   for o in nb.cells[-1].get("outputs", []))  # fmt: skip
+    text = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for o in nb.cells[-1].get("outputs", [])
+    )
     wall = re.search(r"wall time\s+([\d.]+) s", text)
     if wall is None:
         raise SystemExit(f"{path.name}: no wall time in the last (provenance) cell")
@@ -73,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[RECORD_ENV] = "1"  # the kernels inherit it: store the checked values
         os.environ[RESULTS_ENV] = str(results)  # and write the metrics the ledger reads
     names = set(args)
-    notebooks = [nb for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-                 if (not names or nb.stem in names or nb.name in names)
-                 and nb.stem not in REAL_WEIGHTS_NOTEBOOKS]  # fmt: skip
+    notebooks = [
+        nb
+        for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        if (not names or nb.stem in names or nb.name in names)
+        and nb.stem not in REAL_WEIGHTS_NOTEBOOKS
+    ]
     notebooks.sort(key=lambda nb: nb.stem == "11_claim_ledger")  # the ledger reads the others
     for nb in notebooks:
         t0 = time.time()

@@ -38,23 +38,40 @@ def main(argv: list[str] | None = None) -> int:
     from clipwsss.experiments.notebooks import run_notebook
     from clipwsss.experiments.photos import REAL_WEIGHTS_NOTEBOOKS
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", default="toy", choices=["toy", "voc12", "coco14"])
-    parser.add_argument("--nb", action="append", default=[],
-                        help="notebook name (with or without .ipynb); repeatable; default all")
+    parser.add_argument(
+        "--nb",
+        action="append",
+        default=[],
+        help="notebook name (with or without .ipynb); repeatable; default all",
+    )
     parser.add_argument("--data", default="", help="data root for the profile")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--out", type=Path, default=None,
-                       help="output folder (default outputs/notebooks/<profile>)")
-    where.add_argument("--refresh-results", action="store_true",
-                       help="write into the committed results/<profile>/ (real profiles)")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="extra parameter (Python literal or string)")
+    where.add_argument(
+        "--out", type=Path, default=None, help="output folder (default outputs/notebooks/<profile>)"
+    )
+    where.add_argument(
+        "--refresh-results",
+        action="store_true",
+        help="write into the committed results/<profile>/ (real profiles)",
+    )
+    parser.add_argument(
+        "-p",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra parameter (Python literal or string)",
+    )
     args = parser.parse_args(argv)
     if args.refresh_results and args.profile == "toy":
-        parser.error("results/toy is written by scripts/execute_notebooks.py (`make toy`), the "
-                     "run of the committed notebooks; use --out for a toy batch")
+        parser.error(
+            "results/toy is written by scripts/execute_notebooks.py (`make toy`), the "
+            "run of the committed notebooks; use --out for a toy batch"
+        )
     if args.refresh_results:
         out = ROOT / "results" / args.profile
     else:

@@ -58,22 +58,30 @@ def main(argv=None) -> int:
         es = S.clip_es()
         if seed in args.group_seeds:
             rec = ag.attention_grouping(es, S.dataset, S.ids)
-            for frame, rows in ((ag.grouping_table(rec, seed=seed), groups),
-                                (ag.ranking_table(rec, seed=seed), ranks)):  # fmt: skip
+            for frame, rows in (
+                (ag.grouping_table(rec, seed=seed), groups),
+                (ag.ranking_table(rec, seed=seed), ranks),
+            ):
                 rows.append(frame.reset_index().assign(model=model, seed=seed))
         if seed in args.seeds:
             official = nbk.score_cams(es, S.dataset, S.ids)
             last1 = nbk.score_cams(S.clip_es(caa_layers=1), S.dataset, S.ids)
-            runs = {"initial": official.image_hists("initial"),
-                    "+ CAA": official.image_hists("refined"),
-                    "+ CAA, last block only": last1.image_hists("refined")}  # fmt: skip
-            table = iv.bootstrap_table(runs, [("+ CAA", "initial"),
-                                              ("+ CAA, last block only", "initial")], seed=seed)
+            runs = {
+                "initial": official.image_hists("initial"),
+                "+ CAA": official.image_hists("refined"),
+                "+ CAA, last block only": last1.image_hists("refined"),
+            }
+            table = iv.bootstrap_table(
+                runs, [("+ CAA", "initial"), ("+ CAA, last block only", "initial")], seed=seed
+            )
             caa.append(table.rename_axis("row").reset_index().assign(model=model, seed=seed))
         print(f"seed {seed} done, {time.time() - t0:.0f} s", flush=True)
     written = []
-    for name, parts in (("attention_groups", groups), ("attention_ranking", ranks),
-                        ("caa_seeds", caa)):  # fmt: skip
+    for name, parts in (
+        ("attention_groups", groups),
+        ("attention_ranking", ranks),
+        ("caa_seeds", caa),
+    ):
         if parts:
             frame = pd.concat(parts)
             cols = ["model", "seed", *[c for c in frame.columns if c not in ("model", "seed")]]

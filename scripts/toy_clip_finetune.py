@@ -67,8 +67,11 @@ def main(argv=None) -> None:
     model = clip.model.train()
     for prm in model.parameters():
         prm.requires_grad_(True)
-    size = model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) \
-        else model.visual.image_size  # fmt: skip
+    size = (
+        model.visual.image_size[0]
+        if isinstance(model.visual.image_size, tuple)
+        else model.visual.image_size
+    )
     patch = clip.patch_size
     grid = size // patch
     t0 = time.time()
@@ -77,12 +80,21 @@ def main(argv=None) -> None:
     images = np.stack([s.image for s in scenes])
     mean = torch.tensor(clip.mean).view(1, 3, 1, 1)
     std = torch.tensor(clip.std).view(1, 3, 1, 1)
-    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr,
-                            betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1)  # fmt: skip
+    opt = torch.optim.AdamW(
+        [q for q in model.parameters() if q.requires_grad],
+        lr=args.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        weight_decay=0.1,
+    )
     t0 = time.time()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (
-            1 + math.cos(math.pi * step / args.steps))
+        lr = (
+            args.lr
+            * min(1.0, (step + 1) / args.warmup)
+            * 0.5
+            * (1 + math.cos(math.pi * step / args.steps))
+        )
         for group in opt.param_groups:
             group["lr"] = lr
         idx = rng.integers(0, len(scenes), args.batch_size)
@@ -92,16 +104,18 @@ def main(argv=None) -> None:
         rows, boxes, texts = [], [], [scenes[i].caption for i in idx]
         for r in np.flatnonzero(rng.random(len(idx)) < args.window_pairs):
             s = scenes[idx[r]]
-            drawn = window_caption(rng, s.instances, [o.class_id for o in s.objects],
-                                   s.backgrounds, patch)  # fmt: skip
+            drawn = window_caption(
+                rng, s.instances, [o.class_id for o in s.objects], s.backgrounds, patch
+            )
             if drawn is None:
                 continue
             (y0, x0, h, w), text = drawn
             rows.append(int(r))
             boxes.append((y0, grid - x0 - w if flip[r] else x0, h, w))
             texts.append(text)
-        img, win = encode_with_windows(model, (batch - mean) / std, rows, boxes, grid,
-                                       args.window_path)  # fmt: skip
+        img, win = encode_with_windows(
+            model, (batch - mean) / std, rows, boxes, grid, args.window_path
+        )
         img = F.normalize(torch.cat([img, win]), dim=-1)
         txt = F.normalize(model.encode_text(clip.tokenizer(texts)), dim=-1)
         names = np.array(texts)
@@ -111,8 +125,11 @@ def main(argv=None) -> None:
         loss.backward()
         opt.step()
         if (step + 1) % 10 == 0 or step + 1 == args.steps:
-            print(f"step={step + 1} loss={loss.item():.4f} lr={lr:.2e} "
-                  f"seconds={time.time() - t0:.0f}", flush=True)  # fmt: skip
+            print(
+                f"step={step + 1} loss={loss.item():.4f} lr={lr:.2e} "
+                f"seconds={time.time() - t0:.0f}",
+                flush=True,
+            )
         if (step + 1) % 50 == 0 or step + 1 == args.steps:
             save_weights(model, out)
     write_checksums(out)

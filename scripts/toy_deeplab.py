@@ -109,8 +109,9 @@ def mu_sweep(args, dirs: dict, run) -> tuple[pd.DataFrame, pd.DataFrame, list[st
             keys.append((mu, seed))
             hists.append(h)
             walls.append(wall)
-    sweep = mu_sweep_table(keys, hists, walls, ignored, iterations=args.iterations,
-                           n_boot=args.n_boot)  # fmt: skip
+    sweep = mu_sweep_table(
+        keys, hists, walls, ignored, iterations=args.iterations, n_boot=args.n_boot
+    )
     by_mu = sweep.groupby("mu").agg(
         **{
             "mean val mIoU": ("val mIoU", "mean"),
@@ -204,8 +205,11 @@ def main(argv: list[str] | None = None) -> int:
             model = set_normalization(result.model, infer.normalization, infer.mean, infer.std)
             h = image_confusions(model, val_ds, len(names) + 1, deeplab_tta(infer))
             done[loss, seed, mu] = h, wall
-            print(f"{run_name(loss, seed, mu)}: val mIoU {100 * mean_iou(h.sum(0)):.1f}, "
-                  f"{wall:.0f} s of training", flush=True)  # fmt: skip
+            print(
+                f"{run_name(loss, seed, mu)}: val mIoU {100 * mean_iou(h.sum(0)):.1f}, "
+                f"{wall:.0f} s of training",
+                flush=True,
+            )
         return done[loss, seed, mu]
 
     hists, rows = {}, []

@@ -43,8 +43,7 @@ def make_masks(data: Path, n_train: int, n_val: int) -> dict[str, Path]:
     return toy_masks(data, n_train, n_val, seed=0)
 
 
-def train_run(args, dirs, loss: str, seed: int, lr: float, iterations: int, *,
-              eval_every: int = 0):  # fmt: skip
+def train_run(args, dirs, loss: str, seed: int, lr: float, iterations: int, *, eval_every: int = 0):
     """One toy-recipe run with lr and iterations changed; returns (TrainResult, recipe)."""
     from clipwsss.data import VOCDataset
     from clipwsss.experiments.profiles import get_profile
@@ -54,15 +53,29 @@ def train_run(args, dirs, loss: str, seed: int, lr: float, iterations: int, *,
     names = get_profile("toy").class_names()
     recipe = get_recipe("toy")
     name = f"{loss}_lr{lr:g}_it{iterations}_seed{seed}"
-    recipe = dataclasses.replace(recipe, loss=dataclasses.replace(recipe.loss, kind=loss),
-                                 train=dataclasses.replace(
-        recipe.train, seed=seed, iterations=iterations, lr=lr, progress=False,
-        eval_interval=eval_every, checkpoint_interval=max(100, eval_every),
-        run_dir=str(args.data / "runs" / "deeplab_longer" / name)))  # fmt: skip
+    recipe = dataclasses.replace(
+        recipe,
+        loss=dataclasses.replace(recipe.loss, kind=loss),
+        train=dataclasses.replace(
+            recipe.train,
+            seed=seed,
+            iterations=iterations,
+            lr=lr,
+            progress=False,
+            eval_interval=eval_every,
+            checkpoint_interval=max(100, eval_every),
+            run_dir=str(args.data / "runs" / "deeplab_longer" / name),
+        ),
+    )
     val = VOCDataset(args.data, "val", class_names=names) if eval_every else None
-    task = DeepLabTask(recipe, VOCDataset(args.data, "train", class_names=names),
-                       masks_dir=dirs["crf"], conf_dir=dirs["conf"] if loss == "cgl" else None,
-                       val_dataset=val, allow_random=True)  # fmt: skip
+    task = DeepLabTask(
+        recipe,
+        VOCDataset(args.data, "train", class_names=names),
+        masks_dir=dirs["crf"],
+        conf_dir=dirs["conf"] if loss == "cgl" else None,
+        val_dataset=val,
+        allow_random=True,
+    )
     return train(task, recipe.train), recipe
 
 
@@ -79,18 +92,29 @@ def cmd_train(args, dirs) -> None:
         for seed in args.seeds:
             for loss in args.losses:
                 t0 = time.time()
-                result, recipe = train_run(args, dirs, loss, seed, lr, args.iterations,
-                                           eval_every=args.eval_every)  # fmt: skip
+                result, recipe = train_run(
+                    args, dirs, loss, seed, lr, args.iterations, eval_every=args.eval_every
+                )
                 run = Path(recipe.train.run_dir)
                 if (run / "val_hists.npy").is_file():
                     continue
                 h = image_confusions(result.model, val, len(names) + 1, deeplab_tta(recipe.tta))
                 np.save(run / "val_hists.npy", h.astype(np.int32))
-                curve = {r["step"]: round(100 * r["miou"], 2) for r in result.history
-                         if r["kind"] == "eval"}  # fmt: skip
-                info = {"loss": loss, "seed": seed, "lr": lr, "iterations": args.iterations,
-                        "seconds": round(time.time() - t0, 1), "curve": curve,
-                        "platform": platform.machine(), "torch": torch.__version__}  # fmt: skip
+                curve = {
+                    r["step"]: round(100 * r["miou"], 2)
+                    for r in result.history
+                    if r["kind"] == "eval"
+                }
+                info = {
+                    "loss": loss,
+                    "seed": seed,
+                    "lr": lr,
+                    "iterations": args.iterations,
+                    "seconds": round(time.time() - t0, 1),
+                    "curve": curve,
+                    "platform": platform.machine(),
+                    "torch": torch.__version__,
+                }
                 (run / "info.json").write_text(json.dumps(info) + "\n")
                 print(json.dumps(info), flush=True)
 
@@ -104,10 +128,19 @@ def run_curve(run: Path) -> list[dict]:
     loss = json.loads(config.read_text())["task"]["recipe"]["loss"]
     finished = (run / "val_hists.npy").is_file()
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [{"loss": loss, "seed": train["seed"], "lr": train["lr"],
-             "run iterations": train["iterations"], "step": r["step"],
-             "val mIoU (1 scale, no flip)": round(100 * r["miou"], 1), "finished": finished}
-            for r in rows if r.get("kind") == "eval"]  # fmt: skip
+    return [
+        {
+            "loss": loss,
+            "seed": train["seed"],
+            "lr": train["lr"],
+            "run iterations": train["iterations"],
+            "step": r["step"],
+            "val mIoU (1 scale, no flip)": round(100 * r["miou"], 1),
+            "finished": finished,
+        }
+        for r in rows
+        if r.get("kind") == "eval"
+    ]
 
 
 def cmd_report(args) -> None:
@@ -129,35 +162,62 @@ def cmd_report(args) -> None:
         raise SystemExit("no run: run the train command first")
     names = get_profile("toy").class_names()
     val = VOCDataset(args.data, "val", class_names=names)
-    masks = evaluate(VOCDataset(args.data, "train", class_names=names),
-                     args.data / "runs" / "masks", progress=False).scores.miou  # fmt: skip
-    pairs = [(k, k.replace("CGL", "CE")) for k in runs if k.startswith("CGL")
-             and k.replace("CGL", "CE") in runs]  # fmt: skip
+    masks = evaluate(
+        VOCDataset(args.data, "train", class_names=names),
+        args.data / "runs" / "masks",
+        progress=False,
+    ).scores.miou
+    pairs = [
+        (k, k.replace("CGL", "CE"))
+        for k in runs
+        if k.startswith("CGL") and k.replace("CGL", "CE") in runs
+    ]
     curve = pd.DataFrame(curves).sort_values(["lr", "run iterations", "loss", "seed", "step"])
     args.out.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.out / "12_deeplab_curve.csv", index=False)
-    table = (seed_mean_table(runs, pairs, n_boot=args.n_boot).round(1) if runs
-             else pd.DataFrame(columns=["mIoU"]))  # fmt: skip
+    table = (
+        seed_mean_table(runs, pairs, n_boot=args.n_boot).round(1)
+        if runs
+        else pd.DataFrame(columns=["mIoU"])
+    )
     table.index.name = "run or difference"
     args.out.mkdir(parents=True, exist_ok=True)
     table.reset_index().to_csv(args.out / "12_deeplab_ce_cgl_long.csv", index=False)
-    md = ["# Toy DeepLab trained longer: CE vs CGL", "",
-          "Produced by `python scripts/toy_deeplab_longer.py train ...` (runs below) and "
-          f"`python scripts/toy_deeplab_longer.py report` ({platform.machine()}, torch "
-          f"{torch.__version__}). {len(val)} toy val images, single scale + flip, no CRF; "
-          f"mIoU in %, mean over training seeds, 95% interval from {args.n_boot} paired image "
-          "resamples of that mean; seed range = max - min over seeds (not in the interval). "
-          f"The official pseudo-masks the networks learn from score {100 * masks:.1f} on "
-          "the train split.", "",
-          table.reset_index().to_markdown(index=False), "", "## Runs", "",
-          (pd.DataFrame(infos).drop(columns="curve").to_markdown(index=False) if infos
-           else "(no finished run)"), "",
-          "## Learning curves (quick val: single scale, no flip)", "",
-          "A run that had not finished when the report was written shows the evaluations "
-          "it had logged (column finished = False in 12_deeplab_curve.csv).", "",
-          curve.pivot_table(index="step", columns=["loss", "seed", "lr", "run iterations"],
-                            values="val mIoU (1 scale, no flip)").round(1).to_markdown(),
-          ""]  # fmt: skip
+    md = [
+        "# Toy DeepLab trained longer: CE vs CGL",
+        "",
+        "Produced by `python scripts/toy_deeplab_longer.py train ...` (runs below) and "
+        f"`python scripts/toy_deeplab_longer.py report` ({platform.machine()}, torch "
+        f"{torch.__version__}). {len(val)} toy val images, single scale + flip, no CRF; "
+        f"mIoU in %, mean over training seeds, 95% interval from {args.n_boot} paired image "
+        "resamples of that mean; seed range = max - min over seeds (not in the interval). "
+        f"The official pseudo-masks the networks learn from score {100 * masks:.1f} on "
+        "the train split.",
+        "",
+        table.reset_index().to_markdown(index=False),
+        "",
+        "## Runs",
+        "",
+        (
+            pd.DataFrame(infos).drop(columns="curve").to_markdown(index=False)
+            if infos
+            else "(no finished run)"
+        ),
+        "",
+        "## Learning curves (quick val: single scale, no flip)",
+        "",
+        "A run that had not finished when the report was written shows the evaluations "
+        "it had logged (column finished = False in 12_deeplab_curve.csv).",
+        "",
+        curve.pivot_table(
+            index="step",
+            columns=["loss", "seed", "lr", "run iterations"],
+            values="val mIoU (1 scale, no flip)",
+        )
+        .round(1)
+        .to_markdown(),
+        "",
+    ]
     (args.out / "12_deeplab_ce_cgl_long.md").write_text("\n".join(md))
     print("\n".join(md))
 

@@ -32,8 +32,9 @@ def main(argv=None) -> int:
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            generate_toy_voc(root / "data", n_train=0, n_val=args.n_val, seed=seed,
-                             image_size=TOY_IMAGE_SIZE)  # fmt: skip
+            generate_toy_voc(
+                root / "data", n_train=0, n_val=args.n_val, seed=seed, image_size=TOY_IMAGE_SIZE
+            )
             dataset = VOCDataset(root / "data", "val", class_names=profile.class_names())
             table, _ = run_stages(es, dataset, root / "run", workers=1, progress=False)
         stages = dict(zip(table["stage"], table["mIoU"], strict=True))

@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     t0 = time.time()
     if not (args.data / "ImageSets" / "Segmentation" / "val.txt").is_file():
-        generate_toy_voc(args.data, n_train=0, n_val=args.n_val, seed=args.seed,
-                         image_size=TOY_IMAGE_SIZE)  # fmt: skip
+        generate_toy_voc(
+            args.data, n_train=0, n_val=args.n_val, seed=args.seed, image_size=TOY_IMAGE_SIZE
+        )
     profile = get_profile("toy", data_root=str(args.data))
     model = f"local-dir:{args.clip.resolve()}" if args.clip else profile.model
     clip = cw.load_clip(model, profile.pretrained)
@@ -100,22 +101,27 @@ def main(argv: list[str] | None = None) -> int:
     stages, _ = run_stages(es, dataset, work / "default", workers=args.workers, progress=False)
     stages.to_csv(args.out / "stages.csv", index=False)
     per_image = {  # run name -> (N, n, n) confusion matrix of each image
-        "initial CAM": evaluate(dataset, work / "default" / "cams", cam_key="highres",
-                                per_image=True, progress=False).image_hists,
-        "+ CAA": evaluate(dataset, work / "default" / "cams", per_image=True,
-                          progress=False).image_hists,
-        "+ CAA + dCRF": evaluate(dataset, work / "default" / "crf", per_image=True,
-                                 progress=False).image_hists,
-    }  # fmt: skip
+        "initial CAM": evaluate(
+            dataset, work / "default" / "cams", cam_key="highres", per_image=True, progress=False
+        ).image_hists,
+        "+ CAA": evaluate(
+            dataset, work / "default" / "cams", per_image=True, progress=False
+        ).image_hists,
+        "+ CAA + dCRF": evaluate(
+            dataset, work / "default" / "crf", per_image=True, progress=False
+        ).image_hists,
+    }
 
     variants = {
         "softmax + background set (default)": profile.clip_es,
         "softmax, classes only": dataclasses.replace(
-            profile.clip_es, use_background=False, text_set="dataset"),
+            profile.clip_es, use_background=False, text_set="dataset"
+        ),
         "no softmax, classes only": dataclasses.replace(
-            profile.clip_es, use_background=False, text_set="dataset", softmax=False),
+            profile.clip_es, use_background=False, text_set="dataset", softmax=False
+        ),
         "no softmax + background set": dataclasses.replace(profile.clip_es, softmax=False),
-    }  # fmt: skip
+    }
     scores = {}
     for i, (name, cfg) in enumerate(variants.items()):
         run = work / f"ablation_{i}"
@@ -130,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     noise = noise_table(per_image, n_boot=args.n_boot, seed=args.seed)
     noise.to_csv(args.out / "noise.csv", index=False)
 
-    env = (f"profile toy, {len(dataset)} generated val images (seed {args.seed}, "
-           f"{TOY_IMAGE_SIZE}px), CPU ({platform.processor() or platform.machine()}), "
-           f"torch {torch.__version__}, micro-CLIP {args.clip or 'shipped'} (weights "
-           f"{clip.fingerprint[:12]}), {time.time() - t0:.0f}s")  # fmt: skip
-    paper = pd.DataFrame({"stage": list(PAPER_VOC_TRAIN), "paper VOC train mIoU":
-                          list(PAPER_VOC_TRAIN.values())})  # fmt: skip
+    env = (
+        f"profile toy, {len(dataset)} generated val images (seed {args.seed}, "
+        f"{TOY_IMAGE_SIZE}px), CPU ({platform.processor() or platform.machine()}), "
+        f"torch {torch.__version__}, micro-CLIP {args.clip or 'shipped'} (weights "
+        f"{clip.fingerprint[:12]}), {time.time() - t0:.0f}s"
+    )
+    paper = pd.DataFrame(
+        {"stage": list(PAPER_VOC_TRAIN), "paper VOC train mIoU": list(PAPER_VOC_TRAIN.values())}
+    )
     md = [
         "# CLIP-ES on the toy world",
         "",

@@ -41,9 +41,14 @@ RUNS = {  # name -> (background words, text_set)
     "VOC official set": ("voc", "image"),
     "classes only": ("none", "dataset"),
 }
-PAIRS = [("class-related set", "classes only"), ("unrelated set", "classes only"),
-         ("class-related set", "unrelated set"), ("VOC official set", "unrelated set"),
-         ("known unrelated set", "classes only"), ("class-related set", "known unrelated set")]
+PAIRS = [
+    ("class-related set", "classes only"),
+    ("unrelated set", "classes only"),
+    ("class-related set", "unrelated set"),
+    ("VOC official set", "unrelated set"),
+    ("known unrelated set", "classes only"),
+    ("class-related set", "known unrelated set"),
+]
 
 
 def main(argv=None) -> int:
@@ -68,8 +73,13 @@ def main(argv=None) -> int:
     co = tc.distractor_cooccurrence(2000, seed=0)
     pd.DataFrame([co]).to_csv(out / "crane_cooccurrence.csv", index=False)
 
-    words = {"profile": S.vocab.background, "unrelated": UNRELATED, "voc": VOC_BACKGROUND,
-             "known": KNOWN_UNRELATED, "none": ()}  # fmt: skip
+    words = {
+        "profile": S.vocab.background,
+        "unrelated": UNRELATED,
+        "voc": VOC_BACKGROUND,
+        "known": KNOWN_UNRELATED,
+        "none": (),
+    }
     cfg = replace(S.profile.clip_es, refine="none")
     res = {}
     for name, (key, text_set) in RUNS.items():
@@ -83,14 +93,21 @@ def main(argv=None) -> int:
     both = [*UNRELATED, *KNOWN_UNRELATED]
     to_bg = tc.text_cosines(S.clip, both, list(S.vocab.background))
     to_cls = tc.text_cosines(S.clip, both, class_words)
-    near = pd.DataFrame({
-        "set": ["unrelated set"] * len(UNRELATED) + ["known unrelated set"] * len(KNOWN_UNRELATED),
-        "nearest background word": to_bg.idxmax(axis=1), "cosine to it": to_bg.max(axis=1),
-        "nearest class word": to_cls.idxmax(axis=1), "cosine to the class word": to_cls.max(axis=1),
-    }).rename_axis("unrelated word")  # fmt: skip
+    near = pd.DataFrame(
+        {
+            "set": ["unrelated set"] * len(UNRELATED)
+            + ["known unrelated set"] * len(KNOWN_UNRELATED),
+            "nearest background word": to_bg.idxmax(axis=1),
+            "cosine to it": to_bg.max(axis=1),
+            "nearest class word": to_cls.idxmax(axis=1),
+            "cosine to the class word": to_cls.max(axis=1),
+        }
+    ).rename_axis("unrelated word")
     near.round(4).to_csv(out / "background_word_cosines.csv")
-    print(f"wrote synonym_cosines.csv, crane_cooccurrence.csv, background_words_per_class.csv, "
-          f"background_word_cosines.csv to {out} in {time.time() - t0:.0f} s")
+    print(
+        f"wrote synonym_cosines.csv, crane_cooccurrence.csv, background_words_per_class.csv, "
+        f"background_word_cosines.csv to {out} in {time.time() - t0:.0f} s"
+    )
     return 0
 
 

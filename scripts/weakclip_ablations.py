@@ -31,9 +31,22 @@ def run_variant(name: str, flags: list[str], args) -> Path:
     slug = name.split(" (")[0].replace(" ", "_")
     run = args.out / slug
     common = ["--root", str(args.data), "--limit", str(args.limit)]
-    argv = ["train", "weakclip", "--recipe", "toy", *common, "--seeds", str(args.seeds),
-            "--run-dir", str(run / "run"), "--iterations", str(args.iters), "--progress",
-            "false", *flags]  # fmt: skip
+    argv = [
+        "train",
+        "weakclip",
+        "--recipe",
+        "toy",
+        *common,
+        "--seeds",
+        str(args.seeds),
+        "--run-dir",
+        str(run / "run"),
+        "--iterations",
+        str(args.iters),
+        "--progress",
+        "false",
+        *flags,
+    ]
     if cli(argv) != 0:
         raise RuntimeError(f"clipwsss {' '.join(argv)} failed")
     argv = ["predict", "--run-dir", str(run / "run"), *common, "--out", str(run / "train")]
@@ -52,11 +65,18 @@ def write_summary(args, out: pd.DataFrame, seconds: float, argv: list[str] | Non
     """--out/ablations.json (command, settings, run time) and --out/summary.md (the table)."""
     from clipwsss.train.tasks.weakclip_recipes import get_recipe
 
-    info = {"command": ["python", "scripts/weakclip_ablations.py", *(argv or sys.argv[1:])],
-            "iterations": args.iters, "images": args.limit, "split": "train",
-            "train seed": get_recipe("toy").train.seed, "n_boot": args.n_boot,
-            "seconds": round(seconds), "torch": torch.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads()}  # fmt: skip
+    info = {
+        "command": ["python", "scripts/weakclip_ablations.py", *(argv or sys.argv[1:])],
+        "iterations": args.iters,
+        "images": args.limit,
+        "split": "train",
+        "train seed": get_recipe("toy").train.seed,
+        "n_boot": args.n_boot,
+        "seconds": round(seconds),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
     (args.out / "ablations.json").write_text(json.dumps(info, indent=2) + "\n")
     (args.out / "summary.md").write_text(
         f"WeakCLIP ablations on the toy world (profile toy; {args.iters} steps on the first "

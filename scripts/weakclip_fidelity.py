@@ -60,10 +60,12 @@ def train_batch(kit: Path) -> tuple[torch.Tensor, torch.Tensor]:
     digest = hashlib.sha256(pixels.numpy().tobytes()).hexdigest()
     if digest != info["normalised_sha256"]:
         raise ValueError(f"normalised training batch sha256 {digest} != the kit's")
-    seeds = torch.stack([
-        torch.from_numpy(np.asarray(Image.open(kit / "inputs" / n), dtype=np.int64))
-        for n in info["seeds"]
-    ])  # fmt: skip
+    seeds = torch.stack(
+        [
+            torch.from_numpy(np.asarray(Image.open(kit / "inputs" / n), dtype=np.int64))
+            for n in info["seeds"]
+        ]
+    )
     return pixels, seeds
 
 
@@ -106,12 +108,17 @@ def _train_step(model, pixels, seeds, loss_config, recipe) -> dict:
     def keep(name):
         return lambda module, args, out: seen.__setitem__(name, (args, out))
 
-    hooks = [getattr(model, n).register_forward_hook(keep(n)) for n in
-             ("adapter", "coattention", "neck", "head")]  # fmt: skip
+    hooks = [
+        getattr(model, n).register_forward_hook(keep(n))
+        for n in ("adapter", "coattention", "neck", "head")
+    ]
     hooks.append(model.register_forward_hook(keep("model")))
     model.zero_grad(set_to_none=True)
     terms = training_step(
-        model, {"pixels": pixels, "seeds": seeds}, loss_config, mean=recipe.data.mean,
+        model,
+        {"pixels": pixels, "seeds": seeds},
+        loss_config,
+        mean=recipe.data.mean,
         std=recipe.data.std,
     )
     terms.total.backward()
@@ -141,8 +148,9 @@ def _train_step(model, pixels, seeds, loss_config, recipe) -> dict:
     out["crf_image"] = images
     clamped = crf_inputs(probs, loss_config.crf_min_prob)
     out["crf_unary"] = -np.log(np.clip(clamped, 1e-5, 1.0))  # pydensecrf unary_from_softmax
-    out["crf_q"] = crf_targets(images, probs, dict(loss_config.crf),
-                               min_prob=loss_config.crf_min_prob)  # fmt: skip
+    out["crf_q"] = crf_targets(
+        images, probs, dict(loss_config.crf), min_prob=loss_config.crf_min_prob
+    )
     out["losses"] = {
         "seed": terms.seed.item(),
         "boundary": terms.boundary.item(),
@@ -193,12 +201,17 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
         named = dict(model.named_parameters())
         grads = {k: named[k].grad.numpy() for k in param_keys if named[k].grad is not None}
         np.savez(out / "grads.npz", **grads)
-        bn = {k: v.numpy() for k, v in model.state_dict().items()
-              if k.endswith(("running_mean", "running_var"))}  # fmt: skip
+        bn = {
+            k: v.numpy()
+            for k, v in model.state_dict().items()
+            if k.endswith(("running_mean", "running_var"))
+        }
         np.savez(out / "bn_after_step.npz", **bn)
-        extra = {"token_ids": model.text_encoder.name_ids,
-                 "text_features": model.text_encoder().detach(),
-                 "visual_pos_embed": model.visual.positional_embedding.detach()}  # fmt: skip
+        extra = {
+            "token_ids": model.text_encoder.name_ids,
+            "text_features": model.text_encoder().detach(),
+            "visual_pos_embed": model.visual.positional_embedding.detach(),
+        }
         for name, value in {**extra, **step}.items():
             if name != "crf_unary":
                 _save(out / name, value)
@@ -210,8 +223,11 @@ def write_candidate(kit: Path, out: Path, *, loss=None, parts=PARTS, **model_ove
             if digest != spec["normalised_sha256"]:
                 raise ValueError(f"normalised {name} sha256 {digest} != the kit's")
             # the image as it is: one scale (ratio 1), the default windows, no CRF
-            config = weakclip_tta(replace(recipe.tta, short_side=min(x.shape[-2:]),
-                                          scales=(1.0,), flip=False, crf=False))  # fmt: skip
+            config = weakclip_tta(
+                replace(
+                    recipe.tta, short_side=min(x.shape[-2:]), scales=(1.0,), flip=False, crf=False
+                )
+            )
             model.eval()
             _save(out / f"infer_{name}_noflip", tta_scores(model, x[None], config)[0])
             flipped = tta_scores(model, x.flip(-1)[None], config)[0].flip(-1)
@@ -280,13 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kit", type=Path, default=KIT)
     ap.add_argument("--out", type=Path, help="candidate folder (default: a temporary one)")
     ap.add_argument("--markdown", action="store_true", help="print the per-check table")
-    ap.add_argument("--drop-path-effect", action="store_true",
-                    help="instead: logits and losses with the default drop path on vs off")
+    ap.add_argument(
+        "--drop-path-effect",
+        action="store_true",
+        help="instead: logits and losses with the default drop path on vs off",
+    )
     a = ap.parse_args(argv)
     if a.drop_path_effect:
         for row in drop_path_effect(a.kit):
-            print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                            for k, v in row.items()))
+            print(
+                "  ".join(
+                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+                )
+            )
         return 0
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:

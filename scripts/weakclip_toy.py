@@ -41,15 +41,38 @@ def weakclip_runs(data: Path, out: Path, seed: int, iters: int | None) -> dict[s
     run = out / f"weakclip_seed{seed}"
     seeds = out / "clip_es" / "train" / "masks"
     extra = ["--iterations", str(iters)] if iters else []
-    argv = ["train", "weakclip", "--recipe", "toy", "--root", str(data), "--seeds", str(seeds),
-            "--run-dir", str(run / "run"), "--seed", str(seed), "--progress", "false",
-            *extra]  # fmt: skip
+    argv = [
+        "train",
+        "weakclip",
+        "--recipe",
+        "toy",
+        "--root",
+        str(data),
+        "--seeds",
+        str(seeds),
+        "--run-dir",
+        str(run / "run"),
+        "--seed",
+        str(seed),
+        "--progress",
+        "false",
+        *extra,
+    ]
     if cli(argv) != 0:
         raise RuntimeError(f"clipwsss {' '.join(argv)} failed")
     preds = {}
     for split in ("train", "val"):
-        argv = ["predict", "--run-dir", str(run / "run"), "--root", str(data), "--split", split,
-                "--out", str(run / split)]  # fmt: skip
+        argv = [
+            "predict",
+            "--run-dir",
+            str(run / "run"),
+            "--root",
+            str(data),
+            "--split",
+            split,
+            "--out",
+            str(run / split),
+        ]
         if cli(argv) != 0:
             raise RuntimeError(f"clipwsss {' '.join(argv)} failed")
         preds[split] = run / split
@@ -98,9 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(run / "log.csv", args.out / "logs" / f"seed{s}_log.csv")
         shutil.copyfile(run / "config.json", args.out / "logs" / f"seed{s}_config.json")
     table.to_csv(args.out / "weakclip_toy.csv", index=False)
-    info = {"command": ["python", "scripts/weakclip_toy.py", *(argv or sys.argv[1:])],
-            "seconds": round(time.time() - started), "torch": torch.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads()}  # fmt: skip
+    info = {
+        "command": ["python", "scripts/weakclip_toy.py", *(argv or sys.argv[1:])],
+        "seconds": round(time.time() - started),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
     (args.out / "weakclip_toy.json").write_text(json.dumps(info, indent=2))
     (args.out / "summary.md").write_text(
         "WeakCLIP vs CLIP-ES on the toy world (profile toy; mIoU %, 95% paired image "

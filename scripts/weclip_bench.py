@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    model = WeClip(load_clip("ViT-B-16-quickgelu", None, device=device), voc_vocabulary(),
-                   WeClipConfig(rfm_start=0, count_val_forwards=False)).to(device)  # fmt: skip
+    model = WeClip(
+        load_clip("ViT-B-16-quickgelu", None, device=device),
+        voc_vocabulary(),
+        WeClipConfig(rfm_start=0, count_val_forwards=False),
+    ).to(device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     gen = torch.Generator().manual_seed(0)
@@ -68,14 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "command": "python scripts/weclip_bench.py " + " ".join(words),
-        "device": device, "threads": args.threads, "batch_size": args.batch_size, "crop": args.crop,
+        "device": device,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "crop": args.crop,
         "seconds_per_iteration": [round(t, 2) for t in times],
         "iterations_per_second": round(len(times) / sum(times), 4),
-        "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
-                                 else rss_mib),
+        "peak_memory_mib": round(
+            torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss_mib
+        ),
         "memory_kind": "cuda max allocated" if device == "cuda" else "process max RSS",
-        "machine": platform.machine(), "torch": torch.__version__,
-    }  # fmt: skip
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+    }
     print(json.dumps(result, indent=2))
     if args.out:
         with open(args.out, "w") as f:

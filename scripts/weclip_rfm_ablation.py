@@ -73,15 +73,23 @@ def train_one(args, decoder: str, rfm: str, seed: int) -> Path:
     cfg = (toy_config if decoder == "toy" else toy_small_config)(**over)
     over = {} if args.iterations is None else {"iterations": args.iterations, "warmup_iters": 0}
     recipe = RECIPES["toy"]
-    recipe = replace(recipe, model=cfg, train=replace(recipe.train, seed=seed, progress=False,
-                                                      run_dir=str(run / "run"), **over))
+    recipe = replace(
+        recipe,
+        model=cfg,
+        train=replace(recipe.train, seed=seed, progress=False, run_dir=str(run / "run"), **over),
+    )
     task = WeClipTask(recipe, _dataset(args.data, "train", 0))
     t0 = time.time()
     result = train(task, recipe.train)
     train_s = time.time() - t0
-    info = {"decoder": decoder, "rfm": rfm, "seed": seed, "train_seconds": round(train_s, 1),
-            "rfm_switch_iteration": cfg.rfm_switch_iteration(result.step),
-            "iterations": result.step}  # fmt: skip
+    info = {
+        "decoder": decoder,
+        "rfm": rfm,
+        "seed": seed,
+        "train_seconds": round(train_s, 1),
+        "rfm_switch_iteration": cfg.rfm_switch_iteration(result.step),
+        "iterations": result.step,
+    }
     score_model(args, result.model, run, "", info)
     return run
 
@@ -99,9 +107,15 @@ def score_model(args, model, run: Path, suffix: str, info: dict) -> None:
     model = model.eval()
     val = _dataset(args.data, "val", args.n_val)
     pred = run / f"pred_val{suffix}"
-    predict_dataset(model, val, pred, weclip_tta(InferenceConfig(long_side=None)),
-                    method="weclip", trained={"run": str(run), "suffix": suffix},
-                    progress=False)  # fmt: skip
+    predict_dataset(
+        model,
+        val,
+        pred,
+        weclip_tta(InferenceConfig(long_side=None)),
+        method="weclip",
+        trained={"run": str(run), "suffix": suffix},
+        progress=False,
+    )
     hists = {"val": evaluate(val, pred, per_image=True, progress=False).image_hists}
     train_ds = _dataset(args.data, "train", args.n_train_eval)
     n = len(_names()) + 1
@@ -113,11 +127,16 @@ def score_model(args, model, run: Path, suffix: str, info: dict) -> None:
         for key, label in zip(("caa", "rfm"), labels, strict=True):
             pseudo[key].append(confusion_matrix(label, gt, n))
     hists.update({f"train_{k}": np.stack(v) for k, v in pseudo.items()})
-    info = {**info, "decoder_parameters": model.trainable_parameters(),
-            "platform": platform.machine(), "torch": torch.__version__}  # fmt: skip
+    info = {
+        **info,
+        "decoder_parameters": model.trainable_parameters(),
+        "platform": platform.machine(),
+        "torch": torch.__version__,
+    }
     (run / f"info{suffix}.json").write_text(json.dumps(info, indent=2) + "\n")
-    np.savez_compressed(run / f"hists{suffix}.npz",
-                        **{k: v.astype(np.int32) for k, v in hists.items()})  # fmt: skip
+    np.savez_compressed(
+        run / f"hists{suffix}.npz", **{k: v.astype(np.int32) for k, v in hists.items()}
+    )
     print(json.dumps(info), flush=True)
 
 
@@ -137,8 +156,14 @@ def score_step(args, decoder: str, rfm: str, seed: int, step: int) -> None:
     model = build_model(replace(RECIPES["toy"], model=cfg))
     folder = checkpoint_dir(run / "run", step)
     model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
-    info = {"decoder": decoder, "rfm": rfm, "seed": seed, "train_seconds": None,
-            "rfm_switch_iteration": cfg.rfm_switch_iteration(300), "iterations": step}
+    info = {
+        "decoder": decoder,
+        "rfm": rfm,
+        "seed": seed,
+        "train_seconds": None,
+        "rfm_switch_iteration": cfg.rfm_switch_iteration(300),
+        "iterations": step,
+    }
     score_model(args, model, run, f"_step{step}", info)
 
 
@@ -203,24 +228,45 @@ def cmd_report(args) -> None:
     stem = f"14_rfm_ablation{suffix}"
     np.savez_compressed(args.out / f"{stem}_hists.npz", **arrays)
     table.to_csv(args.out / f"{stem}.csv", index=False)
-    runs = pd.DataFrame(infos)[["decoder", "rfm", "seed", "decoder_parameters",
-                                "rfm_switch_iteration", "iterations", "train_seconds"]]
+    runs = pd.DataFrame(infos)[
+        [
+            "decoder",
+            "rfm",
+            "seed",
+            "decoder_parameters",
+            "rfm_switch_iteration",
+            "iterations",
+            "train_seconds",
+        ]
+    ]
     (args.out / f"{stem}_runs.csv").write_text(runs.to_csv(index=False))
-    md = ["# WeCLIP on toy: RFM on/off and decoder size, over training seeds", "",
-          "Produced by `python scripts/weclip_rfm_ablation.py train --decoder D --rfm R "
-          "--seeds S` for each run below, then `python scripts/weclip_rfm_ablation.py report` "
-          f"({platform.machine()}, torch {torch.__version__}). Toy recipe (300 iterations, "
-          "batch 4, crop 96, 400 generated train images). Val: 200 toy val images, scales "
-          "{1.0, 0.75} + flip, no CRF. Train pseudo labels: each RFM-on model's own online "
-          "labels (CAA, and RFM with its A_f) on whole train images. mIoU in %, mean over "
-          f"training seeds; 95% interval from {args.n_boot} paired image resamples of that "
-          "mean; seed range = max - min over seeds (not in the interval)."
-          + (f" Every model here is the checkpoint of step {args.step} of its 300-step run "
-             f"(`python scripts/weclip_rfm_ablation.py score-step --step {args.step} ...`, "
-             f"`report --step {args.step}`): the RFM-on runs used RFM labels from step 92 "
-             "on; runs part way through the schedule, not runs of that length."
-             if args.step else ""), "",
-          table.to_markdown(index=False), "", "## Runs", "", runs.to_markdown(index=False), ""]
+    md = [
+        "# WeCLIP on toy: RFM on/off and decoder size, over training seeds",
+        "",
+        "Produced by `python scripts/weclip_rfm_ablation.py train --decoder D --rfm R "
+        "--seeds S` for each run below, then `python scripts/weclip_rfm_ablation.py report` "
+        f"({platform.machine()}, torch {torch.__version__}). Toy recipe (300 iterations, "
+        "batch 4, crop 96, 400 generated train images). Val: 200 toy val images, scales "
+        "{1.0, 0.75} + flip, no CRF. Train pseudo labels: each RFM-on model's own online "
+        "labels (CAA, and RFM with its A_f) on whole train images. mIoU in %, mean over "
+        f"training seeds; 95% interval from {args.n_boot} paired image resamples of that "
+        "mean; seed range = max - min over seeds (not in the interval)."
+        + (
+            f" Every model here is the checkpoint of step {args.step} of its 300-step run "
+            f"(`python scripts/weclip_rfm_ablation.py score-step --step {args.step} ...`, "
+            f"`report --step {args.step}`): the RFM-on runs used RFM labels from step 92 "
+            "on; runs part way through the schedule, not runs of that length."
+            if args.step
+            else ""
+        ),
+        "",
+        table.to_markdown(index=False),
+        "",
+        "## Runs",
+        "",
+        runs.to_markdown(index=False),
+        "",
+    ]
     (args.out / f"{stem}.md").write_text("\n".join(md))
     print("\n".join(md))
 
@@ -239,8 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--n-train-eval", type=int, default=100, help="train images of the labels")
     p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--step", type=int, default=0,
-                   help="score-step / report: a checkpoint step of the runs (0: finished runs)")
+    p.add_argument(
+        "--step",
+        type=int,
+        default=0,
+        help="score-step / report: a checkpoint step of the runs (0: finished runs)",
+    )
     p.add_argument("--iterations", type=int, default=None, help="override (smoke runs only)")
     p.add_argument("--n-val", type=int, default=None, help="first val images (smoke runs only)")
     args = p.parse_args(argv)

@@ -30,15 +30,18 @@ def _clip_es_runs(data: Path, work: Path, split: str, limit: int | None) -> dict
     es, dataset = toy_clip_es(data, split)
     out = clip_es_folders(es, dataset, work / f"clip_es_{split}", threshold=None, limit=limit)
     return {
-        "CLIP-ES + CAA": evaluate(dataset, out["cams"], per_image=True, limit=limit,
-                                  progress=False).image_hists,
-        "CLIP-ES + CAA + dCRF": evaluate(dataset, out["crf"], per_image=True, limit=limit,
-                                         progress=False).image_hists,
-    }  # fmt: skip
+        "CLIP-ES + CAA": evaluate(
+            dataset, out["cams"], per_image=True, limit=limit, progress=False
+        ).image_hists,
+        "CLIP-ES + CAA + dCRF": evaluate(
+            dataset, out["crf"], per_image=True, limit=limit, progress=False
+        ).image_hists,
+    }
 
 
-def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
-                limits: dict[str, int | None]) -> tuple[dict, float]:  # fmt: skip
+def _weclip_run(
+    data: Path, work: Path, seed: int, iterations: int | None, limits: dict[str, int | None]
+) -> tuple[dict, float]:
     from dataclasses import replace
 
     from clipwsss.data import VOCDataset
@@ -55,8 +58,9 @@ def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
     t0 = time.time()
     run_dir = str(work / f"weclip_seed{seed}")
     recipe = RECIPES["toy"]
-    recipe = replace(recipe, train=replace(recipe.train, seed=seed, run_dir=run_dir,
-                                           progress=False, **over))  # fmt: skip
+    recipe = replace(
+        recipe, train=replace(recipe.train, seed=seed, run_dir=run_dir, progress=False, **over)
+    )
     task = WeClipTask(recipe, VOCDataset(data, "train", class_names=list(names)))
     result = train(task, recipe.train)
     train_s = time.time() - t0
@@ -71,9 +75,15 @@ def _weclip_run(data: Path, work: Path, seed: int, iterations: int | None,
         ds = VOCDataset(data, split, class_names=list(names))
         ds.ids = ds.ids[:limit] if limit else ds.ids  # the images CLIP-ES is scored on
         pred = work / f"weclip_seed{seed}" / f"pred_{split}"
-        predict_dataset(result.model, ds, pred, weclip_tta(InferenceConfig(long_side=None)),
-                        method="weclip", trained=trained_identity(run_dir),
-                        progress=False)  # fmt: skip
+        predict_dataset(
+            result.model,
+            ds,
+            pred,
+            weclip_tta(InferenceConfig(long_side=None)),
+            method="weclip",
+            trained=trained_identity(run_dir),
+            progress=False,
+        )
         hists[split] = evaluate(ds, pred, per_image=True, progress=False).image_hists
     return hists, train_s, resumed
 
@@ -101,13 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     if not (args.data / "ImageSets" / "Segmentation" / "val.txt").is_file():
-        generate_toy_voc(args.data, n_train=args.n_train, n_val=args.n_val, seed=0,
-                         image_size=TOY_IMAGE_SIZE)  # fmt: skip
+        generate_toy_voc(
+            args.data, n_train=args.n_train, n_val=args.n_val, seed=0, image_size=TOY_IMAGE_SIZE
+        )
     limits = {"val": None, "train": args.n_train_eval}
     words = sys.argv[1:] if argv is None else argv
-    summary = {"command": "python scripts/weclip_toy.py " + " ".join(words), "tables": {},
-               "train_seconds": {}, "platform": platform.machine(),
-               "torch": torch.__version__}  # fmt: skip
+    summary = {
+        "command": "python scripts/weclip_toy.py " + " ".join(words),
+        "tables": {},
+        "train_seconds": {},
+        "platform": platform.machine(),
+        "torch": torch.__version__,
+    }
     per_split = {s: _clip_es_runs(args.data, args.work, s, limits[s]) for s in ("val", "train")}
     for seed in args.seeds:
         hists, secs, resumed = _weclip_run(args.data, args.work, seed, args.iterations, limits)

@@ -60,13 +60,22 @@ def cmd_train(args) -> None:
     changes = _parse_sets(args.set)
     run = args.work / f"ablation_{args.tag}"
     recipe = RECIPES["toy"]
-    recipe = replace(recipe, model=toy_config(**changes),
-                     train=replace(recipe.train, seed=0, run_dir=str(run), progress=False))
+    recipe = replace(
+        recipe,
+        model=toy_config(**changes),
+        train=replace(recipe.train, seed=0, run_dir=str(run), progress=False),
+    )
     task = WeClipTask(recipe, VOCDataset(args.data, "train", class_names=list(_names())))
     result = train(task, recipe.train)
-    predict_dataset(result.model, _val(args.data), run / "pred_val",
-                    weclip_tta(InferenceConfig(long_side=None)), method="weclip",
-                    trained=trained_identity(run), progress=False)  # fmt: skip
+    predict_dataset(
+        result.model,
+        _val(args.data),
+        run / "pred_val",
+        weclip_tta(InferenceConfig(long_side=None)),
+        method="weclip",
+        trained=trained_identity(run),
+        progress=False,
+    )
     (run / "changes.json").write_text(json.dumps(changes) + "\n")
 
 
@@ -86,10 +95,12 @@ def _scale_runs(args, runs: dict) -> None:
         for scales in SCALE_SETS:
             out = run / f"pred_val_scales_{'_'.join(map(str, scales))}"
             tta = weclip_tta(InferenceConfig(scales=scales, long_side=None))
-            predict_dataset(model, val, out, tta, method="weclip",
-                            trained=trained_identity(run), progress=False)  # fmt: skip
-            runs[f"seed {seed}: scales {scales}"] = evaluate(val, out, per_image=True,
-                                                             progress=False).image_hists
+            predict_dataset(
+                model, val, out, tta, method="weclip", trained=trained_identity(run), progress=False
+            )
+            runs[f"seed {seed}: scales {scales}"] = evaluate(
+                val, out, per_image=True, progress=False
+            ).image_hists
 
 
 def cmd_report(args) -> None:
@@ -97,19 +108,26 @@ def cmd_report(args) -> None:
     from clipwsss.pipelines.evaluate import evaluate
 
     val = _val(args.data)
-    runs = {DEFAULT_RUN: evaluate(val, args.work / "weclip_seed0" / "pred_val", per_image=True,
-                                  progress=False).image_hists}  # fmt: skip
+    runs = {
+        DEFAULT_RUN: evaluate(
+            val, args.work / "weclip_seed0" / "pred_val", per_image=True, progress=False
+        ).image_hists
+    }
     for run in sorted(args.work.glob("ablation_*")):
         if not (run / "changes.json").is_file():  # still training: left out, and said so
             print(f"skipping unfinished {run.name}", file=sys.stderr)
             continue
         changes = json.loads((run / "changes.json").read_text())
         tag = ", ".join(f"{k}={v}" for k, v in changes.items())
-        runs[f"seed 0: {tag}"] = evaluate(val, run / "pred_val", per_image=True,
-                                          progress=False).image_hists  # fmt: skip
+        runs[f"seed 0: {tag}"] = evaluate(
+            val, run / "pred_val", per_image=True, progress=False
+        ).image_hists
     _scale_runs(args, runs)
-    summary = {"command": "python scripts/weclip_toy_ablations.py " + " ".join(sys.argv[1:]),
-               "n_images": len(val), "rows": ablation_rows(runs, n_boot=args.n_boot)}  # fmt: skip
+    summary = {
+        "command": "python scripts/weclip_toy_ablations.py " + " ".join(sys.argv[1:]),
+        "n_images": len(val),
+        "rows": ablation_rows(runs, n_boot=args.n_boot),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablations.json").write_text(json.dumps(summary, indent=2) + "\n")
     markdown = ablations_markdown(summary)
@@ -126,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="", help="train: name of the variant")
     p.add_argument("--set", nargs="*", default=[], help="train: WeClipConfig field=JSON value")
     p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--markdown-only", action="store_true",
-                   help="report: rewrite ablations.md from ablations.json")  # fmt: skip
+    p.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="report: rewrite ablations.md from ablations.json",
+    )
     args = p.parse_args(argv)
     if args.markdown_only:
         from clipwsss.experiments.weclip import ablations_markdown

@@ -28,8 +28,15 @@ def tiny_rn():
     return cw.load_clip("clipwsss-tiny-rn", pretrained=None)
 
 
-def write_rect_voc(root, n: int = 4, *, size: tuple[int, int] = (64, 80), seed: int = 0,
-                   ignore_row: bool = False, empty: tuple[str, ...] = ()):  # fmt: skip
+def write_rect_voc(
+    root,
+    n: int = 4,
+    *,
+    size: tuple[int, int] = (64, 80),
+    seed: int = 0,
+    ignore_row: bool = False,
+    empty: tuple[str, ...] = (),
+):
     """A VOC2012-layout folder of ``n`` noise images with a cat rectangle, plus a dog rectangle
     in every odd image; ``empty`` adds images whose XML lists no object (inserted second).
 

@@ -36,9 +36,13 @@ def test_build_applies_overrides_and_vocab(toy_setup):
 def test_score_variants_tables(toy_setup):
     variants = {
         "softmax + bg": {},
-        "no softmax, classes only": {"softmax": False, "use_background": False,
-                                     "text_set": "dataset", "refine": "none"},
-    }  # fmt: skip
+        "no softmax, classes only": {
+            "softmax": False,
+            "use_background": False,
+            "text_set": "dataset",
+            "refine": "none",
+        },
+    }
     results = ab.score_variants(toy_setup, variants)
     assert list(results) == list(variants)
     assert results["no softmax, classes only"].refined is None
@@ -59,10 +63,9 @@ def test_logit_gradcam_ignores_the_background_set(toy_setup):
     a = ab.score_variants(toy_setup, {"a": {"softmax": False, "refine": "none"}}, ids=ids)["a"]
     b = ab.score_variants(
         toy_setup,
-        {"b": {"softmax": False, "use_background": False, "text_set": "dataset",
-               "refine": "none"}},
+        {"b": {"softmax": False, "use_background": False, "text_set": "dataset", "refine": "none"}},
         ids=ids,
-    )["b"]  # fmt: skip
+    )["b"]
     np.testing.assert_allclose(a.initial.iou, b.initial.iou)
 
 
@@ -76,8 +79,9 @@ def test_resnet_variant_skipped_on_toy_and_runs_with_a_resnet(toy_setup, tiny_rn
 
 
 def test_paper_table_difference():
-    table = ab.paper_table({"initial": ("t2_initial", 50.04), "sharp": ("s1_avg_sharpness", 0.01)},
-                           profile="toy")  # fmt: skip
+    table = ab.paper_table(
+        {"initial": ("t2_initial", 50.04), "sharp": ("s1_avg_sharpness", 0.01)}, profile="toy"
+    )
     assert list(table.columns) == ["paper", "ours (toy)", "difference"]
     assert table.loc["initial", "paper"] == 58.6
     assert table.loc["initial", "difference"] == pytest.approx(-8.6, abs=0.05)
@@ -90,8 +94,9 @@ def test_class_cam_and_figure(toy_setup):
     assert ab.ids_with_class(toy_setup, name)[0] == image_id
     cam = ab.class_cam(toy_setup, {}, image_id, name)
     assert cam.shape == (96, 96) and 0 <= cam.min() and cam.max() <= 1
-    fig = ab.cam_grid_figure(toy_setup, {"default": {}, "cls": {"pooling": "cls"}},
-                             [(image_id, name)])  # fmt: skip
+    fig = ab.cam_grid_figure(
+        toy_setup, {"default": {}, "cls": {"pooling": "cls"}}, [(image_id, name)]
+    )
     assert len(fig.axes) == 3
 
 

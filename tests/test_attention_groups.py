@@ -60,8 +60,11 @@ def test_grouping_counts_of_a_perfectly_grouped_and_a_uniform_map():
 def test_ranking_counts_is_one_for_grouping_one_half_for_uniform_and_zero_inverted():
     lab = labels_4x4()
     n = lab.size
-    for attn, expected in [(grouped_attention(lab), 1.0), (torch.full((n, n), 1 / n), 0.5),
-                           (grouped_attention(lab, 0.0, 1.0), 0.0)]:  # fmt: skip
+    for attn, expected in [
+        (grouped_attention(lab), 1.0),
+        (torch.full((n, n), 1 / n), 0.5),
+        (grouped_attention(lab, 0.0, 1.0), 0.0),
+    ]:
         r = ag.ranking_counts(attn, lab)
         for name in ag.RANKINGS:
             wins, comparisons = r[name]
@@ -84,8 +87,9 @@ def test_attention_grouping_and_tables_on_the_tiny_vit(tiny_vit, make_rect_voc, 
     es = cw.ClipES(tiny_vit, cw.voc_vocabulary(), cw.ClipEsConfig(caa_layers=2))
     rec = ag.attention_grouping(es, voc, voc.ids)
     out = es(load_image(voc.sample(voc.ids[0]).image_path), voc.sample(voc.ids[0]).labels)
-    labels = ag.patch_labels(load_label_png(voc.sample(voc.ids[0]).gt_path), out.grid,
-                             n_values=voc.n_classes)  # fmt: skip
+    labels = ag.patch_labels(
+        load_label_png(voc.sample(voc.ids[0]).gt_path), out.grid, n_values=voc.n_classes
+    )
     first = ag.grouping_counts(out.affinity, labels)  # the official A^t, image 0
     for g, (total, pairs) in first.items():
         assert rec.maps[ag.affinity_name(2, 2)][g][0][0] == pytest.approx(total, rel=1e-5)
@@ -101,8 +105,9 @@ def test_attention_grouping_and_tables_on_the_tiny_vit(tiny_vit, make_rect_voc, 
     assert t.loc[(official, "within object"), "pairs"] > 0
     row = t.loc[("block 1", "within object - background to object")]
     within = t.loc[("block 1", "within object"), "value"]
-    assert row["value"] == pytest.approx(within - t.loc[("block 1", "background to object"),
-                                                        "value"])  # fmt: skip
+    assert row["value"] == pytest.approx(
+        within - t.loc[("block 1", "background to object"), "value"]
+    )
     r = ag.ranking_table(rec, n_boot=50)
     assert ((r["value"] >= -100) & (r["value"] <= 100)).all()
     assert ("own object over background", f"{official} - {ag.LOCALITY}") in r.index

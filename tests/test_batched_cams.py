@@ -34,8 +34,15 @@ def tiny_file(tiny_vit, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def tiny(tiny_file) -> list[str]:
-    return ["--model", "clipwsss-tiny-vit", "--pretrained", str(tiny_file), "--caa-layers", "2",
-            "--quiet"]  # fmt: skip
+    return [
+        "--model",
+        "clipwsss-tiny-vit",
+        "--pretrained",
+        str(tiny_file),
+        "--caa-layers",
+        "2",
+        "--quiet",
+    ]
 
 
 def _data(root: Path) -> list[str]:
@@ -61,10 +68,16 @@ def test_batched_forward_equals_the_one_image_path_on_the_fidelity_kit():
             one = es(image, list(labels))
             assert out.keys.tolist() == one.keys.tolist()
             assert out.attn.shape == (8, *one.attn.shape[1:])  # only the maps CAA reads
-            pairs = [(out.cams, one.cams), (out.refined, one.refined),
-                     (out.attn, one.attn[-8:]), (out.scores, one.scores),
-                     (es.upsample(out.refined, image.shape[:2]),
-                      es.upsample(one.refined, image.shape[:2]))]  # fmt: skip
+            pairs = [
+                (out.cams, one.cams),
+                (out.refined, one.refined),
+                (out.attn, one.attn[-8:]),
+                (out.scores, one.scores),
+                (
+                    es.upsample(out.refined, image.shape[:2]),
+                    es.upsample(one.refined, image.shape[:2]),
+                ),
+            ]
             worst = max(worst, *[float((a - b).abs().max()) for a, b in pairs])
     assert worst <= 1e-5, worst
 
@@ -79,8 +92,19 @@ def _compare_main():
 def test_batched_cli_passes_the_fidelity_kit(tmp_path):
     """`cams --batch-size 4` (DataLoader workers, grouping by grid) at the kit's tolerance."""
     out = tmp_path / "cams"
-    argv = ["cams", *_data(FIXTURE), "--out", str(out), "--pretrained", str(WEIGHTS),
-            "--batch-size", "4", "--loader-workers", "2", "--quiet"]  # fmt: skip
+    argv = [
+        "cams",
+        *_data(FIXTURE),
+        "--out",
+        str(out),
+        "--pretrained",
+        str(WEIGHTS),
+        "--batch-size",
+        "4",
+        "--loader-workers",
+        "2",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert _compare_main()([str(REFERENCE), str(out), "--cams-only"]) == 0
 
@@ -113,29 +137,41 @@ def _same_cams(a: Path, b: Path, ids: list[str], atol: float = 0.0) -> None:
         fa, fb = load_cams(a / f"{image_id}.npy"), load_cams(b / f"{image_id}.npy")
         assert fa.keys.tolist() == fb.keys.tolist()
         for key in ("attn_highres", "highres"):
-            np.testing.assert_allclose(fa.get(key).astype(np.float32),
-                                       fb.get(key).astype(np.float32), atol=atol, rtol=0)
+            np.testing.assert_allclose(
+                fa.get(key).astype(np.float32), fb.get(key).astype(np.float32), atol=atol, rtol=0
+            )
 
 
 DONE = ["img_0", "img_1", "img_3", "img_4", "img_5"]
 
 
-def test_one_pass_gives_the_files_of_the_two_commands_and_resumes(voc, tiny, tmp_path,
-                                                                    capsys):
+def test_one_pass_gives_the_files_of_the_two_commands_and_resumes(voc, tiny, tmp_path, capsys):
     two, one = tmp_path / "two", tmp_path / "one"
     skip = "--skip-bad-images"
     assert main(["cams", *_data(voc), "--out", str(two / "cams"), *tiny, skip]) == 0
     masks = ["masks", "--cams", str(two / "cams"), *_data(voc), "--out", str(two / "masks")]
     assert main([*masks, "--workers", "0", "--quiet", skip]) == 0
-    argv = ["cams", *_data(voc), "--out", str(one / "cams"), "--masks", str(one / "masks"),
-            "--workers", "2", *tiny, skip]  # fmt: skip
+    argv = [
+        "cams",
+        *_data(voc),
+        "--out",
+        str(one / "cams"),
+        "--masks",
+        str(one / "masks"),
+        "--workers",
+        "2",
+        *tiny,
+        skip,
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "cams: 5 written" in out and "masks: 5 written" in out
     _same_cams(two / "cams", one / "cams", DONE)
     for image_id in DONE:
-        np.testing.assert_array_equal(load_label_png(two / "masks" / f"{image_id}.png"),
-                                      load_label_png(one / "masks" / f"{image_id}.png"))
+        np.testing.assert_array_equal(
+            load_label_png(two / "masks" / f"{image_id}.png"),
+            load_label_png(one / "masks" / f"{image_id}.png"),
+        )
     for name in ("failed.txt", "unlabelled.txt"):
         for stage in ("cams", "masks"):
             assert (one / stage / name).read_text() == (two / stage / name).read_text()
@@ -161,8 +197,9 @@ def test_batched_cli_matches_batch_size_one(voc, tiny, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     common = [*_data(voc), *tiny, "--skip-bad-images"]
     assert main(["cams", *common, "--out", str(a)]) == 0
-    assert main(["cams", *common, "--out", str(b), "--batch-size", "3",
-                 "--loader-workers", "1"]) == 0  # fmt: skip
+    assert (
+        main(["cams", *common, "--out", str(b), "--batch-size", "3", "--loader-workers", "1"]) == 0
+    )
     assert "5 written, 0 already there, 1 failed, 1 unlabelled" in capsys.readouterr().out
     _same_cams(a, b, DONE, atol=1e-3)
     for name in ("failed.txt", "unlabelled.txt"):
@@ -173,10 +210,18 @@ def test_batched_cli_matches_batch_size_one(voc, tiny, tmp_path, capsys):
     assert "fp16 needs a CUDA device" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("changes", [
-    {}, {"fusion": "cam"}, {"text_set": "dataset"}, {"softmax": False}, {"refine": "mhsa"},
-    {"refine": "none"}, {"pooling": "cls", "gradcam_block": -2},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"fusion": "cam"},
+        {"text_set": "dataset"},
+        {"softmax": False},
+        {"refine": "mhsa"},
+        {"refine": "none"},
+        {"pooling": "cls", "gradcam_block": -2},
+    ],
+)
 def test_batched_equals_one_image_for_every_switch(tiny_vit, changes):
     """Initial CAMs and scores within 1e-5 of ``es(image)`` for each ablation switch (the
     refined CAMs within 1e-3: CAA on the tiny random ViT amplifies the batch rounding)."""

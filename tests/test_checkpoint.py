@@ -69,8 +69,10 @@ def test_training_checkpoint_takes_its_config_activation(tiny_vit, tmp_path):
 
 
 def test_choose_activation_rules():
-    assert choose_activation("torchscript", "ViT-B-16") == (True, choose_activation(
-        "torchscript", "ViT-B-16")[1])  # fmt: skip
+    assert choose_activation("torchscript", "ViT-B-16") == (
+        True,
+        choose_activation("torchscript", "ViT-B-16")[1],
+    )
     assert choose_activation("state_dict", "ViT-B-16")[0]
     assert not choose_activation("training_checkpoint", "ViT-B-16")[0]
     assert choose_activation("training_checkpoint", "ViT-B-16-quickgelu")[0]
@@ -82,8 +84,10 @@ def test_choose_activation_rules():
 def test_cli_says_which_activation_it_chose(tmp_path, make_rect_voc, capsys):
     voc = make_rect_voc(tmp_path / "VOC2012", 1, seed=0).root
     data = ["--dataset", "voc12", "--root", str(voc), "--split", "train", "--quiet"]
-    assert main(["cams", *data, "--out", str(tmp_path / "cams"), "--pretrained",
-                 str(KIT_WEIGHTS)]) == 0  # fmt: skip
+    assert (
+        main(["cams", *data, "--out", str(tmp_path / "cams"), "--pretrained", str(KIT_WEIGHTS)])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "QuickGELU assumed" in err and "--activation" in err
 
@@ -97,8 +101,9 @@ def test_full_size_vit_b16_quickgelu_state_dict(tmp_path):
     path = tmp_path / "ViT-B-16-quickgelu.pt"
     torch.save(ref.state_dict(), path)
     arch = infer_clip_architecture(read_checkpoint(path)[1])
-    assert arch["vision_cfg"] == dict(layers=12, width=768, patch_size=16, image_size=224,
-                                      mlp_ratio=4.0)  # fmt: skip
+    assert arch["vision_cfg"] == dict(
+        layers=12, width=768, patch_size=16, image_size=224, mlp_ratio=4.0
+    )
     assert arch["embed_dim"] == 512 and arch["text_cfg"]["heads"] == 8
     clip = cw.load_clip("ViT-B-16", path)
     assert clip.quick_gelu and clip.model.visual.transformer.resblocks[0].attn.num_heads == 12

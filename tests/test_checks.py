@@ -58,8 +58,9 @@ def test_missing_and_new_values_fail(stored):
 
 
 def test_other_parameters_are_not_checked_rather_than_failed(stored):
-    result = checks.check_values("nb", "stages", STAGES + 5, params={**PARAMS, "seed": 1},
-                                 folder=stored)  # fmt: skip
+    result = checks.check_values(
+        "nb", "stages", STAGES + 5, params={**PARAMS, "seed": 1}, folder=stored
+    )
     assert result.ok and not result.checked and result.line.startswith("not checked")
 
 
@@ -71,8 +72,9 @@ def test_per_name_tolerances_strings_and_nan(tmp_path, monkeypatch):
     monkeypatch.delenv(checks.RECORD_ENV)
 
     def run(**change):
-        return checks.check_values("nb", "c", {**values, **change}, params=PARAMS,
-                                   folder=tmp_path).ok  # fmt: skip
+        return checks.check_values(
+            "nb", "c", {**values, **change}, params=PARAMS, folder=tmp_path
+        ).ok
 
     assert run(**{"sharpness a": 0.101, "mIoU a": 44.4})
     assert not run(**{"sharpness a": 0.104})
@@ -118,24 +120,34 @@ def test_two_pixels_more_on_another_cpu_pass_and_uncounted_shares_are_not_checke
 ):
     _store(tmp_path, monkeypatch, BINS, counts=BIN_COUNTS)
     other_cpu = {**BINS, "[0.3, 0.5)": 100 * 81 / 203}
-    result = checks.check_values("nb", "c", other_cpu, params=PARAMS, folder=tmp_path,
-                                 counts={**BIN_COUNTS, "[0.3, 0.5)": 203.0})  # fmt: skip
+    result = checks.check_values(
+        "nb",
+        "c",
+        other_cpu,
+        params=PARAMS,
+        folder=tmp_path,
+        counts={**BIN_COUNTS, "[0.3, 0.5)": 203.0},
+    )
     assert result.ok, result.line
     assert "wider for 1 over small counts" in result.line
     assert "1 counted under 100 shown, not checked" in result.line
     # A flat 0.3 points fails the same two pixels (the defect this rule mends).
     assert checks.compare(BINS, other_cpu, 0.3)
     # A share over 40 pixels is shown, not checked; a large-count share keeps the floor.
-    assert checks.check_values("nb", "c", {**BINS, "[0.1, 0.3)": 90.0}, params=PARAMS,
-                               folder=tmp_path, counts=BIN_COUNTS).ok  # fmt: skip
+    assert checks.check_values(
+        "nb", "c", {**BINS, "[0.1, 0.3)": 90.0}, params=PARAMS, folder=tmp_path, counts=BIN_COUNTS
+    ).ok
     moved = {**BINS, "[0.99, 1]": BINS["[0.99, 1]"] + 0.5}
-    assert not checks.check_values("nb", "c", moved, params=PARAMS, folder=tmp_path,
-                                   counts=BIN_COUNTS).ok  # fmt: skip
-    assert not checks.check_values("nb", "c", {**BINS, "mIoU": 52.56}, params=PARAMS,
-                                   folder=tmp_path, counts=BIN_COUNTS).ok  # fmt: skip
+    assert not checks.check_values(
+        "nb", "c", moved, params=PARAMS, folder=tmp_path, counts=BIN_COUNTS
+    ).ok
+    assert not checks.check_values(
+        "nb", "c", {**BINS, "mIoU": 52.56}, params=PARAMS, folder=tmp_path, counts=BIN_COUNTS
+    ).ok
     # The bin itself still catches a real change of its share.
-    assert not checks.check_values("nb", "c", {**BINS, "[0.3, 0.5)": 60.0}, params=PARAMS,
-                                   folder=tmp_path, counts=BIN_COUNTS).ok  # fmt: skip
+    assert not checks.check_values(
+        "nb", "c", {**BINS, "[0.3, 0.5)": 60.0}, params=PARAMS, folder=tmp_path, counts=BIN_COUNTS
+    ).ok
 
 
 def test_a_share_over_a_few_hundred_pixels_gets_a_wider_tolerance(tmp_path, monkeypatch):
@@ -146,8 +158,14 @@ def test_a_share_over_a_few_hundred_pixels_gets_a_wider_tolerance(tmp_path, monk
     assert rule["mIoU"] == checks.Rule(checks.MIOU_TOLERANCE)
 
     def run(bin_value, bin_count=400.0):
-        return checks.check_values("nb", "c", {**values, "bin": bin_value}, params=PARAMS,
-                                   folder=tmp_path, counts={"bin": bin_count})  # fmt: skip
+        return checks.check_values(
+            "nb",
+            "c",
+            {**values, "bin": bin_value},
+            params=PARAMS,
+            folder=tmp_path,
+            counts={"bin": bin_count},
+        )
 
     assert run(44.0).ok and run(36.0).ok
     assert not run(60.0).ok and not run(20.0).ok
@@ -171,8 +189,14 @@ def test_a_derived_difference_adds_its_parts_tolerances(tmp_path, monkeypatch):
     rule = checks.rules(json.loads((tmp_path / "nb.json").read_text())["checks"]["c"])
     assert {r.tolerance for r in rule.values()} == {checks.MIOU_TOLERANCE}
     with pytest.raises(KeyError, match="not checked"):
-        checks.check_values("nb", "c", values, params=PARAMS, folder=tmp_path,
-                            derived={"fixes - breaks": ("fixes", "nope")})  # fmt: skip
+        checks.check_values(
+            "nb",
+            "c",
+            values,
+            params=PARAMS,
+            folder=tmp_path,
+            derived={"fixes - breaks": ("fixes", "nope")},
+        )
 
 
 def test_every_comparison_can_be_logged(tmp_path, monkeypatch):

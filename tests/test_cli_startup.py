@@ -16,8 +16,9 @@ print(json.dumps({m: m in sys.modules for m in ("torch", "accelerate", "open_cli
 
 
 def _imported(*argv: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -31,7 +32,9 @@ def test_the_probe_sees_torch_when_a_command_needs_it():
 
 
 def test_package_names_load_on_first_use():
-    code = ("import sys, clipwsss as cw; a = 'torch' in sys.modules; cw.load_clip; "
-            "print(a, 'torch' in sys.modules)")  # fmt: skip
+    code = (
+        "import sys, clipwsss as cw; a = 'torch' in sys.modules; cw.load_clip; "
+        "print(a, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

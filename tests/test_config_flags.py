@@ -64,12 +64,27 @@ def test_cams_flags_build_the_config_and_keep_the_old_spellings():
     assert _cams_config([]) == ClipEsConfig()
     assert _cams_config(["--dataset", "coco14"]).box_threshold == 0.7  # supp. C
     assert _cams_config(["--dataset", "coco14", "--box-threshold", "0.5"]).box_threshold == 0.5
-    cfg = _cams_config(["--no-softmax", "--no-background", "--corrected-boxes", "--refine",
-                        "mhsa", "--caa-layers", "4", "--template", "a photo of {}."])  # fmt: skip
+    cfg = _cams_config(
+        [
+            "--no-softmax",
+            "--no-background",
+            "--corrected-boxes",
+            "--refine",
+            "mhsa",
+            "--caa-layers",
+            "4",
+            "--template",
+            "a photo of {}.",
+        ]
+    )
     assert cfg == ClipEsConfig(
-        softmax=False, use_background=False, official_boxes=False, refine="mhsa",
-        caa_layers=4, template="a photo of {}.",
-    )  # fmt: skip
+        softmax=False,
+        use_background=False,
+        official_boxes=False,
+        refine="mhsa",
+        caa_layers=4,
+        template="a photo of {}.",
+    )
     assert _cams_config(["--no-official-boxes"]).official_boxes is False
 
 
@@ -78,9 +93,10 @@ def test_float16_pos_embed_is_on_by_default_and_both_spellings_turn_it_off():
     assert _cams_config([]).pos_embed_fp16 is True
     assert _cams_config(["--no-pos-embed-fp16"]).pos_embed_fp16 is False
     assert _cams_config(["--float32-pos-embed"]).pos_embed_fp16 is False  # docs/fidelity.md
-    assert "--pos-embed-fp16" in build_parser()._subparsers._group_actions[0].choices[
-        "cams"
-    ].format_help()
+    assert (
+        "--pos-embed-fp16"
+        in build_parser()._subparsers._group_actions[0].choices["cams"].format_help()
+    )
 
 
 @dataclass(frozen=True)
@@ -92,13 +108,21 @@ class TrainLike:
 
 
 def test_bools_take_a_switch_or_a_value_and_tuples_several_values():
-    for argv, want in ((["--resume"], True), (["--no-resume"], False),
-                       (["--resume", "false"], False), (["--resume", "yes"], True)):  # fmt: skip
+    for argv, want in (
+        (["--resume"], True),
+        (["--no-resume"], False),
+        (["--resume", "false"], False),
+        (["--resume", "yes"], True),
+    ):
         assert config_from_args(TrainLike, _parse(TrainLike, argv)[1]).resume is want, argv
     base = TrainLike(resume=False)
     assert config_from_args(TrainLike, _parse(TrainLike, [])[1], base) == base
-    cfg = config_from_args(TrainLike, _parse(TrainLike, ["--betas", "0.5", "0.6", "--dilations",
-                                                         "4", "8", "12", "--limit", "3"])[1])
+    cfg = config_from_args(
+        TrainLike,
+        _parse(TrainLike, ["--betas", "0.5", "0.6", "--dilations", "4", "8", "12", "--limit", "3"])[
+            1
+        ],
+    )
     assert (cfg.betas, cfg.dilations, cfg.limit) == ((0.5, 0.6), (4, 8, 12), 3)
     with pytest.raises(SystemExit):
         _parse(TrainLike, ["--resume", "maybe"])

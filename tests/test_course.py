@@ -24,7 +24,8 @@ def pages() -> dict[Path, str]:
 def test_pages_equal_their_rendering(pages):
     for path, text in pages.items():
         assert path.read_text() == text, (
-            f"{path.relative_to(ROOT)} is stale: run python scripts/notebook_index.py")
+            f"{path.relative_to(ROOT)} is stale: run python scripts/notebook_index.py"
+        )
 
 
 def test_index_lists_every_notebook_once_with_its_header_run_time(pages):
@@ -60,9 +61,12 @@ def test_cannot_test_exactly_where_the_ledger_has_no_measurement():
     """A claim whose toy values are ledger keys is 'cannot test' iff one of those keys is not
     measured on toy, and its row then says what the ledger says it rests on."""
     results = course.Results(ROOT / "results" / "toy", ROOT / "notebooks")
-    ledgers = {p: build_ledger(ROOT / "results" / "toy", profiles=["toy"], paper=p,
-                               notebooks_dir=ROOT / "notebooks").set_index("key")
-               for p in ("CLIP-ES", "WeCLIP", "WeakCLIP")}  # fmt: skip
+    ledgers = {
+        p: build_ledger(
+            ROOT / "results" / "toy", profiles=["toy"], paper=p, notebooks_dir=ROOT / "notebooks"
+        ).set_index("key")
+        for p in ("CLIP-ES", "WeCLIP", "WeakCLIP")
+    }
     checked = 0
     for claim in course.CLAIMS:
         keys = [s.split(":") for s in claim.ours if s.startswith("ledger:")]
@@ -79,8 +83,9 @@ def test_cannot_test_exactly_where_the_ledger_has_no_measurement():
 
 def _copy_results(tmp_path: Path) -> Path:
     out = tmp_path / "toy"
-    shutil.copytree(ROOT / "results" / "toy", out,
-                    ignore=shutil.ignore_patterns("logs", "*.pt", "*.png"))  # fmt: skip
+    shutil.copytree(
+        ROOT / "results" / "toy", out, ignore=shutil.ignore_patterns("logs", "*.pt", "*.png")
+    )
     return out
 
 
@@ -103,13 +108,16 @@ def test_a_verdict_follows_the_stored_interval(tmp_path):
     assert gone["verdict"] == course.CANNOT and "noise.csv" in gone["why"]
 
 
-@pytest.mark.parametrize(("intervals", "expected"), [
-    ([(1.0, 0.2, 1.8)], course.SHOWS),
-    ([(-1.0, -1.8, -0.2)], course.CONTRADICTS),
-    ([(0.5, -0.2, 1.2)], course.NOT_SHOWN),
-    ([(2.0, 1.0, 3.0), (-2.0, -3.0, -1.0)], course.NOT_SHOWN),  # the seeds disagree
-    ([(2.0, 1.0, 3.0), (1.0, 0.1, 2.0)], course.SHOWS),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("intervals", "expected"),
+    [
+        ([(1.0, 0.2, 1.8)], course.SHOWS),
+        ([(-1.0, -1.8, -0.2)], course.CONTRADICTS),
+        ([(0.5, -0.2, 1.2)], course.NOT_SHOWN),
+        ([(2.0, 1.0, 3.0), (-2.0, -3.0, -1.0)], course.NOT_SHOWN),  # the seeds disagree
+        ([(2.0, 1.0, 3.0), (1.0, 0.1, 2.0)], course.SHOWS),
+    ],
+)
 def test_verdict_rule(intervals, expected):
     assert course.verdict(intervals) == expected
 
@@ -119,4 +127,5 @@ def test_render_page_refuses_missing_markers():
         course.render_page("no markers here\n", {"index": "x"})
     page = "a\n<!-- begin index: note -->\nold\n<!-- end index -->\nb\n"
     assert course.render_page(page, {"index": "new"}) == (
-        "a\n<!-- begin index: note -->\nnew\n<!-- end index -->\nb\n")
+        "a\n<!-- begin index: note -->\nnew\n<!-- end index -->\nb\n"
+    )

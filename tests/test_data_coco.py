@@ -103,15 +103,36 @@ def _tiny_instances(path: Path) -> Path:
         ],
         "categories": [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}],
         "annotations": [
-            {"id": 1, "image_id": 7, "category_id": 18, "iscrowd": 0, "area": 16.0,
-             "bbox": [2, 2, 4, 4], "segmentation": square(2, 2, 6, 6)},
-            {"id": 2, "image_id": 7, "category_id": 1, "iscrowd": 0, "area": 64.0,
-             "bbox": [0, 0, 8, 8], "segmentation": square(0, 0, 8, 8)},
+            {
+                "id": 1,
+                "image_id": 7,
+                "category_id": 18,
+                "iscrowd": 0,
+                "area": 16.0,
+                "bbox": [2, 2, 4, 4],
+                "segmentation": square(2, 2, 6, 6),
+            },
+            {
+                "id": 2,
+                "image_id": 7,
+                "category_id": 1,
+                "iscrowd": 0,
+                "area": 64.0,
+                "bbox": [0, 0, 8, 8],
+                "segmentation": square(0, 0, 8, 8),
+            },
             # uncompressed RLE, column-major: 10 empty columns of 10 rows, then 2 full ones
-            {"id": 3, "image_id": 7, "category_id": 1, "iscrowd": 1, "area": 20.0,
-             "bbox": [10, 0, 2, 10], "segmentation": {"counts": [100, 20], "size": [10, 12]}},
+            {
+                "id": 3,
+                "image_id": 7,
+                "category_id": 1,
+                "iscrowd": 1,
+                "area": 20.0,
+                "bbox": [10, 0, 2, 10],
+                "segmentation": {"counts": [100, 20], "size": [10, 12]},
+            },
         ],
-    }  # fmt: skip
+    }
     path.write_text(json.dumps(data))
     return path
 
@@ -121,8 +142,9 @@ def test_coco_json_to_pngs(tmp_path):
     out = tmp_path / "SegmentationClass" / "val2014"
     written = coco_json_to_pngs(instances, out, progress=False)
     assert [p.name for p in written] == [
-        "COCO_val2014_000000000007.png", "COCO_val2014_000000000009.png"
-    ]  # fmt: skip
+        "COCO_val2014_000000000007.png",
+        "COCO_val2014_000000000009.png",
+    ]
     label = load_label_png(written[0])
     assert label.shape == (10, 12)
     assert label[4, 4] == DOG + 1  # the smaller instance wins the overlap

@@ -56,8 +56,10 @@ def voc_root(tmp_path: Path) -> Path:
 
 
 def test_shipped_split_line_counts():
-    counts = {s: len(read_id_list(shipped_split_file("voc12", s))) for s in
-              ("train", "train_aug", "val", "trainval")}  # fmt: skip
+    counts = {
+        s: len(read_id_list(shipped_split_file("voc12", s)))
+        for s in ("train", "train_aug", "val", "trainval")
+    }
     assert counts == {"train": 1464, "train_aug": 10582, "val": 1449, "trainval": 2913}
     train = read_id_list(shipped_split_file("voc12", "train"))
     val = read_id_list(shipped_split_file("voc12", "val"))
@@ -83,8 +85,14 @@ def test_write_voc_sample_files(voc_root):
     np.testing.assert_array_equal(load_label_png(sample.gt_path), _label())
     assert np.abs(load_image(sample.image_path).astype(int) - smooth).mean() < 3  # JPEG q95
     xml = (voc_root / "Annotations" / "img_d.xml").read_text()
-    for tag in ("<object>", "<name>dog</name>", "<difficult>0</difficult>", "<bndbox>",
-                "<xmin>3</xmin>", "<width>16</width>"):  # fmt: skip
+    for tag in (
+        "<object>",
+        "<name>dog</name>",
+        "<difficult>0</difficult>",
+        "<bndbox>",
+        "<xmin>3</xmin>",
+        "<width>16</width>",
+    ):
         assert tag in xml
     assert not list(voc_root.rglob("*.tmp*"))
 
@@ -103,8 +111,11 @@ def test_voc_dataset_roundtrip(voc_root):
 
 def test_voc_xml_order_difficult_and_duplicates(voc_root):
     assert read_voc_object_names(voc_root / "Annotations" / "img_b.xml") == [
-        "dog", "person", "cat", "dog"
-    ]  # fmt: skip
+        "dog",
+        "person",
+        "cat",
+        "dog",
+    ]
     b = VOCDataset(voc_root, "mini")["img_b"]
     assert b.labels == (DOG, PERSON, CAT)  # XML order, difficult kept, duplicate dropped
 

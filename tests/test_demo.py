@@ -10,8 +10,18 @@ def test_demo_runs_offline_and_writes_results(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("demo", SCRIPT)
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
-    code = demo.main(["--n-val", "6", "--data", str(tmp_path / "data"), "--out",
-                      str(tmp_path / "out"), "--workers", "1"])  # fmt: skip
+    code = demo.main(
+        [
+            "--n-val",
+            "6",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     for stage in ("initial CAM", "+ CAA", "+ CAA + dCRF", "pseudo-mask", "all background"):

@@ -49,8 +49,11 @@ def test_label_leak_counts_pixels_taken_by_another_image_class():
 
 def test_ratio_table_point_values_and_paired_differences():
     num_a, den = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 10.0, 10.0, 10.0])
-    t = iv.ratio_table({"a": (num_a, den), "b": (num_a / 2, den), "same": (num_a, den)},
-                       [("a", "b"), ("a", "same")], n_boot=200)  # fmt: skip
+    t = iv.ratio_table(
+        {"a": (num_a, den), "b": (num_a / 2, den), "same": (num_a, den)},
+        [("a", "b"), ("a", "same")],
+        n_boot=200,
+    )
     assert t.loc["a", "mIoU"] == pytest.approx(25.0)
     assert t.loc["a - b", "mIoU"] == pytest.approx(12.5)
     assert t.loc["a - b", "excludes 0"] and t.loc["a - b", "95% low"] > 0

@@ -82,8 +82,7 @@ def test_extrapolation_and_table3():
     seconds = pd.DataFrame([dict.fromkeys(eff.STAGES, 0.1)] * 2)
     timing = eff.PipelineTiming(seconds, ((375, 500),) * 2, (1, 2), int(2e9), "x", None)
     paper = {"t3_inference_h": 0.4, "t3_dcrf_h": 0.2, "t3_total_h": 0.6, "t3_memory_gb": 2.0}
-    table = eff.table3_comparison(timing, paper=paper, label="ours", crf_workers=2,
-                                  n_images=3600)  # fmt: skip
+    table = eff.table3_comparison(timing, paper=paper, label="ours", crf_workers=2, n_images=3600)
     assert table.loc["t3_inference_h", "ours"] == pytest.approx(0.4)  # 4 stages x 0.1 s
     assert table.loc["t3_dcrf_h", "ours"] == pytest.approx(0.1)  # 0.2 s over 2 workers
     assert table.loc["t3_total_h", "ours"] == pytest.approx(0.5)

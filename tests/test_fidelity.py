@@ -59,8 +59,9 @@ def candidate(tmp_path_factory) -> Path:
 @pytest.mark.slow  # about 20 s on an idle 2-core CPU: 8 images through cams and 2 x masks
 def test_cams_and_masks_match_the_official_code(candidate, capsys):
     capsys.readouterr()
-    status = _compare_main()([str(REFERENCE), str(candidate), "--tol", "1e-4",
-                              "--min-agree", "0.999"])  # fmt: skip
+    status = _compare_main()(
+        [str(REFERENCE), str(candidate), "--tol", "1e-4", "--min-agree", "0.999"]
+    )
     report = capsys.readouterr().out
     print(report)  # per-image differences beside the kit's noise floor (pytest -s shows them)
     assert status == 0, report
@@ -94,8 +95,20 @@ def test_float32_cams_match_without_the_float16_allowance():
 def test_float32_pos_embed_fails_the_kit(tmp_path):
     """The documented non-official switch moves the CAMs past 1e-4 (kit: 3.5e-4 ... 1.8e-3)."""
     cams = tmp_path / "cams"
-    assert main(["cams", *_data(), "--out", str(cams), "--pretrained", str(WEIGHTS),
-                 "--float32-pos-embed"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "cams",
+                *_data(),
+                "--out",
+                str(cams),
+                "--pretrained",
+                str(WEIGHTS),
+                "--float32-pos-embed",
+            ]
+        )
+        == 0
+    )
     assert _compare_main()([str(REFERENCE), str(cams), "--cams-only"]) == 1
 
 

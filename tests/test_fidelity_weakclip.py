@@ -116,8 +116,9 @@ def test_aux_ce_over_labelled_pixels_fails_the_kit(tmp_path):
     """The documented option ``aux_labelled_mean`` (mmseg >= 0.20) is not the official mean."""
     from clipwsss.methods.weakclip.losses import LossConfig
 
-    failed = _failing(tmp_path, ("train",), "losses", "grads",
-                      loss=LossConfig(aux_labelled_mean=True))  # fmt: skip
+    failed = _failing(
+        tmp_path, ("train",), "losses", "grads", loss=LossConfig(aux_labelled_mean=True)
+    )
     assert {"losses.aux_weighted", "losses.total", "grads.gamma", "grads.beta"} <= set(failed)
     assert "losses.seed" not in failed
 

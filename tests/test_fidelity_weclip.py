@@ -34,9 +34,13 @@ KIT = Path(__file__).parent / "fidelity" / "weclip"
 # the sizes; the RFM run's affinity loss follows its affinity labels); fp32/ passes them there
 # but allows as few as 0 differing pixels. These are the only checks allowed to miss; the label
 # stage itself is checked exactly on the reference's own refined CAMs below.
-LABEL_CHECKS = {"train_iter1/pseudo_label", "train_iter1/aff_label",
-                "train_iter15001/pseudo_label", "train_iter15001/aff_label",
-                "train_iter15001/losses"}  # fmt: skip
+LABEL_CHECKS = {
+    "train_iter1/pseudo_label",
+    "train_iter1/aff_label",
+    "train_iter15001/pseudo_label",
+    "train_iter15001/aff_label",
+    "train_iter15001/losses",
+}
 
 
 def _candidate_module():
@@ -64,8 +68,9 @@ def default_cand(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def fp32_cand(tmp_path_factory) -> Path:
     """CAND of the documented float32 switch, ``WeClipConfig(out_proj_fp16=False)``."""
-    return CAND.write_candidate(tmp_path_factory.mktemp("weclip_fp32") / "cand",
-                                WeClipConfig(out_proj_fp16=False))  # fmt: skip
+    return CAND.write_candidate(
+        tmp_path_factory.mktemp("weclip_fp32") / "cand", WeClipConfig(out_proj_fp16=False)
+    )
 
 
 def _assert_kit_passes(rows: list[tuple[str, str, str]]) -> None:
@@ -104,8 +109,9 @@ def test_float32_out_projection_fails_the_official_reference(fp32_cand):
 def test_float32_positional_table_fails_the_fp32_reference(tmp_path):
     """The listed cause re-introduced: without the float16 positional table the block
     features miss fp32/ from block 1 on (the kit: 13 x the tolerance)."""
-    cand = CAND.write_candidate(tmp_path / "cand", WeClipConfig(out_proj_fp16=False,
-                                                                pos_embed_fp16=False))
+    cand = CAND.write_candidate(
+        tmp_path / "cand", WeClipConfig(out_proj_fp16=False, pos_embed_fp16=False)
+    )
     rows = {name: (st, text) for st, name, text in _report("fp32", cand)}
     status, text = rows["train_iter1/decoder_input"]
     assert status == "FAIL" and "first: block 1 " in text, text

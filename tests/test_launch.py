@@ -44,13 +44,34 @@ def _free_port() -> int:
 
 
 def _launch(argv: list[str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-           "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), "-m", "clipwsss.cli", *argv]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "clipwsss.cli",
+        *argv,
+    ]
     env = dict(os.environ, PYTHONPATH=str(LIB), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _workers(launcher: subprocess.Popen) -> list[int]:
@@ -71,14 +92,36 @@ def test_two_processes_equal_one_and_a_killed_process_is_completed_by_a_rerun(
     model = ["--model", "clipwsss-tiny-vit", "--pretrained", str(weights), "--caa-layers", "2"]
     ref = tmp_path / "ref"
     assert main(["cams", *data, *model, "--out", str(ref / "cams")]) == 0
-    assert main(["masks", "--cams", str(ref / "cams"), *data, "--out", str(ref / "masks"),
-                 "--workers", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "masks",
+                "--cams",
+                str(ref / "cams"),
+                *data,
+                "--out",
+                str(ref / "masks"),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
 
     # One pass under two processes, one of them killed (SIGKILL) once files appear.
     out = tmp_path / "two"
-    argv = ["cams", *data, *model, "--out", str(out / "cams"), "--masks", str(out / "masks"),
-            "--workers", "1"]  # fmt: skip
+    argv = [
+        "cams",
+        *data,
+        *model,
+        "--out",
+        str(out / "cams"),
+        "--masks",
+        str(out / "masks"),
+        "--workers",
+        "1",
+    ]
     launcher = _launch(argv)
     deadline = time.monotonic() + 120
     while not list((out / "cams").glob("*.npy")) and launcher.poll() is None:
@@ -107,8 +150,10 @@ def test_two_processes_equal_one_and_a_killed_process_is_completed_by_a_rerun(
         assert a.keys.tolist() == b.keys.tolist()
         for key in ("attn_highres", "highres"):
             np.testing.assert_array_equal(a.get(key), b.get(key))
-        np.testing.assert_array_equal(load_label_png(ref / "masks" / f"{image_id}.png"),
-                                      load_label_png(out / "masks" / f"{image_id}.png"))
+        np.testing.assert_array_equal(
+            load_label_png(ref / "masks" / f"{image_id}.png"),
+            load_label_png(out / "masks" / f"{image_id}.png"),
+        )
 
 
 class _Rank(Launch):
@@ -116,8 +161,9 @@ class _Rank(Launch):
         pass
 
 
-def test_masks_command_splits_the_images_across_processes(tmp_path, make_rect_voc, capsys,
-                                                          monkeypatch):  # fmt: skip
+def test_masks_command_splits_the_images_across_processes(
+    tmp_path, make_rect_voc, capsys, monkeypatch
+):
     """Ranks 0 and 1 of two processes write disjoint halves; together the masks of one."""
     import clipwsss.cli.main as cli
 
@@ -144,5 +190,7 @@ def test_masks_command_splits_the_images_across_processes(tmp_path, make_rect_vo
         assert f"masks [process {rank}/2]: {3 - rank} written" in out
         written.append(out)
     for i in range(5):
-        np.testing.assert_array_equal(load_label_png(tmp_path / "one" / f"img_{i}.png"),
-                                      load_label_png(tmp_path / "two" / f"img_{i}.png"))
+        np.testing.assert_array_equal(
+            load_label_png(tmp_path / "one" / f"img_{i}.png"),
+            load_label_png(tmp_path / "two" / f"img_{i}.png"),
+        )

@@ -127,5 +127,10 @@ def test_the_checker_catches_upward_and_init_imports():
     assert any("clipwsss.pipelines.cams" in b for b in bad)
     assert any("clipwsss.experiments.sweeps" in b for b in bad)
     assert sum("package __init__" in b for b in bad) == 2
-    assert upward_imports("clipwsss.experiments.sweeps", src.replace("import clipwsss\n", "")
-                          .replace("from clipwsss import ClipES\n", "")) == []
+    assert (
+        upward_imports(
+            "clipwsss.experiments.sweeps",
+            src.replace("import clipwsss\n", "").replace("from clipwsss import ClipES\n", ""),
+        )
+        == []
+    )

@@ -43,8 +43,9 @@ def test_no_results_folder_lists_every_number_not_measured(tmp_path):
 
 def test_measured_rows_with_provenance(tmp_path):
     toy = tmp_path / "toy"
-    save_metrics(str(toy), "02_stages", {"t2_caa": 40.0, "t2_initial": 30.5, "extra": 1},
-                 profile="toy")  # fmt: skip
+    save_metrics(
+        str(toy), "02_stages", {"t2_caa": 40.0, "t2_initial": 30.5, "extra": 1}, profile="toy"
+    )
     save_metrics(str(toy), "09_efficiency", {"t3_total_h": 2.5}, profile="toy")
     ledger = lg.build_ledger(toy)
     row = _row(ledger, "t2_caa")
@@ -60,8 +61,7 @@ def test_measured_rows_with_provenance(tmp_path):
 
 def test_profiles_from_subfolders_and_not_on_this_profile(tmp_path):
     save_metrics(str(tmp_path / "toy"), "03_softmax", {"other": 1.0}, profile="toy")
-    save_metrics(str(tmp_path / "voc12"), "03_softmax", {"t6_softmax_bg": 57.9},
-                 profile="voc12")  # fmt: skip
+    save_metrics(str(tmp_path / "voc12"), "03_softmax", {"t6_softmax_bg": 57.9}, profile="voc12")
     ledger = lg.build_ledger(tmp_path)
     assert set(ledger.profile) == {"toy", "voc12"} and len(ledger) == 2 * N_NUMBERS
     voc = _row(ledger, "t6_softmax_bg", "voc12")
@@ -90,8 +90,10 @@ def test_notebook_mentions_attribute_unmeasured_keys(tmp_path):
 
 
 def test_fstring_templates_attribute_keys(tmp_path):
-    _notebook(tmp_path / "05_syn.ipynb",
-              'k = f"t8_{name}_{suffix}"\nm = f"s1_{key}_initial"\nx = f"{a}_{b}"')  # fmt: skip
+    _notebook(
+        tmp_path / "05_syn.ipynb",
+        'k = f"t8_{name}_{suffix}"\nm = f"s1_{key}_initial"\nx = f"{a}_{b}"',
+    )
     found = lg.addressed_keys(tmp_path, ["t8_bird_orig", "s1_cls_initial", "s1_cls_caa", "t2_caa"])
     assert found == {"t8_bird_orig": ["05_syn"], "s1_cls_initial": ["05_syn"]}
 
@@ -117,8 +119,7 @@ def test_commands():
 def test_deeplab_rows_measured_and_reasons_per_profile(tmp_path):
     toy_metrics = {"t7_voc_ce": 26.0, "t7_voc_cgl": 24.0, "t4_val": 24.0}
     save_metrics(str(tmp_path / "toy"), "12_deeplab_cgl", toy_metrics, profile="toy")
-    save_metrics(str(tmp_path / "voc12"), "12_deeplab_cgl", {"t7_voc_cgl": 70.0},
-                 profile="voc12")  # fmt: skip
+    save_metrics(str(tmp_path / "voc12"), "12_deeplab_cgl", {"t7_voc_cgl": 70.0}, profile="voc12")
     ledger = lg.build_ledger(tmp_path)
     for key in ("t7_voc_ce", "t7_voc_cgl", "t4_val"):
         assert _row(ledger, key).status == lg.MEASURED
@@ -156,16 +157,18 @@ def test_weakclip_reference_entry_without_key_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match="new number"):
         pp._weakclip_numbers()
     monkeypatch.delitem(pp.WEAKCLIP_REFERENCE, "new number")
-    monkeypatch.setitem(pp.WEAKCLIP_REFERENCE, "mIoU at N = 8 learnable embeddings",
-                        (72.6, "ablation, N = 2/4: 72.2/72.3"))  # fmt: skip
+    monkeypatch.setitem(
+        pp.WEAKCLIP_REFERENCE,
+        "mIoU at N = 8 learnable embeddings",
+        (72.6, "ablation, N = 2/4: 72.2/72.3"),
+    )
     with pytest.raises(ValueError, match="does not match"):
         pp._weakclip_numbers()
 
 
 def test_ledger_of_weclip_and_weakclip(tmp_path):
     save_metrics(str(tmp_path), "13_weclip_overview", {"we_s1_weclip": 40.0}, profile="toy")
-    save_metrics(str(tmp_path), "15_weakclip_overview", {"wk_params_total": 171.46},
-                 profile="toy")  # fmt: skip
+    save_metrics(str(tmp_path), "15_weakclip_overview", {"wk_params_total": 171.46}, profile="toy")
     we = lg.build_ledger(tmp_path, paper="WeCLIP")
     assert len(we) == len(paper_numbers("WeCLIP"))
     row = _row(we, "we_s1_weclip")
@@ -216,10 +219,15 @@ def test_rests_on_says_what_a_status_rests_on():
 
 
 def test_table_order_sorts_every_papers_sources():
-    sources = ["Table S1", "official README", "Table 2", "supp. Table 3", "Table 10",
-               "main paper"]  # fmt: skip
+    sources = ["Table S1", "official README", "Table 2", "supp. Table 3", "Table 10", "main paper"]
     assert sorted(sources, key=lg.table_order) == [
-        "Table 2", "supp. Table 3", "Table 10", "Table S1", "main paper", "official README"]
+        "Table 2",
+        "supp. Table 3",
+        "Table 10",
+        "Table S1",
+        "main paper",
+        "official README",
+    ]
     assert "real data" in lg.rests_on("t4_test", lg.NEEDS_REAL_DATA, "toy")
     assert lg.rests_on("s1_rn50_initial", lg.NOT_ON_PROFILE, "toy") == "real profile needed"
 

@@ -42,10 +42,17 @@ def test_values_take_the_type_of_their_default():
 
 
 def test_validate_converts_in_place_and_names_every_bad_value(tmp_path):
-    name = _notebook(tmp_path, 'profile = "toy"\nlambdas = [0.0, 0.4]\nlimit = 0\n'
-                               'pretrained = ""\nfree = object()  # not a literal: not checked')
-    assert set(parameter_defaults(name, folder=tmp_path)) == {"profile", "lambdas", "limit",
-                                                              "pretrained"}  # fmt: skip
+    name = _notebook(
+        tmp_path,
+        'profile = "toy"\nlambdas = [0.0, 0.4]\nlimit = 0\n'
+        'pretrained = ""\nfree = object()  # not a literal: not checked',
+    )
+    assert set(parameter_defaults(name, folder=tmp_path)) == {
+        "profile",
+        "lambdas",
+        "limit",
+        "pretrained",
+    }
     ns = {"profile": "voc12", "lambdas": "[0.2, 0.4]", "limit": 3, "pretrained": "/w.pt"}
     validate_parameters(name, ns, folder=tmp_path)
     assert ns["lambdas"] == [0.2, 0.4]
@@ -85,8 +92,9 @@ def test_missing_weights_say_what_works_from_a_notebook(tmp_path):
 
 
 def _run_notebooks_script():
-    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "scripts" /
-                                                  "run_notebooks.py")  # fmt: skip
+    spec = importlib.util.spec_from_file_location(
+        "run_notebooks", ROOT / "scripts" / "run_notebooks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -37,8 +37,11 @@ def test_notebook_structure(path):
 
 def _tiny_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cell = nbformat.v4.new_code_cell('profile = "toy"  # which profile')
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [cell, nbformat.v4.new_code_cell("print(profile)")]
@@ -75,8 +78,11 @@ def test_reading_is_rendered_from_the_notebook_values(path):
     code cell that renders it (``nbk.reading(f"...")``), and no markdown after it has digits.
     A hand-typed "2.4e-7" or "0.65 s" or "71 numbers" there fails this test."""
     cells = nbformat.read(path, as_version=4).cells
-    heads = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
-             and c.source.lstrip().startswith("## Reading")]  # fmt: skip
+    heads = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.lstrip().startswith("## Reading")
+    ]
     assert len(heads) == 1, "exactly one ## Reading"
     i = heads[0]
     assert cells[i].source.strip() == "## Reading", "the reading text belongs in a code cell"
@@ -132,12 +138,14 @@ def test_notebook_and_report_give_one_number_per_stage():
 
 
 COMMITTED_OUTPUTS = NOTEBOOKS + sorted(
-    (Path(__file__).resolve().parents[1] / "results" / "toy").glob("[0-9][0-9]_*.ipynb"))
+    (Path(__file__).resolve().parents[1] / "results" / "toy").glob("[0-9][0-9]_*.ipynb")
+)
 NOISE = re.compile(r"PosixPath\(|Styler at 0x|Warning|(?<![\w.])/(?:home|tmp|work|Users|root)/")
 
 
-@pytest.mark.parametrize("path", COMMITTED_OUTPUTS,
-                         ids=[f"{p.parent.name}/{p.stem}" for p in COMMITTED_OUTPUTS])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", COMMITTED_OUTPUTS, ids=[f"{p.parent.name}/{p.stem}" for p in COMMITTED_OUTPUTS]
+)
 def test_committed_outputs_hold_no_warning_or_machine_path(path):
     """The committed notebooks and their results/toy copies show no stderr, no warning, no
     object repr and no absolute path of the machine that ran them (the issue: TqdmWarning in

@@ -23,11 +23,20 @@ from clipwsss.experiments.photos import REAL_WEIGHTS_NOTEBOOKS
 ROOT = Path(__file__).resolve().parents[1]
 # Every profile notebook; the real-photo one takes CLIP weights, not a profile, and has its own
 # test (tests/test_real_photos_notebook.py).
-NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-             if p.stem not in REAL_WEIGHTS_NOTEBOOKS]  # fmt: skip
+NOTEBOOKS = [
+    p
+    for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if p.stem not in REAL_WEIGHTS_NOTEBOOKS
+]
 WEIGHTS = ROOT / "tests" / "fidelity" / "fixture" / "weights" / "ViT-16-small-random.pt"
-PAIRS = [("boat", "person"), ("train", "bird"), ("aeroplane", "chair"), ("cat", "dog"),
-         ("tvmonitor", "person"), ("boat", "bird")]  # the classes the notebooks detail
+PAIRS = [
+    ("boat", "person"),
+    ("train", "bird"),
+    ("aeroplane", "chair"),
+    ("cat", "dog"),
+    ("tvmonitor", "person"),
+    ("boat", "bird"),
+]  # the classes the notebooks detail
 # Notebooks that read the tables of trained runs instead of scoring CLIP themselves.
 TABLE_READERS = {"11_claim_ledger", "12_deeplab_cgl", "14_weclip_ablations", "17_three_methods"}
 
@@ -42,8 +51,10 @@ def write_small_voc(root: Path, size: tuple[int, int] = (64, 96), seed: int = 0)
     h, w = size
     rng = np.random.default_rng(seed)
     ids = []
-    boxes = [(h // 8, 5 * h // 8, w // 10, w // 2),
-             (h // 2, 15 * h // 16, 9 * w // 16, 15 * w // 16)]  # (y0, y1, x0, x1)
+    boxes = [
+        (h // 8, 5 * h // 8, w // 10, w // 2),
+        (h // 2, 15 * h // 16, 9 * w // 16, 15 * w // 16),
+    ]  # (y0, y1, x0, x1)
     for i, names in enumerate(PAIRS):
         image = rng.integers(0, 80, (h, w, 3), dtype=np.uint8)
         label = np.zeros((h, w), np.uint8)
@@ -83,8 +94,11 @@ def tiny_parameters(tmp: Path) -> dict[str, dict]:
 
 def _reading(nb) -> str:
     cells = nb.cells
-    i = next(i for i, c in enumerate(cells) if c.cell_type == "markdown"
-             and c.source.strip() == "## Reading")  # fmt: skip
+    i = next(
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.strip() == "## Reading"
+    )
     return "".join(o.get("data", {}).get("text/markdown", "") for o in cells[i + 1].outputs)
 
 
@@ -106,13 +120,20 @@ def run_in_one_kernel(paths: list[Path], parameters: dict[str, dict]) -> tuple[d
             nb = nbformat.read(path, as_version=4)
             nb.metadata["papermill"] = {}  # where papermill records the parameters
             nb = papermill.parameterize.parameterize_notebook(
-                nb, parameters[path.stem], kernel_name="python3", language="python")
+                nb, parameters[path.stem], kernel_name="python3", language="python"
+            )
             reset = nbformat.v4.new_code_cell(
                 "%reset -f\nimport clipwsss.experiments.notebooks as _nbk\n"
-                "_nbk._WEIGHTS_NOTE = ''\nimport matplotlib.pyplot as _plt\n_plt.close('all')")
+                "_nbk._WEIGHTS_NOTE = ''\nimport matplotlib.pyplot as _plt\n_plt.close('all')"
+            )
             nb.cells.insert(0, reset)
-            client = NotebookClient(nb, km=km, timeout=600, allow_errors=False,
-                                    resources={"metadata": {"path": str(ROOT / "notebooks")}})
+            client = NotebookClient(
+                nb,
+                km=km,
+                timeout=600,
+                allow_errors=False,
+                resources={"metadata": {"path": str(ROOT / "notebooks")}},
+            )
             try:
                 client.execute()
                 done[path.stem] = nb
@@ -130,11 +151,16 @@ def test_every_notebook_runs_on_voc12_with_weights_from_a_file(tmp_path):
     data, out = tmp_path / "VOC2012", tmp_path / "out"
     write_small_voc(data)
     tiny = tiny_parameters(tmp_path)
-    base = {"profile": "voc12", "data_root": str(data), "pretrained": str(WEIGHTS),
-            "results_dir": str(out)}  # fmt: skip
+    base = {
+        "profile": "voc12",
+        "data_root": str(data),
+        "pretrained": str(WEIGHTS),
+        "results_dir": str(out),
+    }
     t0 = time.time()
     done, errors = run_in_one_kernel(
-        NOTEBOOKS, {p.stem: {**base, **tiny.get(p.name[:2], {})} for p in NOTEBOOKS})
+        NOTEBOOKS, {p.stem: {**base, **tiny.get(p.name[:2], {})} for p in NOTEBOOKS}
+    )
     print(f"{len(NOTEBOOKS)} notebooks in {time.time() - t0:.0f} s")
     failures = [f"{stem}: {text}" for stem, text in errors.items()]
     for stem, nb in done.items():
@@ -147,8 +173,9 @@ def test_every_notebook_runs_on_voc12_with_weights_from_a_file(tmp_path):
             failures.append(f"{stem}: metrics {written}")
         text = _reading(nb)
         if stem not in TABLE_READERS and not text.startswith("**Not results.**"):
-            failures.append(f"{stem}: the reading does not say the weights are random: "
-                            f"{text[:200]}")  # fmt: skip
+            failures.append(
+                f"{stem}: the reading does not say the weights are random: {text[:200]}"
+            )
         if "FAIL:" in json.dumps([c.get("outputs", []) for c in nb.cells]):
             failures.append(f"{stem}: a check against the stored toy values fired on voc12")
     assert not failures, "\n\n".join(failures)

@@ -16,8 +16,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "08_crf_pseudo_masks.ipynb"
-NBVAL = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout", "900",
-         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg")]  # fmt: skip
+NBVAL = [
+    "--nbval-lax",
+    "--nbval-current-env",
+    "--nbval-cell-timeout",
+    "900",
+    "--nbval-sanitize-with",
+    str(ROOT / "tests" / "nbval_sanitize.cfg"),
+]
 
 
 @pytest.mark.slow
@@ -26,8 +32,12 @@ def test_notebook_08_checks_pass_with_the_values_moved(tmp_path):
     env = {**os.environ, "CLIPWSSS_PERTURB": "1e-6", "CLIPWSSS_CHECKS_LOG": str(log)}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(NOTEBOOK), *NBVAL],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert run.returncode == 0, run.stdout[-4000:]
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     moved = [r for r in rows if r["now"] != r["stored"]]

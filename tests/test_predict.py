@@ -70,8 +70,7 @@ def weakclip_run(run: Path, root: Path, seed: int) -> Path:
         with torch.no_grad():  # a non-zero classifier, so that classes differ
             model.head.conv_seg.weight.normal_(std=0.5)
 
-    task = WeakClipTask(get_recipe("toy"), _toy_train(root),
-                        seed_dir=root / "SegmentationClass")  # fmt: skip
+    task = WeakClipTask(get_recipe("toy"), _toy_train(root), seed_dir=root / "SegmentationClass")
     return _finished(task, run, seed, tweak)
 
 
@@ -80,8 +79,9 @@ def deeplab_run(run: Path, seed: int, root: Path) -> Path:
     from clipwsss.train.tasks.deeplab import DeepLabTask
     from clipwsss.train.tasks.deeplab_recipes import get_recipe
 
-    task = DeepLabTask(get_recipe("toy"), _toy_train(root), masks_dir=root / "SegmentationClass",
-                       allow_random=True)  # fmt: skip
+    task = DeepLabTask(
+        get_recipe("toy"), _toy_train(root), masks_dir=root / "SegmentationClass", allow_random=True
+    )
     return _finished(task, run, seed)
 
 
@@ -94,8 +94,17 @@ def test_weakclip_rerun_with_other_settings_is_refused(toy, tmp_path, capsys):
     flip exited 0, kept the old PNGs and rewrote run.json to claim the new settings."""
     run = weakclip_run(tmp_path / "run", toy, seed=0)
     out = tmp_path / "pred"
-    base = ["predict", "--run-dir", str(run), "--root", str(toy), "--split", "val",
-            "--out", str(out)]  # fmt: skip
+    base = [
+        "predict",
+        "--run-dir",
+        str(run),
+        "--root",
+        str(toy),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+    ]
     assert main(base) == 0  # the recipe's test: CRF, 3 scales, flip
     before, record = _pngs(out), (out / "run.json").read_text()
     assert len(before) == 3
@@ -128,8 +137,19 @@ def test_weclip_retrained_run_and_other_data_are_refused(toy, tmp_path, capsys):
     for colliding ids."""
     run = weclip_run(tmp_path / "run", toy, seed=0)
     out = tmp_path / "pred"
-    argv = ["predict", "--run-dir", str(run), "--root", str(toy), "--split", "val",
-            "--out", str(out), "--limit", "1"]  # fmt: skip
+    argv = [
+        "predict",
+        "--run-dir",
+        str(run),
+        "--root",
+        str(toy),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--limit",
+        "1",
+    ]
     assert main(argv) == 0
     before, weights = _pngs(out), (run / "model.safetensors").read_bytes()
     weclip_run(run, toy, seed=1)  # retrained in the same folder: new weights
@@ -151,17 +171,22 @@ def test_batched_tta_equals_one_image_at_a_time(method, toy, tmp_path):
     from clipwsss.data import VOCDataset, load_image
     from clipwsss.pipelines.tta import tta_scores
 
-    make = {"weclip": lambda r: weclip_run(r, toy, 0),
-            "weakclip": lambda r: weakclip_run(r, toy, 0),
-            "deeplab": lambda r: deeplab_run(r, 0, toy)}[method]  # fmt: skip
+    make = {
+        "weclip": lambda r: weclip_run(r, toy, 0),
+        "weakclip": lambda r: weakclip_run(r, toy, 0),
+        "deeplab": lambda r: deeplab_run(r, 0, toy),
+    }[method]
     predictor = load_predictor(make(tmp_path / "run"), "cpu")
     model, tta = predictor.model, predictor.tta
     data = VOCDataset(toy, "val", class_names=get_profile("toy").class_names())
     pixels = torch.stack([model.preprocess(load_image(s.image_path)) for s in data])
     batched = tta_scores(model, pixels, tta)
+    # Scores are at most about 1.3 here. A batch may take other BLAS kernels than one image:
+    # WeCLIP's differed by up to 3.0e-5 in one run on this machine (1e-5 then failed), while a
+    # batching bug moves scores by a sizeable part of their range.
     for i in range(len(data)):
         one = tta_scores(model, pixels[i : i + 1], tta)
-        torch.testing.assert_close(batched[i : i + 1], one, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(batched[i : i + 1], one, atol=1e-4, rtol=1e-5)
     assert batched.shape[0] == 3 and not torch.allclose(batched[0], batched[1])
 
 
@@ -169,8 +194,16 @@ def test_batch_size_flag_writes_the_same_pngs(toy, tmp_path, capsys):
     run = deeplab_run(tmp_path / "run", 0, toy)
     data = ["--profile", "toy", "--root", str(toy), "--split", "val", "--quiet"]
     assert main(["predict", "--run-dir", str(run), *data, "--out", str(tmp_path / "a")]) == 0
-    argv = ["predict", "--run-dir", str(run), *data, "--out", str(tmp_path / "b"),
-            "--batch-size", "3"]  # fmt: skip
+    argv = [
+        "predict",
+        "--run-dir",
+        str(run),
+        *data,
+        "--out",
+        str(tmp_path / "b"),
+        "--batch-size",
+        "3",
+    ]
     assert main(argv) == 0
     assert _pngs(tmp_path / "a") == _pngs(tmp_path / "b") and len(_pngs(tmp_path / "a")) == 3
     assert "3 written" in capsys.readouterr().out
@@ -188,8 +221,20 @@ def test_shards_and_failed_list(toy, tmp_path, capsys):
     moved = root / "JPEGImages" / f"{ids[1]}.jpg"
     moved.rename(tmp_path / "away.jpg")
     out = tmp_path / "pred"
-    base = ["predict", "--run-dir", str(run), "--profile", "toy", "--root", str(root),
-            "--split", "val", "--out", str(out), "--quiet"]  # fmt: skip
+    base = [
+        "predict",
+        "--run-dir",
+        str(run),
+        "--profile",
+        "toy",
+        "--root",
+        str(root),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main([*base, "--shard", "0/2"]) == 0
     assert sorted(_pngs(out)) == [f"{ids[0]}.png", f"{ids[2]}.png"]
     capsys.readouterr()
@@ -210,8 +255,18 @@ def test_two_processes_write_the_files_of_one(toy, tmp_path):
     run = deeplab_run(tmp_path / "run", 0, toy)
     data = ["--profile", "toy", "--root", str(toy), "--split", "val", "--quiet"]
     assert main(["predict", "--run-dir", str(run), *data, "--out", str(tmp_path / "one")]) == 0
-    launcher = _launch(["predict", "--run-dir", str(run), *data, "--out", str(tmp_path / "two"),
-                        "--device", "auto"])  # fmt: skip
+    launcher = _launch(
+        [
+            "predict",
+            "--run-dir",
+            str(run),
+            *data,
+            "--out",
+            str(tmp_path / "two"),
+            "--device",
+            "auto",
+        ]
+    )
     output, _ = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, output
     assert "all 2 processes: 3 written" in output

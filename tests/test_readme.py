@@ -48,8 +48,11 @@ def test_readme_toy_numbers_are_the_committed_results():
     stages = pd.read_csv(results / "stages.csv").set_index("stage")["mIoU"]
     noise = pd.read_csv(results / "noise.csv").set_index("run or difference")
     readme = _readme_table("| stage (ours, toy val, mIoU %)")
-    for readme_name, stage in [("initial CAM (bg = (1 - max)^1)", "initial CAM"),
-                               ("+ CAA", "+ CAA"), ("+ CAA + dCRF", "+ CAA + dCRF")]:  # fmt: skip
+    for readme_name, stage in [
+        ("initial CAM (bg = (1 - max)^1)", "initial CAM"),
+        ("+ CAA", "+ CAA"),
+        ("+ CAA + dCRF", "+ CAA + dCRF"),
+    ]:
         toy, interval = readme[readme_name][0], readme[readme_name][1]
         assert float(toy) == stages[stage], readme_name
         low, high = (float(v) for v in interval.split("-"))
@@ -85,9 +88,11 @@ def test_readme_seed_table_is_the_committed_results():
     text = " ".join(README.read_text().split())
     signed = lambda v: f"{v:+.1f}".replace("-", "−")  # noqa: E731
     for folder in folders:
-        d = pd.read_csv(folder / "noise.csv").set_index("run or difference").loc[
-            "+ CAA - initial CAM"
-        ]
+        d = (
+            pd.read_csv(folder / "noise.csv")
+            .set_index("run or difference")
+            .loc["+ CAA - initial CAM"]
+        )
         quoted = f"{signed(d['mIoU'])}, interval {signed(d['95% low'])} to {signed(d['95% high'])}"
         assert quoted in text, quoted
 
@@ -124,8 +129,9 @@ def test_readme_prose_numbers_of_notebooks_01_04_06_10():
     m1, m4, m6, m10 = (json.loads((results / f"{n}.json").read_text())["metrics"] for n in names)
     noise = pd.read_csv(results / "noise.csv").set_index("run or difference")["mIoU"]
     text = README.read_text()
-    para = " ".join(text[text.index("**What the toy world does not show (yet).**") :]
-                    .split("\n\n")[0].split())  # fmt: skip
+    para = " ".join(
+        text[text.index("**What the toy world does not show (yet).**") :].split("\n\n")[0].split()
+    )
     boxes = (m10["boxes_official_miou"], m10["boxes_alternative_miou"])
     assert f"lifts CAA from {boxes[0]:.1f} to {boxes[1]:.1f}" in para
     assert f"(+{noise['+ CAA + dCRF - + CAA']:.1f} after CAA" in para

@@ -28,10 +28,13 @@ WEIGHTS = ROOT / "tests" / "fidelity" / "fixture" / "weights" / "ViT-16-small-ra
 def _offline(monkeypatch, tmp_path) -> None:
     """No weights anywhere: empty caches, hub offline, proxies that refuse connections (the
     kernel papermill starts inherits this environment)."""
-    for name, value in {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-                        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-                        "HTTP_PROXY": "http://127.0.0.1:9",
-                        "HTTPS_PROXY": "http://127.0.0.1:9"}.items():  # fmt: skip
+    for name, value in {
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(PRETRAINED_ENV, raising=False)
 
@@ -54,9 +57,7 @@ def test_committed_unexecuted_and_not_in_the_toy_batches():
 
 
 @pytest.mark.slow  # about 20 s: a kernel start and the imports
-def test_without_weights_it_stops_in_the_first_cell_with_what_to_download(
-    tmp_path, monkeypatch
-):
+def test_without_weights_it_stops_in_the_first_cell_with_what_to_download(tmp_path, monkeypatch):
     import papermill
 
     _offline(monkeypatch, tmp_path)
@@ -66,11 +67,21 @@ def test_without_weights_it_stops_in_the_first_cell_with_what_to_download(
         run_notebook(NOTEBOOK, out, {"results_dir": str(results), "device": "cpu"})
     assert err.value.ename == "SystemExit"
     cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
-    first = next(i for i, c in enumerate(cells) if "parameters" not in c.metadata.get("tags", [])
-                 and "injected-parameters" not in c.metadata.get("tags", []))  # fmt: skip
+    first = next(
+        i
+        for i, c in enumerate(cells)
+        if "parameters" not in c.metadata.get("tags", [])
+        and "injected-parameters" not in c.metadata.get("tags", [])
+    )
     message = _texts(cells[first])
-    for needed in (VIT_B16_URL, "ViT-B-16.pt", "-p pretrained", PRETRAINED_ENV,
-                   "pretrained env", "nothing below runs"):  # fmt: skip
+    for needed in (
+        VIT_B16_URL,
+        "ViT-B-16.pt",
+        "-p pretrained",
+        PRETRAINED_ENV,
+        "pretrained env",
+        "nothing below runs",
+    ):
         assert needed in message, needed
     assert "Traceback" not in message  # the message, not a stack of frames
     assert all(c.get("execution_count") is None for c in cells[first + 1 :])  # nothing else ran
@@ -78,13 +89,15 @@ def test_without_weights_it_stops_in_the_first_cell_with_what_to_download(
 
 
 @pytest.mark.slow  # about 30 s on 2 busy cores: one photo through the small 12-block CLIP
-def test_random_weights_run_to_the_end_and_say_the_figures_are_meaningless(
-    tmp_path, monkeypatch
-):
+def test_random_weights_run_to_the_end_and_say_the_figures_are_meaningless(tmp_path, monkeypatch):
     _offline(monkeypatch, tmp_path)
     out = tmp_path / "out.ipynb"
-    params = {"pretrained": str(WEIGHTS), "device": "cpu", "photos": ["chelsea"],
-              "results_dir": str(tmp_path)}  # fmt: skip
+    params = {
+        "pretrained": str(WEIGHTS),
+        "device": "cpu",
+        "photos": ["chelsea"],
+        "results_dir": str(tmp_path),
+    }
     run_notebook(NOTEBOOK, out, params)
     cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
     assert all(c.get("execution_count") is not None for c in cells)
@@ -96,8 +109,11 @@ def test_random_weights_run_to_the_end_and_say_the_figures_are_meaningless(
     assert pngs == 4
     metrics = json.loads((tmp_path / "real_photos.json").read_text())["metrics"]
     assert metrics["recognised chelsea"] == 0.0
-    for key in ("chelsea cat GradCAM (logit) score", "chelsea dog Softmax-GradCAM score",
-                "chelsea cat + CAA + dCRF, conf >= 0.95 pixel share"):  # fmt: skip
+    for key in (
+        "chelsea cat GradCAM (logit) score",
+        "chelsea dog Softmax-GradCAM score",
+        "chelsea cat + CAA + dCRF, conf >= 0.95 pixel share",
+    ):
         assert key in metrics
     assert 0.0 < metrics["chelsea cat Softmax-GradCAM score"] < 1.0  # a softmax probability
     assert metrics["chelsea cat GradCAM (logit) score"] > 1.0  # a logit (tau = 100)
@@ -109,8 +125,9 @@ def test_mask_figure_has_a_legend_of_the_classes_shown():
     image = np.zeros((20, 30, 3), np.uint8)
     label = np.zeros((20, 30), np.uint8)
     label[:5], label[-2:] = 8, 255  # cat (VOC id 7), ignored
-    fig = mask_figure(image, {"pseudo mask": label}, [f"c{i}" for i in range(7)] + ["cat"],
-                      title="t", warning="W")  # fmt: skip
+    fig = mask_figure(
+        image, {"pseudo mask": label}, [f"c{i}" for i in range(7)] + ["cat"], title="t", warning="W"
+    )
     names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert names == ["background", "cat", "ignored"]
     assert fig._suptitle.get_text().startswith("W")

@@ -13,9 +13,15 @@ from clipwsss.cli.main import main
 from clipwsss.io.camfiles import OutputMismatchError, check_run_record
 
 TINY = [
-    "--model", "clipwsss-tiny-vit", "--pretrained", "none", "--allow-random-weights",
-    "--caa-layers", "2", "--quiet",
-]  # fmt: skip
+    "--model",
+    "clipwsss-tiny-vit",
+    "--pretrained",
+    "none",
+    "--allow-random-weights",
+    "--caa-layers",
+    "2",
+    "--quiet",
+]
 
 
 @pytest.fixture()
@@ -118,9 +124,15 @@ def _custom(tmp_path: Path, labels: str) -> list[str]:
     (tmp_path / "labels.txt").write_text(labels)
     (tmp_path / "classes.txt").write_text("cat\ndog\n")
     return [
-        "--dataset", "custom", "--root", str(images), "--labels", str(tmp_path / "labels.txt"),
-        "--classes", str(tmp_path / "classes.txt"),
-    ]  # fmt: skip
+        "--dataset",
+        "custom",
+        "--root",
+        str(images),
+        "--labels",
+        str(tmp_path / "labels.txt"),
+        "--classes",
+        str(tmp_path / "classes.txt"),
+    ]
 
 
 def test_edited_labels_file_is_refused(tmp_path, capsys):
@@ -208,8 +220,10 @@ def _start_slow_masks(tmp_path: Path, voc: Path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "lib")}
     proc = subprocess.Popen(
         [sys.executable, "-c", _SLOW_MASKS, str(tmp_path / "cams"), str(voc), str(tmp_path / "m")],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while len(kids := _children(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)

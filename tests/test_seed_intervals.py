@@ -31,8 +31,7 @@ def test_seed_means_and_paired_difference():
     assert table.loc["good", "95% low"] < table.loc["good", "mIoU"] < table.loc["good", "95% high"]
     diff = table.loc["good - bad"]
     assert diff["seeds"] == 2  # only the shared seeds are paired
-    expected = np.mean([100 * (mean_iou(good[s].sum(0)) - mean_iou(bad[s].sum(0)))
-                        for s in (0, 1)])  # fmt: skip
+    expected = np.mean([100 * (mean_iou(good[s].sum(0)) - mean_iou(bad[s].sum(0))) for s in (0, 1)])
     assert diff["mIoU"] == pytest.approx(expected)
     assert diff["excludes 0"] and diff["95% low"] > 20
 

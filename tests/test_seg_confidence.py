@@ -27,8 +27,15 @@ def test_masking_at_mu_equals_the_official_masks(tmp_path, cams_dataset, monkeyp
     calls, crf = [], masks_module.crf_posterior
     counted = lambda *a, **k: [calls.append(1), crf(*a, **k)][1]  # noqa: E731
     monkeypatch.setattr(masks_module, "crf_posterior", counted)
-    generate_masks(ds, tmp_path / "cams", tmp_path / "m95", workers=1, labels_dir=tmp_path /
-                   "labels0", conf_dir=tmp_path / "conf", progress=False)  # fmt: skip
+    generate_masks(
+        ds,
+        tmp_path / "cams",
+        tmp_path / "m95",
+        workers=1,
+        labels_dir=tmp_path / "labels0",
+        conf_dir=tmp_path / "conf",
+        progress=False,
+    )
     assert len(calls) == len(ds)  # one CRF per image for all three outputs
     assert read_run_record(tmp_path / "labels0")["threshold"] == 0.0
     assert read_run_record(tmp_path / "conf")["stage"] == "confidence"
@@ -56,8 +63,9 @@ def test_resume_needs_every_output_and_options_or_switches(tmp_path, cams_datase
     ds = cams_dataset
     cams = tmp_path / "cams"
     generate_masks(ds, cams, tmp_path / "m", workers=0, progress=False)
-    report = generate_masks(ds, cams, tmp_path / "m", workers=0, conf_dir=tmp_path / "c",
-                            progress=False)  # fmt: skip
+    report = generate_masks(
+        ds, cams, tmp_path / "m", workers=0, conf_dir=tmp_path / "c", progress=False
+    )
     assert report.done == len(ds)  # the confidence maps were missing: the images rerun
     assert len(list((tmp_path / "c").glob("*.npy"))) == len(ds)
     options = MaskOptions(threshold=0.5)

@@ -42,8 +42,9 @@ def hists(tp: list[int], fp: list[int], fn: list[int]) -> np.ndarray:
 def test_class_differences_per_class_values_and_paired_intervals():
     a = hists([8, 6, 9, 7], [1, 2, 0, 1], [1, 2, 1, 2])
     b = hists([5, 4, 6, 5], [3, 3, 2, 3], [4, 4, 4, 4])
-    t = tc.class_differences({"a": a, "b": b, "a again": a}, ["thing"],
-                             [("a", "b"), ("a", "a again")], n_boot=200)  # fmt: skip
+    t = tc.class_differences(
+        {"a": a, "b": b, "a again": a}, ["thing"], [("a", "b"), ("a", "a again")], n_boot=200
+    )
     assert set(t.index.get_level_values("class")) == {"background", "thing"}
     iou_a = 100 * 30 / (30 + 4 + 6)
     iou_b = 100 * 20 / (20 + 11 + 16)

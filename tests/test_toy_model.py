@@ -25,8 +25,11 @@ MIN_PROBE_MIOU = 0.38
 def test_checkpoint_matches_its_checksums():
     lines = (TOY_MODEL_DIR / "SHA256SUMS").read_text().split("\n")
     entries = [line.split() for line in lines if line.strip()]
-    assert {name for _, name in entries} >= {"open_clip_model.safetensors", "bpe_toy.txt.gz",
-                                             "open_clip_config.json"}  # fmt: skip
+    assert {name for _, name in entries} >= {
+        "open_clip_model.safetensors",
+        "bpe_toy.txt.gz",
+        "open_clip_config.json",
+    }
     for digest, name in entries:
         assert hashlib.sha256((TOY_MODEL_DIR / name).read_bytes()).hexdigest() == digest, name
 

@@ -19,14 +19,28 @@ from clipwsss.toy.train import (
 
 
 def test_training_runs_a_few_steps_and_the_result_loads(tmp_path):
-    cfg = ToyClipConfig(steps=2, batch_size=8, pool_scenes=16, eval_every=2, warmup=1,
-                        vision_layers=1, text_layers=1, window_pairs=0.0)  # fmt: skip
+    cfg = ToyClipConfig(
+        steps=2,
+        batch_size=8,
+        pool_scenes=16,
+        eval_every=2,
+        warmup=1,
+        vision_layers=1,
+        text_layers=1,
+        window_pairs=0.0,
+    )
     seen = []
-    out = train_toy_clip(tmp_path / "m", cfg, eval_fn=lambda d: seen.append(d) or {"x": 1.0},
-                         log=lambda *_: None)  # fmt: skip
+    out = train_toy_clip(
+        tmp_path / "m", cfg, eval_fn=lambda d: seen.append(d) or {"x": 1.0}, log=lambda *_: None
+    )
     assert len(seen) == 1
-    for name in ("open_clip_config.json", "open_clip_model.safetensors", "bpe_toy.txt.gz",
-                 "train_log.csv", "SHA256SUMS"):  # fmt: skip
+    for name in (
+        "open_clip_config.json",
+        "open_clip_model.safetensors",
+        "bpe_toy.txt.gz",
+        "train_log.csv",
+        "SHA256SUMS",
+    ):
         assert (out / name).is_file(), name
     sums = dict(line.split()[::-1] for line in (out / "SHA256SUMS").read_text().splitlines())
     assert sums["open_clip_model.safetensors"] == sha256(out / "open_clip_model.safetensors")
@@ -45,15 +59,31 @@ def test_contrastive_loss_shares_the_target_between_identical_captions():
 
 
 def test_training_with_window_pairs_runs(tmp_path):
-    cfg = ToyClipConfig(steps=2, batch_size=8, pool_scenes=16, eval_every=2, warmup=1,
-                        vision_layers=1, text_layers=1, window_pairs=1.0)  # fmt: skip
+    cfg = ToyClipConfig(
+        steps=2,
+        batch_size=8,
+        pool_scenes=16,
+        eval_every=2,
+        warmup=1,
+        vision_layers=1,
+        text_layers=1,
+        window_pairs=1.0,
+    )
     out = train_toy_clip(tmp_path / "w", cfg, log=lambda *_: None)
     assert (out / "open_clip_model.safetensors").is_file()
     with pytest.raises(ValueError, match="patch_dropout"):
         train_toy_clip(tmp_path / "x", ToyClipConfig(window_pairs=1.0, patch_dropout=0.5))
-    cfg = ToyClipConfig(steps=1, batch_size=4, pool_scenes=8, warmup=1, vision_layers=1,
-                        text_layers=1, window_pairs=0.5, window_path="value",
-                        value_whole_image=True)  # fmt: skip
+    cfg = ToyClipConfig(
+        steps=1,
+        batch_size=4,
+        pool_scenes=8,
+        warmup=1,
+        vision_layers=1,
+        text_layers=1,
+        window_pairs=0.5,
+        window_path="value",
+        value_whole_image=True,
+    )
     assert (train_toy_clip(tmp_path / "v", cfg, log=lambda *_: None) / "SHA256SUMS").is_file()
     with pytest.raises(ValueError, match="value_whole_image"):
         train_toy_clip(tmp_path / "y", ToyClipConfig(value_whole_image=True, window_path="output"))
@@ -95,8 +125,9 @@ def test_value_path_window_is_the_mean_of_the_last_blocks_values():
     visual, last = model.visual, model.visual.transformer.resblocks[-1]
     pixels = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        _, windows = encode_with_windows(model, pixels, [1], [(1, 0, 2, 3)], grid=4,
-                                         window_path="value")  # fmt: skip
+        _, windows = encode_with_windows(
+            model, pixels, [1], [(1, 0, 2, 3)], grid=4, window_path="value"
+        )
         x = visual._embeds(pixels[1:])
         for block in visual.transformer.resblocks[:-1]:
             x = block(x)
@@ -139,10 +170,31 @@ def test_training_script_parses_every_recipe_field(tmp_path):
     spec = importlib.util.spec_from_file_location("train_toy_clip_script", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    script.main(["--out", str(tmp_path / "m"), "--steps", "1", "--batch-size", "4",
-                 "--pool-scenes", "8", "--vision-layers", "1", "--text-layers", "1",
-                 "--warmup", "1", "--eval-every", "5", "--value-whole-image",
-                 "--window-pairs", "0.5", "--threads", "1"])  # fmt: skip
+    script.main(
+        [
+            "--out",
+            str(tmp_path / "m"),
+            "--steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--pool-scenes",
+            "8",
+            "--vision-layers",
+            "1",
+            "--text-layers",
+            "1",
+            "--warmup",
+            "1",
+            "--eval-every",
+            "5",
+            "--value-whole-image",
+            "--window-pairs",
+            "0.5",
+            "--threads",
+            "1",
+        ]
+    )
     saved = json.loads((tmp_path / "m" / "train_config.json").read_text())
     assert saved["value_whole_image"] is True and saved["window_pairs"] == 0.5
     assert saved["steps"] == 1 and saved["window_path"] == "value"

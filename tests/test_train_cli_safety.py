@@ -23,19 +23,61 @@ def toy(tmp_path_factory):
 
 
 def _deeplab(root, masks, run, *extra):
-    return ["train", "deeplab", "--profile", "toy", "--root", str(root), "--masks", str(masks),
-            "--run-dir", str(run), "--iterations", "3", "--allow-random-weights",
-            "--checkpoint-interval", "1", *FAST, *extra]  # fmt: skip
+    return [
+        "train",
+        "deeplab",
+        "--profile",
+        "toy",
+        "--root",
+        str(root),
+        "--masks",
+        str(masks),
+        "--run-dir",
+        str(run),
+        "--iterations",
+        "3",
+        "--allow-random-weights",
+        "--checkpoint-interval",
+        "1",
+        *FAST,
+        *extra,
+    ]
 
 
 def _weclip(root, run, *extra):
-    return ["train", "weclip", "--recipe", "toy", "--root", str(root),
-            "--run-dir", str(run), "--iterations", "2", *FAST, *extra]  # fmt: skip
+    return [
+        "train",
+        "weclip",
+        "--recipe",
+        "toy",
+        "--root",
+        str(root),
+        "--run-dir",
+        str(run),
+        "--iterations",
+        "2",
+        *FAST,
+        *extra,
+    ]
 
 
 def _weakclip(root, seeds, run, *extra):
-    return ["train", "weakclip", "--recipe", "toy", "--root", str(root), "--seeds", str(seeds),
-            "--run-dir", str(run), "--iterations", "2", *FAST, *extra]  # fmt: skip
+    return [
+        "train",
+        "weakclip",
+        "--recipe",
+        "toy",
+        "--root",
+        str(root),
+        "--seeds",
+        str(seeds),
+        "--run-dir",
+        str(run),
+        "--iterations",
+        "2",
+        *FAST,
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +114,19 @@ def test_deeplab_resumes_with_other_intervals_device_progress_and_run_dir_spelli
 ):
     shutil.copytree(deeplab_run, tmp_path / "runs" / "x")  # a copied (moved) run
     monkeypatch.chdir(tmp_path)
-    argv = _deeplab(toy, toy / "SegmentationClass", "./runs/x/", "--checkpoint-interval", "2",
-                    "--log-interval", "7", "--device", "cpu", "--progress", "true")  # fmt: skip
+    argv = _deeplab(
+        toy,
+        toy / "SegmentationClass",
+        "./runs/x/",
+        "--checkpoint-interval",
+        "2",
+        "--log-interval",
+        "7",
+        "--device",
+        "cpu",
+        "--progress",
+        "true",
+    )
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["resumed_from"] == 3
 
@@ -110,8 +163,11 @@ def test_a_nan_loss_ends_with_a_clear_message(method, toy, tmp_path, capsys, mon
 
     monkeypatch.setattr(task, "loss", nan_loss)
     seeds = masks = toy / "SegmentationClass"
-    argv = {"deeplab": _deeplab(toy, masks, tmp_path / "r"), "weclip": _weclip(toy, tmp_path / "r"),
-            "weakclip": _weakclip(toy, seeds, tmp_path / "r")}[method]  # fmt: skip
+    argv = {
+        "deeplab": _deeplab(toy, masks, tmp_path / "r"),
+        "weclip": _weclip(toy, tmp_path / "r"),
+        "weakclip": _weakclip(toy, seeds, tmp_path / "r"),
+    }[method]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "training diverged: the loss is nan at step 1" in err and "Traceback" not in err
@@ -148,8 +204,11 @@ def test_masks_or_seeds_of_another_data_set_are_refused(
     method, toy, other_data_masks, tmp_path, capsys
 ):
     run = tmp_path / "run"
-    argv = (_deeplab(toy, other_data_masks, run) if method == "deeplab"
-            else _weakclip(toy, other_data_masks, run))  # fmt: skip
+    argv = (
+        _deeplab(toy, other_data_masks, run)
+        if method == "deeplab"
+        else _weakclip(toy, other_data_masks, run)
+    )
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "were made for another data set" in err and "root: " in err
@@ -193,8 +252,11 @@ def test_out_of_range_flags_are_refused_before_training(
 ):
     run = tmp_path / "run"
     masks = toy / "SegmentationClass"
-    argv = {"deeplab": _deeplab(toy, masks, run), "weclip": _weclip(toy, run),
-            "weakclip": _weakclip(toy, masks, run)}[method] + flags  # fmt: skip
+    argv = {
+        "deeplab": _deeplab(toy, masks, run),
+        "weclip": _weclip(toy, run),
+        "weakclip": _weakclip(toy, masks, run),
+    }[method] + flags
     try:
         code = main(argv)
     except SystemExit as exit_:  # argparse
@@ -205,8 +267,17 @@ def test_out_of_range_flags_are_refused_before_training(
 
 
 def test_predict_scales_must_be_positive(deeplab_run, tmp_path, capsys):
-    argv = ["predict", "--run-dir", str(deeplab_run), "--profile", "toy", "--out",
-            str(tmp_path / "o"), "--scales", "0"]  # fmt: skip
+    argv = [
+        "predict",
+        "--run-dir",
+        str(deeplab_run),
+        "--profile",
+        "toy",
+        "--out",
+        str(tmp_path / "o"),
+        "--scales",
+        "0",
+    ]
     with pytest.raises(SystemExit):
         main(argv)
     assert "argument --scales: must be > 0" in capsys.readouterr().err

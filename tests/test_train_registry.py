@@ -29,8 +29,9 @@ def pixel(monkeypatch):
 
 
 def test_from_dict_round_trips_nested_dataclasses_and_tuples(pixel):
-    recipe = dataclasses.replace(pixel.RECIPES["toy"],
-                                 train=pixel.TrainConfig(betas=(0.5, 0.25), lr=1))  # fmt: skip
+    recipe = dataclasses.replace(
+        pixel.RECIPES["toy"], train=pixel.TrainConfig(betas=(0.5, 0.25), lr=1)
+    )
     data = json.loads(json.dumps(to_dict(recipe)))  # as config.json stores it
     back = pixel.Recipe.from_dict(data)
     assert back == recipe and back.train.betas == (0.5, 0.25) and type(back.train.lr) is float
@@ -45,15 +46,37 @@ def test_a_fourth_method_trains_from_the_cli_and_loads_back(pixel, tmp_path, cap
     generate_toy_voc(root, n_train=4, n_val=0, seed=0, image_size=TOY_IMAGE_SIZE)
     assert "pixel" not in TRAINED_METHODS or TRAINED_METHODS["pixel"] == "pixel_method"
     run = tmp_path / "run"
-    argv = ["train", "pixel", "--recipe", "toy", "--profile", "toy", "--root", str(root),
-            "--run-dir", str(run), "--iterations", "3", "--hidden", "4", "--size", "24",
-            "--label-smoothing", "0.1", "--betas", "0.8", "0.9"]  # fmt: skip
+    argv = [
+        "train",
+        "pixel",
+        "--recipe",
+        "toy",
+        "--profile",
+        "toy",
+        "--root",
+        str(root),
+        "--run-dir",
+        str(run),
+        "--iterations",
+        "3",
+        "--hidden",
+        "4",
+        "--size",
+        "24",
+        "--label-smoothing",
+        "0.1",
+        "--betas",
+        "0.8",
+        "0.9",
+    ]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["step"] == 3
     recipe, model = load_run(run)
     want = pixel.RECIPES["toy"]
     want = dataclasses.replace(
-        want, model=pixel.PixelConfig(hidden=4), data=pixel.PixelData(size=24),
+        want,
+        model=pixel.PixelConfig(hidden=4),
+        data=pixel.PixelData(size=24),
         loss=pixel.PixelLoss(label_smoothing=0.1),
         train=dataclasses.replace(want.train, iterations=3, run_dir=str(run), betas=(0.8, 0.9)),
     )
@@ -63,8 +86,25 @@ def test_a_fourth_method_trains_from_the_cli_and_loads_back(pixel, tmp_path, cap
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, trained[key], rtol=0, atol=0)
     out = tmp_path / "pred"  # the one predict pipeline serves it too, without code of its own
-    assert main(["predict", "--run-dir", str(run), "--profile", "toy", "--root", str(root),
-                 "--split", "train", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                "--run-dir",
+                str(run),
+                "--profile",
+                "toy",
+                "--root",
+                str(root),
+                "--split",
+                "train",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert len(list(out.glob("*.png"))) == 4
     assert json.loads((out / "run.json").read_text())["method"] == "pixel"
 
@@ -73,8 +113,17 @@ def test_help_lists_the_recipe_flags(pixel, capsys):
     with pytest.raises(SystemExit):
         main(["train", "pixel", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--recipe", "--profile", "--root", "--split", "--limit", "--hidden",
-                 "--iterations", "--label-smoothing", "--flip"):  # fmt: skip
+    for flag in (
+        "--recipe",
+        "--profile",
+        "--root",
+        "--split",
+        "--limit",
+        "--hidden",
+        "--iterations",
+        "--label-smoothing",
+        "--flip",
+    ):
         assert flag in text, flag
 
 
@@ -100,8 +149,24 @@ def test_shared_field_names_get_their_section_as_prefix():
     from clipwsss.train.tasks.deeplab import RECIPES
 
     args = build_parser("train").parse_args(
-        ["train", "deeplab", "--profile", "toy", "--masks", "m", "--data-scales", "1.0",
-         "--tta-scales", "0.5", "1.0", "--seed", "3", "--loss", "ce"])  # fmt: skip
+        [
+            "train",
+            "deeplab",
+            "--profile",
+            "toy",
+            "--masks",
+            "m",
+            "--data-scales",
+            "1.0",
+            "--tta-scales",
+            "0.5",
+            "1.0",
+            "--seed",
+            "3",
+            "--loss",
+            "ce",
+        ]
+    )
     recipe = recipe_from_args(RECIPES["toy"], args)
     assert recipe.data.scales == (1.0,) and recipe.tta.scales == (0.5, 1.0)
     assert recipe.train.seed == 3 and recipe.loss.kind == "ce"

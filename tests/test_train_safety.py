@@ -158,8 +158,11 @@ def test_a_log_write_on_a_full_disk_leaves_no_torn_line(tmp_path, monkeypatch):
 def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                              capture_output=True, timeout=20)  # fmt: skip
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -168,8 +171,10 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
 def test_a_full_tmpfs_stops_the_run_cleanly_and_it_resumes_once_space_is_freed(reference, tmp_path):
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "2m"):
-        pytest.skip("mounting a tmpfs is not permitted here (needs root); the monkeypatched "
-                    "full-disk test covers the log write")  # fmt: skip
+        pytest.skip(
+            "mounting a tmpfs is not permitted here (needs root); the monkeypatched "
+            "full-disk test covers the log write"
+        )
     try:
         filler = disk / "filler"
         with filler.open("wb") as fh:  # leave 24 KiB: the first checkpoint does not fit
@@ -265,8 +270,15 @@ def test_settings_that_do_not_change_the_result_and_paths_do_not_block_a_resume(
     shutil.rmtree(run / "checkpoints" / "step-00000040")
     (run / "model.safetensors").unlink()
     monkeypatch.chdir(tmp_path)
-    changed = dict(checkpoint_interval=7, log_interval=3, eval_interval=0, device="cpu",
-                   progress=True, keep_checkpoints=5, num_workers=0)  # fmt: skip
+    changed = dict(
+        checkpoint_interval=7,
+        log_interval=3,
+        eval_interval=0,
+        device="cpu",
+        progress=True,
+        keep_checkpoints=5,
+        num_workers=0,
+    )
     result = train(TinyRegression(), tiny_config("./runs/x/", **changed))
     assert result.resumed_from == 36
     assert same_weights(result.model.state_dict(), reference.model.state_dict())
@@ -281,8 +293,11 @@ def test_checkpoint_files_get_the_usual_mode_and_no_bar_goes_to_a_redirected_std
         train(TinyRegression(), tiny_config(str(tmp_path), iterations=10, progress=True))
     finally:
         os.umask(umask)
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode)
-             for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}  # fmt: skip
+    modes = {
+        p.name: stat.S_IMODE(p.stat().st_mode)
+        for p in (tmp_path / "checkpoints").rglob("*")
+        if p.is_file()
+    }
     assert modes and set(modes.values()) == {0o644}, modes
     err = capfd.readouterr().err
     assert "\r" not in err and "it/s" not in err

@@ -8,8 +8,16 @@ from clipwsss.cli.main import main
 from clipwsss.methods.clip_es import ClipEsConfig
 from clipwsss.pipelines.masks import MaskOptions
 
-TINY = ["--model", "clipwsss-tiny-vit", "--pretrained", "none", "--allow-random-weights",
-        "--caa-layers", "2", "--quiet"]  # fmt: skip
+TINY = [
+    "--model",
+    "clipwsss-tiny-vit",
+    "--pretrained",
+    "none",
+    "--allow-random-weights",
+    "--caa-layers",
+    "2",
+    "--quiet",
+]
 
 
 @pytest.mark.parametrize("value", [1.5, 1.0, -0.1])

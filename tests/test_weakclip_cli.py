@@ -16,9 +16,26 @@ def toy_root(tmp_path_factory):
 
 
 def _train_argv(root, seeds, run_dir):
-    return ["train", "weakclip", "--recipe", "toy", "--root", str(root), "--seeds", str(seeds),
-            "--run-dir", str(run_dir), "--iterations", "2", "--batch-size", "2",
-            "--progress", "false", "--device", "cpu"]  # fmt: skip
+    return [
+        "train",
+        "weakclip",
+        "--recipe",
+        "toy",
+        "--root",
+        str(root),
+        "--seeds",
+        str(seeds),
+        "--run-dir",
+        str(run_dir),
+        "--iterations",
+        "2",
+        "--batch-size",
+        "2",
+        "--progress",
+        "false",
+        "--device",
+        "cpu",
+    ]
 
 
 def test_train_then_predict(toy_root, tmp_path, capsys):
@@ -26,8 +43,20 @@ def test_train_then_predict(toy_root, tmp_path, capsys):
     assert main(_train_argv(toy_root, toy_root / "SegmentationClass", run)) == 0
     assert (run / "model.safetensors").is_file()
     out = tmp_path / "pred"
-    argv = ["predict", "--run-dir", str(run), "--root", str(toy_root), "--split", "val",
-            "--out", str(out), "--scales", "1.0", "--no-flip"]  # fmt: skip
+    argv = [
+        "predict",
+        "--run-dir",
+        str(run),
+        "--root",
+        str(toy_root),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--scales",
+        "1.0",
+        "--no-flip",
+    ]
     assert main(argv) == 0
     masks = sorted(out.glob("*.png"))
     assert len(masks) == 2 and load_label_png(masks[0]).shape == (96, 96)

@@ -28,8 +28,13 @@ def model():
     profile = get_profile("toy")
     clip = load_clip(profile.model, profile.pretrained)
     torch.manual_seed(0)
-    net = build_weakclip(clip, ["background", *profile.class_names()], RECIPE.model,
-                         pixel_mean=RECIPE.data.mean, pixel_std=RECIPE.data.std)  # fmt: skip
+    net = build_weakclip(
+        clip,
+        ["background", *profile.class_names()],
+        RECIPE.model,
+        pixel_mean=RECIPE.data.mean,
+        pixel_std=RECIPE.data.std,
+    )
     with torch.no_grad():  # a non-zero classifier, so that classes differ
         net.head.conv_seg.weight.normal_(std=0.5)
     return net.eval()

@@ -101,8 +101,9 @@ def test_crf_images_zoom_on_the_corner_aligned_grid():
     mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
     out = crf_images(pixels, 5, mean, std).astype(np.float64)
     value = pixels * 0.25 * 255 + 0.5 * 255
-    corner = torch.nn.functional.interpolate(value, size=(5, 5), mode="bilinear",
-                                             align_corners=True)  # fmt: skip
+    corner = torch.nn.functional.interpolate(
+        value, size=(5, 5), mode="bilinear", align_corners=True
+    )
     expected = corner.clamp(0, 255).permute(0, 2, 3, 1).numpy()
     assert np.abs(out - np.floor(expected)).max() <= 1  # truncation (1 level: float rounding)
     assert (out == np.floor(expected)).mean() > 0.9

@@ -10,8 +10,12 @@ from clipwsss.methods.weakclip.prompts import LearnablePrompts, tokenize_names
 from clipwsss.methods.weakclip.vision import DenseClipVisual, visual_features
 
 VOC_K = ["background", *VOC_CLASSES]
-DEAD = ("coattention.decoder.0.", "coattention.decoder.1.",
-        "coattention.anti_decoder.0.", "coattention.anti_decoder.1.")  # fmt: skip
+DEAD = (
+    "coattention.decoder.0.",
+    "coattention.decoder.1.",
+    "coattention.anti_decoder.0.",
+    "coattention.anti_decoder.1.",
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +29,14 @@ def test_parameter_counts_match_the_official_model(vitb16):
     assert counts.trainable == 21_240_853  # WeakCLIP Table 9: 21.2M
     assert counts.total == 171_464_725  # 171.5M
     assert counts.by_part == {
-        "adapter": 7_087_872, "coattention": 6_840_832, "neck": 3_169_280,
-        "head": 4_137_749, "text_encoder": 4_096, "gamma": 512, "beta": 512,
-    }  # fmt: skip
+        "adapter": 7_087_872,
+        "coattention": 6_840_832,
+        "neck": 3_169_280,
+        "head": 4_137_749,
+        "text_encoder": 4_096,
+        "gamma": 512,
+        "beta": 512,
+    }
     assert parameter_counts(build_weakclip(vitb16, VOC_K, corrected())).trainable == 21_240_853
 
 
@@ -156,9 +165,10 @@ def test_drop_path_is_official_and_only_trains(tiny_vit):
     assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.1)
     assert [d.p for d in drops] == rates[1:]  # block 1 has rate 0: no module
     assert all(isinstance(b.ls_1, torch.nn.Identity) for b in visual.transformer.resblocks)
-    assert dict(view.state_dict()).keys() == dict(
-        DenseClipVisual(visual, input_resolution=64, double_class=True).state_dict()
-    ).keys()  # same parameter names as without drop path
+    assert (
+        dict(view.state_dict()).keys()
+        == dict(DenseClipVisual(visual, input_resolution=64, double_class=True).state_dict()).keys()
+    )  # same parameter names as without drop path
     view.train()
     assert not view.ln_pre.training and all(d.training for d in drops)
     torch.manual_seed(0)
@@ -171,8 +181,10 @@ def test_drop_path_is_official_and_only_trains(tiny_vit):
     view.eval()
     pixels = torch.randn(2, 3, 64, 64)
     plain = DenseClipVisual(visual, input_resolution=64, double_class=True)
-    torch.testing.assert_close(visual_features(view, pixels, (1, 2, 3, 3)).global_embedding,
-                               visual_features(plain, pixels, (1, 2, 3, 3)).global_embedding)
+    torch.testing.assert_close(
+        visual_features(view, pixels, (1, 2, 3, 3)).global_embedding,
+        visual_features(plain, pixels, (1, 2, 3, 3)).global_embedding,
+    )
 
 
 def test_default_init_is_the_official_construction_time_init(vitb16):
@@ -190,8 +202,9 @@ def test_default_init_is_the_official_construction_time_init(vitb16):
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 576), rel=0.05)
     seg = model.head.conv_seg
     assert seg.bias.abs().max() > 0 and seg.weight.std().item() > 0.05  # U(+-1/sqrt(64))
-    mmseg = build_weakclip(vitb16, VOC_K, faithful(neck_channels=64, head_channels=64,
-                                                   init_weights=True))  # fmt: skip
+    mmseg = build_weakclip(
+        vitb16, VOC_K, faithful(neck_channels=64, head_channels=64, init_weights=True)
+    )
     assert (mmseg.head.conv_seg.bias == 0).all()
     assert mmseg.head.conv_seg.weight.std().item() == pytest.approx(0.01, rel=0.1)
     bound = math.sqrt(6 / (64 + 789))  # Xavier uniform of the 1x1 lateral conv

@@ -32,8 +32,9 @@ def toy_voc(tmp_path_factory, toy):
 
 def _seed_dataset(toy_voc, seed_dir):
     r = RECIPE.data
-    return SeedDataset(toy_voc, seed_dir, crop_size=r.crop_size, scale_range=r.scale_range,
-                       mean=r.mean, std=r.std)  # fmt: skip
+    return SeedDataset(
+        toy_voc, seed_dir, crop_size=r.crop_size, scale_range=r.scale_range, mean=r.mean, std=r.std
+    )
 
 
 def test_one_training_step_lowers_the_loss(toy, toy_voc):
@@ -69,8 +70,14 @@ def test_param_groups_follow_the_mode(toy):
 
 def _toy_arch():
     m = RECIPE.model
-    keep = ("feature_blocks", "input_resolution", "name_context", "coattn_width",
-            "neck_channels", "head_channels")  # fmt: skip
+    keep = (
+        "feature_blocks",
+        "input_resolution",
+        "name_context",
+        "coattn_width",
+        "neck_channels",
+        "head_channels",
+    )
     return {k: getattr(m, k) for k in keep}
 
 
@@ -114,13 +121,22 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     def train_weakclip(clip, names, dataset, seeds, recipe, run_dir, **kw):
         recipe = with_run(recipe, run_dir, **kw)
         assert WeakClipTask(recipe, dataset, seed_dir=seeds).config()["recipe"]["clip"] == {
-            "model": "toy", "pretrained": None, "classes": "toy"}  # the CLIP by name
+            "model": "toy",
+            "pretrained": None,
+            "classes": "toy",
+        }  # the CLIP by name
         return train(WeakClipTask(recipe, dataset, seed_dir=seeds, clip=clip), recipe.train)
 
     clip, names = toy
     seeds = toy_voc.root / "SegmentationClass"
-    kw = dict(iterations=3, batch_size=2, checkpoint_interval=1, log_interval=1, device="cpu",
-              progress=False)  # fmt: skip
+    kw = dict(
+        iterations=3,
+        batch_size=2,
+        checkpoint_interval=1,
+        log_interval=1,
+        device="cpu",
+        progress=False,
+    )
     full = train_weakclip(clip, names, toy_voc, seeds, RECIPE, tmp_path / "a", **kw)
     losses = [r["loss"] for r in full.history if r["kind"] == "train"]
     assert len(losses) == 3 and all(np.isfinite(losses))
@@ -140,16 +156,24 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
     step2 = load_file(tmp_path / "a" / "checkpoints" / "step-00000002" / "model.safetensors")
     moved = {n for n in step2 if not torch.equal(step2[n], a[n])}
     assert {n for n in moved if n.startswith("adapter.")} == {
-        "adapter.fpn1.2.running_mean", "adapter.fpn1.2.running_var",
+        "adapter.fpn1.2.running_mean",
+        "adapter.fpn1.2.running_var",
         "adapter.fpn1.2.num_batches_tracked",
-    }  # fmt: skip
+    }
     assert {"gamma", "beta", "text_encoder.contexts", "head.conv_seg.weight"} <= moved
     assert not any(n.startswith(("visual.", "text_encoder.transformer.")) for n in moved)
     # The frozen CLIP towers are not copied into checkpoints or the final weights: rebuilt
     # from the recipe's CLIP (checked by fingerprint), they load back all the same.
     final = load_file(tmp_path / "a" / "model.safetensors")
-    assert set(final) == set(step2) == {n for n in a if not n.startswith(
-        ("visual.", "text_encoder.")) or n == "text_encoder.contexts"}  # fmt: skip
+    assert (
+        set(final)
+        == set(step2)
+        == {
+            n
+            for n in a
+            if not n.startswith(("visual.", "text_encoder.")) or n == "text_encoder.contexts"
+        }
+    )
     from clipwsss.train.runs import load_run
 
     recipe, loaded = load_run(tmp_path / "a")
@@ -160,6 +184,7 @@ def test_engine_task_trains_and_resumes_exactly(toy, toy_voc, tmp_path):
 
 def test_voc_recipe_maps_to_the_official_schedule(tmp_path):
     from clipwsss.train import lr_factor
+
     config = get_recipe("voc12").train
     assert (config.optimizer, config.schedule, config.iterations) == ("adamw", "cosine", 20_000)
     assert (config.lr, config.weight_decay, config.warmup_iters) == (1e-4, 3e-5, 1500)

@@ -81,8 +81,13 @@ def test_batched_gradcam_equals_per_image(tiny_vit):
     dense = vit_dense_forward(tiny_vit.model.visual, x)
     fg, bg = model.text_features()
     texts = [build_text_setup(fg, bg, lab) for lab in labels]
-    cams = batch_gradcam(dense.activation, dense.image_embedding, texts, grid=dense.grid,
-                         logit_scale=model.logit_scale)  # fmt: skip
+    cams = batch_gradcam(
+        dense.activation,
+        dense.image_embedding,
+        texts,
+        grid=dense.grid,
+        logit_scale=model.logit_scale,
+    )
     for i in range(2):
         single = vit_dense_forward(tiny_vit.model.visual, x[i : i + 1])
         ref = softmax_gradcam(single, texts[i], logit_scale=model.logit_scale)
@@ -109,7 +114,8 @@ def test_gradcam_target_option_changes_the_cams(tiny_vit):
     for target in ("ln_1", "block_output"):
         act, emb = gradcam_inputs(tiny_vit.model.visual, dense, target)
         torch.testing.assert_close(emb, dense.image_embedding)  # same forward, other leaf
-        cams[target] = batch_gradcam(act, emb, texts, grid=dense.grid,
-                                     logit_scale=model.logit_scale)[0]  # fmt: skip
+        cams[target] = batch_gradcam(
+            act, emb, texts, grid=dense.grid, logit_scale=model.logit_scale
+        )[0]
     assert cams["ln_1"].shape == cams["block_output"].shape == (2, 4, 4)
     assert not torch.allclose(cams["ln_1"], cams["block_output"], atol=1e-3)

@@ -50,8 +50,12 @@ def test_rfm_affinity_uses_last_maps_and_af():
     # A_f of ones and every kept map: the last 6 maps' mean gives the same matrix as CAA.
     attn_same = attn.clone()
     attn_same[-6:] = attn[-1]
-    torch.testing.assert_close(rfm_affinity(attn_same, ones, n_layers=6),
-                               attention_affinity(attn_same, n_layers=6), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        rfm_affinity(attn_same, ones, n_layers=6),
+        attention_affinity(attn_same, n_layers=6),
+        atol=1e-5,
+        rtol=1e-4,
+    )
     # A_f enters multiplicatively: a different A_f changes the result.
     assert not torch.allclose(rfm_affinity(attn, torch.rand(n, n), n_layers=6), out)
 
@@ -88,8 +92,9 @@ def test_segmentation_loss_averages_bg_and_fg_halves():
     torch.manual_seed(0)
     logits = torch.randn(1, 3, 2, 2)
     label = torch.tensor([[[0, 0], [2, 255]]])
-    ce = torch.nn.functional.cross_entropy(logits, label.long(), reduction="none",
-                                         ignore_index=255)[0]
+    ce = torch.nn.functional.cross_entropy(
+        logits, label.long(), reduction="none", ignore_index=255
+    )[0]
     expected = 0.5 * (ce[0].mean() + ce[1, 0])  # bg pixels, then the one fg pixel
     loss = bg_fg_segmentation_loss(logits, label)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -19,8 +19,9 @@ def toy(tmp_path_factory):
     generate_toy_voc(root, n_train=2, n_val=0, seed=0, image_size=TOY_IMAGE_SIZE)
     profile = get_profile("toy", data_root=str(root))
     torch.manual_seed(0)
-    model = WeClip(load_clip(profile.model, profile.pretrained), profile.vocabulary(),
-                   toy_small_config())  # fmt: skip
+    model = WeClip(
+        load_clip(profile.model, profile.pretrained), profile.vocabulary(), toy_small_config()
+    )
     return model, VOCDataset(root, "train", class_names=profile.class_names())
 
 

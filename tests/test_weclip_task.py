@@ -23,8 +23,17 @@ def toy_root(tmp_path_factory):
 
 def _recipe(run_dir, **changes):
     recipe = RECIPES["toy"]
-    values = {**dict(iterations=4, batch_size=2, warmup_iters=1, checkpoint_interval=2,
-                     run_dir=str(run_dir), progress=False), **changes}  # fmt: skip
+    values = {
+        **dict(
+            iterations=4,
+            batch_size=2,
+            warmup_iters=1,
+            checkpoint_interval=2,
+            run_dir=str(run_dir),
+            progress=False,
+        ),
+        **changes,
+    }
     recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, eval_split="val"))
     return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **values))
 

@@ -112,7 +112,11 @@ def test_multiscale_flip_inference_and_pngs(toy, tmp_path):
 def test_recipes():
     voc, coco = RECIPES["voc12"].train, RECIPES["coco14"].train
     assert (voc.iterations, voc.batch_size, RECIPES["voc12"].data.crop, voc.lr) == (
-        30000, 4, 320, 2e-3)
+        30000,
+        4,
+        320,
+        2e-3,
+    )
     assert (voc.warmup_iters, voc.power, coco.iterations) == (50, 1.0, 80000)
 
 
@@ -168,8 +172,11 @@ def test_toy_rfm_switch_follows_the_run_length(toy, monkeypatch):
     profile, clip, train, _ = toy
     model = WeClip(clip, profile.vocabulary(), toy_config(rfm_start_fraction=0.5))
     seen, real = [], model.pseudo_labels
-    monkeypatch.setattr(model, "pseudo_labels", lambda *a, use_rfm: (
-        seen.append(use_rfm), real(*a, use_rfm=use_rfm))[1])
+    monkeypatch.setattr(
+        model,
+        "pseudo_labels",
+        lambda *a, use_rfm: (seen.append(use_rfm), real(*a, use_rfm=use_rfm))[1],
+    )
     batch = _batch(train)
     for step in (2, 3):  # a 4-step run switches at step 3; a 6-step run at step 4
         training_step(model, batch, step=step, iterations=4)
@@ -201,8 +208,10 @@ def test_scale_inputs_follow_the_official_test_script():
     """Sides truncated (no rounding to 16), scale 0.75 made from the 512-long-side image."""
     import torch.nn.functional as F
 
-    for (h, w), sizes in (((375, 500), [(384, 512), (288, 384)]),
-                          ((500, 333), [(512, 340), (384, 255)])):  # fmt: skip
+    for (h, w), sizes in (
+        ((375, 500), [(384, 512), (288, 384)]),
+        ((500, 333), [(512, 340), (384, 255)]),
+    ):
         x = torch.randn(1, 3, h, w)
         xs = scale_inputs(x, weclip_tta(InferenceConfig()))
         assert [tuple(v.shape[-2:]) for v in xs] == sizes

@@ -58,7 +58,6 @@ def confusion_matrix(
     return hist.reshape(n_classes, n_classes).astype(np.int64)
 
 
-
 def mask_confusion(
     mask: np.ndarray | Tensor, gt: np.ndarray | Tensor, n_classes: int
 ) -> tuple[np.ndarray, int, int]:
@@ -82,6 +81,7 @@ def mask_confusion(
     valid = (gt >= 0) & (gt < n_classes)
     hist = confusion_matrix(np.where(off, 0, mask), np.where(off, 255, gt), n_classes)
     return hist, int((valid & off).sum()), int(valid.sum())
+
 
 def iou_from_confusion(hist: np.ndarray) -> np.ndarray:
     """Per-class IoU = TP / (TP + FP + FN).

@@ -20,10 +20,32 @@ CLIP_ES_TEMPLATE = "a clean origami {}."
 # Supplementary G: the class-related background set for VOC (25 words) and COCO (23: VOC's
 # minus "keyboard" and "sign", which are COCO classes).
 VOC_BACKGROUND = (
-    "ground", "land", "grass", "tree", "building", "wall", "sky", "lake", "water", "river",
-    "sea", "railway", "railroad", "keyboard", "helmet", "cloud", "house", "mountain", "ocean",
-    "road", "rock", "street", "valley", "bridge", "sign",
-)  # fmt: skip
+    "ground",
+    "land",
+    "grass",
+    "tree",
+    "building",
+    "wall",
+    "sky",
+    "lake",
+    "water",
+    "river",
+    "sea",
+    "railway",
+    "railroad",
+    "keyboard",
+    "helmet",
+    "cloud",
+    "house",
+    "mountain",
+    "ocean",
+    "road",
+    "rock",
+    "street",
+    "valley",
+    "bridge",
+    "sign",
+)
 COCO_BACKGROUND = tuple(w for w in VOC_BACKGROUND if w not in ("keyboard", "sign"))
 
 # Synonym substitutions of the official code (clip_text.py). The sentence-level text is kept

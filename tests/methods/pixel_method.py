@@ -30,8 +30,6 @@ class PixelData:
     size: int = 32  # images and labels resized to size x size
 
 
-
-
 @dataclass(frozen=True)
 class PixelLoss:
     label_smoothing: float = 0.0  # cross-entropy label smoothing
@@ -47,17 +45,26 @@ class Recipe(BaseRecipe):
 
 
 RECIPES = {
-    "toy": Recipe(name="toy", train=TrainConfig(iterations=4, batch_size=2, lr=1e-2,
-                                                optimizer="adamw", checkpoint_interval=2,
-                                                progress=False)),  # fmt: skip
+    "toy": Recipe(
+        name="toy",
+        train=TrainConfig(
+            iterations=4,
+            batch_size=2,
+            lr=1e-2,
+            optimizer="adamw",
+            checkpoint_interval=2,
+            progress=False,
+        ),
+    ),
 }
 
 
 def build_model(recipe: Recipe) -> nn.Module:
     """(B, 3, H, W) -> (B, n_classes, H, W) logits."""
     c = recipe.model
-    return PixelNet(nn.Conv2d(3, c.hidden, 3, padding=1), nn.ReLU(),
-                    nn.Conv2d(c.hidden, c.n_classes, 1))  # fmt: skip
+    return PixelNet(
+        nn.Conv2d(3, c.hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(c.hidden, c.n_classes, 1)
+    )
 
 
 class PixelNet(PixelStats, nn.Sequential):
@@ -92,6 +99,10 @@ class Task(RecipeTask):
 
     def loss(self, model: nn.Module, batch: dict, step: int, iterations: int):
         logits = model(batch["image"])
-        loss = F.cross_entropy(logits, batch["label"], ignore_index=255,
-                               label_smoothing=self.recipe.loss.label_smoothing)  # fmt: skip
+        loss = F.cross_entropy(
+            logits,
+            batch["label"],
+            ignore_index=255,
+            label_smoothing=self.recipe.loss.label_smoothing,
+        )
         return loss, {}

@@ -146,9 +146,12 @@ def softmax_gradcam(
     eye = torch.eye(k, dtype=scores.dtype, device=scores.device)
     # One batched backward: row i of `eye` selects d s_i / d A (Eq. 4 via autograd).
     (grads,) = torch.autograd.grad(
-        scores, dense.activation, grad_outputs=eye, is_grads_batched=True,
+        scores,
+        dense.activation,
+        grad_outputs=eye,
+        is_grads_batched=True,
         retain_graph=retain_graph,
-    )  # fmt: skip
+    )
     p = dense.n_prefix_tokens
     cams = gradcam_from_grads(dense.activation[0, p:].detach(), grads[:, 0, p:], dense.grid)
     return (cams, scores.detach()) if return_scores else cams
@@ -196,9 +199,12 @@ def softmax_gradcam_batch(
         slots = torch.stack([F.pad(s, (0, k_max - s.shape[0])) for s in per_image]).sum(0)
     eye = torch.eye(k_max, dtype=slots.dtype, device=slots.device)
     (grads,) = torch.autograd.grad(
-        slots, dense.activation, grad_outputs=eye, is_grads_batched=True,
+        slots,
+        dense.activation,
+        grad_outputs=eye,
+        is_grads_batched=True,
         retain_graph=retain_graph,
-    )  # fmt: skip  # (K_max, B, T, D)
+    )  # (K_max, B, T, D)
     p = dense.n_prefix_tokens
     out = []
     with float32:
@@ -244,5 +250,3 @@ def gradcam_per_class_loop(
             (grad,) = torch.autograd.grad(score, act)
         cams.append(gradcam_from_grads(act[0, 1:].detach(), grad[:, 1:], dense.grid))
     return torch.cat(cams)
-
-

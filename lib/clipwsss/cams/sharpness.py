@@ -48,5 +48,7 @@ def sharpness_terms(
         raise ValueError("every image needs at least one target-class score")
     if not scores:
         return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
-    return (torch.stack([s.var(unbiased=False) for s in scores]),
-            torch.stack([s.mean() for s in scores]))  # fmt: skip
+    return (
+        torch.stack([s.var(unbiased=False) for s in scores]),
+        torch.stack([s.mean() for s in scores]),
+    )

@@ -93,29 +93,56 @@ def add_config_arguments(
         help_ = f"{comments.get(f.name, '')} (default {default})".replace("%", "%%").lstrip()
         name = flag_name(f)
         if kind is bool:
-            parser.add_argument(name, dest=f.name, nargs="?", const=True, type=_parse_bool,
-                                default=None, metavar="BOOL", help=help_)  # fmt: skip
-            parser.add_argument("--no-" + name[2:], dest=f.name, action="store_const",
-                                const=False, default=None, help=argparse.SUPPRESS)  # fmt: skip
+            parser.add_argument(
+                name,
+                dest=f.name,
+                nargs="?",
+                const=True,
+                type=_parse_bool,
+                default=None,
+                metavar="BOOL",
+                help=help_,
+            )
+            parser.add_argument(
+                "--no-" + name[2:],
+                dest=f.name,
+                action="store_const",
+                const=False,
+                default=None,
+                help=argparse.SUPPRESS,
+            )
         elif typing.get_origin(kind) is typing.Literal:
             choices = typing.get_args(kind)
-            parser.add_argument(name, dest=f.name, choices=choices, default=None, help=help_,
-                                type=type(choices[0]))  # fmt: skip
+            parser.add_argument(
+                name, dest=f.name, choices=choices, default=None, help=help_, type=type(choices[0])
+            )
         elif typing.get_origin(kind) is tuple:
             items = typing.get_args(kind)
             variadic = len(items) == 2 and items[1] is Ellipsis
             if items[0] not in (int, float, str) or not (variadic or len(set(items)) == 1):
                 raise TypeError(f"{cls.__name__}.{f.name}: no flag for type {kind!r}")
-            parser.add_argument(name, dest=f.name, type=items[0], default=None, help=help_,
-                                nargs="+" if variadic else len(items))  # fmt: skip
+            parser.add_argument(
+                name,
+                dest=f.name,
+                type=items[0],
+                default=None,
+                help=help_,
+                nargs="+" if variadic else len(items),
+            )
         elif kind in (int, float, str):
             parser.add_argument(name, dest=f.name, type=kind, default=None, help=help_)
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no flag for type {kind!r}")
     for f in dataclasses.fields(cls):
         for neg, value in f.metadata.get("negations", {}).items():
-            parser.add_argument(neg, dest=f.name, action="store_const", const=value,
-                                default=None, help=argparse.SUPPRESS)  # fmt: skip
+            parser.add_argument(
+                neg,
+                dest=f.name,
+                action="store_const",
+                const=value,
+                default=None,
+                help=argparse.SUPPRESS,
+            )
 
 
 def non_negative_int(text: str) -> int:
@@ -156,8 +183,11 @@ def config_from_args(cls: type, args: argparse.Namespace, base: Any | None = Non
 def _sections(cls: type) -> list[tuple[str, type]]:
     """The nested config dataclasses of a recipe: (field name, class), in field order."""
     hints = _field_types(cls)
-    return [(f.name, _unwrap_optional(hints[f.name])) for f in dataclasses.fields(cls)
-            if dataclasses.is_dataclass(_unwrap_optional(hints[f.name]))]  # fmt: skip
+    return [
+        (f.name, _unwrap_optional(hints[f.name]))
+        for f in dataclasses.fields(cls)
+        if dataclasses.is_dataclass(_unwrap_optional(hints[f.name]))
+    ]
 
 
 def _flaggable(cls: type, name: str) -> bool:
@@ -175,14 +205,21 @@ def _nested_flag_names(cls: type, skip: tuple[str, ...]) -> dict[tuple[str, str]
     """(section, field) -> flag: ``--field-name`` where no other section has that field (today's
     spellings: ``--iterations``, ``--aff-weight``), else ``--section-field-name``; the engine's
     ``train`` section always keeps ``--field-name`` (``--seed`` is the training seed)."""
-    pairs = [(s, f) for s, sub in _sections(cls) for f in dataclasses.fields(sub)
-             if f"{s}.{f.name}" not in skip and s not in skip
-             and _flaggable(sub, f.name)]  # fmt: skip
+    pairs = [
+        (s, f)
+        for s, sub in _sections(cls)
+        for f in dataclasses.fields(sub)
+        if f"{s}.{f.name}" not in skip and s not in skip and _flaggable(sub, f.name)
+    ]
     counts: dict[str, int] = {}
     for _, f in pairs:
         counts[flag_name(f)] = counts.get(flag_name(f), 0) + 1
-    return {(s, f.name): flag_name(f) if counts[flag_name(f)] == 1 or s == "train" else
-            f"--{s.replace('_', '-')}-{flag_name(f)[2:]}" for s, f in pairs}  # fmt: skip
+    return {
+        (s, f.name): flag_name(f)
+        if counts[flag_name(f)] == 1 or s == "train"
+        else f"--{s.replace('_', '-')}-{flag_name(f)[2:]}"
+        for s, f in pairs
+    }
 
 
 def add_recipe_arguments(
@@ -200,16 +237,26 @@ def add_recipe_arguments(
         skip: "section" or "section.field" entries left out (set another way). A field that
             is itself a dataclass (WeakCLIP's ``tta.crf_params``) has no flag: the recipe sets it.
     """
-    skip = (*skip, *(f"{section}.{f.name}" for section, sub in _sections(cls)
-                     for f in dataclasses.fields(sub)
-                     if dataclasses.is_dataclass(typing.get_type_hints(sub).get(f.name))))
+    skip = (
+        *skip,
+        *(
+            f"{section}.{f.name}"
+            for section, sub in _sections(cls)
+            for f in dataclasses.fields(sub)
+            if dataclasses.is_dataclass(typing.get_type_hints(sub).get(f.name))
+        ),
+    )
     names = _nested_flag_names(cls, skip)
     for section, sub in _sections(cls):
         fields = tuple(f.name for f in dataclasses.fields(sub) if (section, f.name) not in names)
-        renames = {flag_name(f): names[(section, f.name)] for f in dataclasses.fields(sub)
-                   if (section, f.name) in names}  # fmt: skip
-        group = _RenamingGroup(parser.add_argument_group(f"{section} ({sub.__name__})"),
-                               section, renames)  # fmt: skip
+        renames = {
+            flag_name(f): names[(section, f.name)]
+            for f in dataclasses.fields(sub)
+            if (section, f.name) in names
+        }
+        group = _RenamingGroup(
+            parser.add_argument_group(f"{section} ({sub.__name__})"), section, renames
+        )
         add_config_arguments(group, sub, skip=fields, recipe=True)
 
 

@@ -18,13 +18,22 @@ def add_data_flags(parser: argparse.ArgumentParser, *, default_split: str = "tra
     ``--profile`` left out means the command's own default (``predict``: the trained run's).
     """
     g = parser.add_argument_group("data")
-    g.add_argument("--profile", choices=PROFILES, default=None,
-                   help="data set and its default folder and classes")  # fmt: skip
+    g.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="data set and its default folder and classes",
+    )
     g.add_argument("--root", type=Path, default=None, help="data folder (default: the profile's)")
-    g.add_argument("--split", default=default_split,
-                   help=f"split list name (default {default_split})")  # fmt: skip
-    g.add_argument("--limit", type=non_negative_int, default=None,
-                   help="handle only the first N ids (of the shard)")  # fmt: skip
+    g.add_argument(
+        "--split", default=default_split, help=f"split list name (default {default_split})"
+    )
+    g.add_argument(
+        "--limit",
+        type=non_negative_int,
+        default=None,
+        help="handle only the first N ids (of the shard)",
+    )
     parser.set_defaults(default_split=default_split)
 
 

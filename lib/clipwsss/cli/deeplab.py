@@ -51,9 +51,12 @@ def base_recipe(name: str, args: argparse.Namespace):
     coco`` lowers the lr, ``--arch torchvision`` switches normalisation: ``get_recipe``)."""
     from clipwsss.train.tasks.deeplab import get_recipe
 
-    return get_recipe(name, init=getattr(args, "model.init"),
-                      weights=getattr(args, "model.weights"),
-                      arch=getattr(args, "model.arch"))  # fmt: skip
+    return get_recipe(
+        name,
+        init=getattr(args, "model.init"),
+        weights=getattr(args, "model.weights"),
+        arch=getattr(args, "model.arch"),
+    )
 
 
 def task_inputs(args: argparse.Namespace, recipe) -> dict:
@@ -72,8 +75,12 @@ def task_inputs(args: argparse.Namespace, recipe) -> dict:
 
     profile = args.profile or recipe.name
     val = _dataset(args, profile, args.val_split) if args.val_split else None
-    return {"masks_dir": args.masks, "conf_dir": args.conf, "val_dataset": val,
-            "allow_random": args.allow_random_weights}  # fmt: skip
+    return {
+        "masks_dir": args.masks,
+        "conf_dir": args.conf,
+        "val_dataset": val,
+        "allow_random": args.allow_random_weights,
+    }
 
 
 def before_train(task, args: argparse.Namespace) -> None:
@@ -88,5 +95,3 @@ def _dataset(args, split: str):
     from clipwsss.cli.train import _dataset
 
     return _dataset(args, args.profile, split)
-
-

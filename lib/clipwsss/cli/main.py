@@ -316,8 +316,14 @@ def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
         description="CLIP-ES pseudo masks: cams -> masks -> eval. See docs/cli.md.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    builders = {"cams": _add_cams, "masks": _add_masks, "eval": _add_eval,
-                "train": None, "predict": None, "toy-data": _add_toy_data}  # fmt: skip
+    builders = {
+        "cams": _add_cams,
+        "masks": _add_masks,
+        "eval": _add_eval,
+        "train": None,
+        "predict": None,
+        "toy-data": _add_toy_data,
+    }
     methods = command in ("all", "train", "predict")  # cli/methods.py adds both
     for name, add in builders.items():
         if add is None and methods:
@@ -356,10 +362,18 @@ def cmd_toy_data(args: argparse.Namespace, argv: Sequence[str]) -> int:
     check_output_path(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not (out / "classes.yaml").is_file():
         raise UsageError(f"--out {out} holds other files; give an empty or new folder")
-    summary = generate_toy_voc(out, n_train=args.n_train, n_val=args.n_val, seed=args.seed,
-                               image_size=args.image_size, progress=True)  # fmt: skip
-    print(f"wrote {args.n_train} train and {args.n_val} val toy images to {out} "
-          f"in {summary['seconds']:.1f} s")  # fmt: skip
+    summary = generate_toy_voc(
+        out,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        seed=args.seed,
+        image_size=args.image_size,
+        progress=True,
+    )
+    print(
+        f"wrote {args.n_train} train and {args.n_val} val toy images to {out} "
+        f"in {summary['seconds']:.1f} s"
+    )
     return 0
 
 
@@ -434,9 +448,13 @@ def _build_dataset(args: argparse.Namespace) -> SegmentationDataset:
             raise UsageError("--dataset custom needs --classes (a class list or vocabulary)")
         missing_ok = getattr(args, "skip_bad_images", False)  # skipped per image
         return build_dataset(
-            "custom", args.root, labels_file=args.labels, class_list=names,
-            missing_ok=missing_ok, **kwargs,
-        )  # fmt: skip
+            "custom",
+            args.root,
+            labels_file=args.labels,
+            class_list=names,
+            missing_ok=missing_ok,
+            **kwargs,
+        )
     if args.labels is not None:
         raise UsageError("--labels is for --dataset custom; VOC/COCO labels come with the data")
     if args.dataset == "voc12":
@@ -552,11 +570,17 @@ def cmd_cams(args: argparse.Namespace, argv: Sequence[str]) -> int:
         file=sys.stderr,
     )
     common = dict(
-        limit=args.limit, shard=shard, skip_bad=args.skip_bad_images, overlays=args.overlays,
-        progress=not args.quiet and launch.rank == 0, record=_record(args, argv),
-        max_image_pixels=args.max_image_pixels or None, batch_size=args.batch_size,
-        loader_workers=args.loader_workers, precision=args.precision,
-    )  # fmt: skip
+        limit=args.limit,
+        shard=shard,
+        skip_bad=args.skip_bad_images,
+        overlays=args.overlays,
+        progress=not args.quiet and launch.rank == 0,
+        record=_record(args, argv),
+        max_image_pixels=args.max_image_pixels or None,
+        batch_size=args.batch_size,
+        loader_workers=args.loader_workers,
+        precision=args.precision,
+    )
     if args.masks is None:
         report = generate_cams(es, dataset, args.out, **common)
         print(f"cams{launch.note}: {report.summary()}")

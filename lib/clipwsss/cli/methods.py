@@ -126,10 +126,14 @@ def load_predictor(run_dir: Path, device: str = "auto"):
     record = json.loads((Path(run_dir) / "config.json").read_text())
     data, paths = record["task"].get("data", {}), record.get("paths", {})
     return Predictor(
-        method=method, model=model.to(resolve_device(device)).eval(), tta=tta,
-        profile=recipe.name, root=paths.get("data_root"),
-        class_names=tuple(data["classes"]) if data.get("classes") else None, trained=trained,
-    )  # fmt: skip
+        method=method,
+        model=model.to(resolve_device(device)).eval(),
+        tta=tta,
+        profile=recipe.name,
+        root=paths.get("data_root"),
+        class_names=tuple(data["classes"]) if data.get("classes") else None,
+        trained=trained,
+    )
 
 
 def predict_parser(method: str) -> argparse.ArgumentParser:
@@ -147,14 +151,29 @@ def predict_parser(method: str) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder of <id>.png")
     add_data_flags(p, default_split="val" if method == "deeplab" else "train")
     r = p.add_argument_group("run")
-    r.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="handle ids[I::N] (0 <= I < N); default 0/1")  # fmt: skip
-    r.add_argument("--batch-size", type=positive_int, default=1,
-                   help="same-size images per forward (default 1)")  # fmt: skip
-    r.add_argument("--skip-bad-images", action="store_true",
-                   help="skip missing or corrupt images, list them in OUT/failed.txt")  # fmt: skip
-    r.add_argument("--voc-test", action="store_true",
-                   help="write OUT/results/VOC2012/Segmentation/comp6_test_cls/")  # fmt: skip
+    r.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        metavar="I/N",
+        help="handle ids[I::N] (0 <= I < N); default 0/1",
+    )
+    r.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1,
+        help="same-size images per forward (default 1)",
+    )
+    r.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="skip missing or corrupt images, list them in OUT/failed.txt",
+    )
+    r.add_argument(
+        "--voc-test",
+        action="store_true",
+        help="write OUT/results/VOC2012/Segmentation/comp6_test_cls/",
+    )
     r.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     t = p.add_argument_group("test-time augmentation (default: the run's recipe)")
@@ -171,8 +190,11 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.help:
             print(__doc__)
             return 0
-        print("usage: clipwsss predict --run-dir RUN [flags]\nclipwsss predict: error: "
-              "the following arguments are required: --run-dir", file=sys.stderr)  # fmt: skip
+        print(
+            "usage: clipwsss predict --run-dir RUN [flags]\nclipwsss predict: error: "
+            "the following arguments are required: --run-dir",
+            file=sys.stderr,
+        )
         return 2
     method = run_method(args.run_dir)
     parser = predict_parser(method)
@@ -192,15 +214,24 @@ def cmd_predict(args: argparse.Namespace, argv: Sequence[str]) -> int:
     device = launch.device if launch.n > 1 and flags.device == "auto" else flags.device
     predictor = load_predictor(flags.run_dir, device)
     tta = config_from_args(TtaConfig, flags, predictor.tta)
-    dataset = dataset_from_flags(flags, profile=predictor.profile, root=predictor.root,
-                                 class_names=predictor.class_names)  # fmt: skip
+    dataset = dataset_from_flags(
+        flags, profile=predictor.profile, root=predictor.root, class_names=predictor.class_names
+    )
     report = predict_dataset(
-        predictor.model, dataset, flags.out, tta, method=method, trained=predictor.trained,
-        limit=flags.limit, shard=launch.shard(flags.shard), skip_bad=flags.skip_bad_images,
-        batch_size=flags.batch_size, voc_test_layout=flags.voc_test,
+        predictor.model,
+        dataset,
+        flags.out,
+        tta,
+        method=method,
+        trained=predictor.trained,
+        limit=flags.limit,
+        shard=launch.shard(flags.shard),
+        skip_bad=flags.skip_bad_images,
+        batch_size=flags.batch_size,
+        voc_test_layout=flags.voc_test,
         progress=not flags.quiet and launch.rank == 0,
         record={"run_dir": str(Path(flags.run_dir).resolve()), "command": ["clipwsss", *argv]},
-    )  # fmt: skip
+    )
     print(f"predict{launch.note}: {report.summary()}")
     launch.finish([report])
     return 0

@@ -33,11 +33,18 @@ def add_train_parser(methods, name: str, hooks: ModuleType | None = None) -> Non
 
     module = method_module(name)
     doc = (hooks or module).__doc__ or name
-    p = methods.add_parser(name, help=doc.strip().splitlines()[0], description=doc,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--recipe", choices=tuple(module.RECIPES), default=None,
-                   help="named recipe (default: --profile's; the flags below change its "
-                   "fields)")  # fmt: skip
+    p = methods.add_parser(
+        name,
+        help=doc.strip().splitlines()[0],
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--recipe",
+        choices=tuple(module.RECIPES),
+        default=None,
+        help="named recipe (default: --profile's; the flags below change its fields)",
+    )
     add_data_flags(p)
     p.set_defaults(split=None)  # None: the recipe's training split (TRAIN_SPLITS)
     if hooks is not None and hasattr(hooks, "add_input_flags"):
@@ -92,6 +99,14 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if hasattr(hooks, "before_train"):
         hooks.before_train(task, args)
     result = train(task, recipe.train)
-    print(json.dumps({"run_dir": str(result.run_dir), "step": result.step,
-                      "resumed_from": result.resumed_from, "final_eval": result.final_eval}))
+    print(
+        json.dumps(
+            {
+                "run_dir": str(result.run_dir),
+                "step": result.step,
+                "resumed_from": result.resumed_from,
+                "final_eval": result.final_eval,
+            }
+        )
+    )
     return 0

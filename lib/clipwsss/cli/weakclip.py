@@ -98,5 +98,3 @@ def _dataset(args: argparse.Namespace, recipe_name: str):
         dataset = copy.copy(dataset)
         dataset.ids = dataset.ids[: args.limit]
     return ["background", *profile.class_names()], dataset
-
-

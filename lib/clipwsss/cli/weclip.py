@@ -23,8 +23,7 @@ def check_recipe(recipe, args: argparse.Namespace):
     """``--pretrained none``: random CLIP weights (recorded as None); ``--caa-layers`` /
     ``--rfm-layers`` at most the CLIP model's blocks (as ``cams`` refuses)."""
     if recipe.clip.pretrained is not None and recipe.clip.pretrained.lower() == "none":
-        recipe = dataclasses.replace(recipe, clip=dataclasses.replace(recipe.clip,
-                                                                      pretrained=None))  # fmt: skip
+        recipe = dataclasses.replace(recipe, clip=dataclasses.replace(recipe.clip, pretrained=None))
     _check_attention_layers(recipe, args)
     return recipe
 
@@ -51,7 +50,7 @@ def _check_attention_layers(recipe, args: argparse.Namespace) -> None:
     for name in given:
         value = getattr(args, f"model.{name}")
         if value > n_blocks:
-            raise ValueError(f"{name}={value} (--{name.replace('_', '-')}): the CLIP model "
-                             f"{recipe.clip.model} has {n_blocks} blocks")  # fmt: skip
-
-
+            raise ValueError(
+                f"{name}={value} (--{name.replace('_', '-')}): the CLIP model "
+                f"{recipe.clip.model} has {n_blocks} blocks"
+            )

@@ -40,8 +40,9 @@ def self_attention(
         x: (B, T, D); returns (B, T, D) and (B, T, T) weights (or None).
     """
     if not out_proj_fp16:
-        return attn(x, x, x, need_weights=need_weights, attn_mask=attn_mask,
-                    average_attn_weights=True)  # fmt: skip
+        return attn(
+            x, x, x, need_weights=need_weights, attn_mask=attn_mask, average_attn_weights=True
+        )
     b, t, d = x.shape
     heads = attn.num_heads
     q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)

@@ -92,8 +92,13 @@ def read_checkpoint(path: Path) -> tuple[CheckpointKind, dict[str, Tensor]]:
 
 def is_clip_layout(state_dict: dict[str, Tensor]) -> bool:
     """True for the OpenAI CLIP key layout (also open_clip's ``CLIP`` with its own towers)."""
-    need = ("visual.conv1.weight", "token_embedding.weight", "positional_embedding",
-            "text_projection", "ln_final.weight")  # fmt: skip
+    need = (
+        "visual.conv1.weight",
+        "token_embedding.weight",
+        "positional_embedding",
+        "text_projection",
+        "ln_final.weight",
+    )
     return all(k in state_dict for k in need)
 
 
@@ -139,8 +144,11 @@ def infer_clip_architecture(state_dict: dict[str, Tensor]) -> dict:
             width=sd["visual.layer1.0.conv1.weight"].shape[0],
             image_size=32 * grid,
         )
-    return {"embed_dim": sd["text_projection"].shape[1], "vision_cfg": vision_cfg,
-            "text_cfg": text_cfg}  # fmt: skip
+    return {
+        "embed_dim": sd["text_projection"].shape[1],
+        "vision_cfg": vision_cfg,
+        "text_cfg": text_cfg,
+    }
 
 
 # Entries that are not weights: OpenAI's TorchScript metadata, and the causal text mask that
@@ -187,8 +195,7 @@ def build_clip_from_state_dict(
     model = _named_config_clip(model_name, state_dict, quick_gelu) if model_name else None
     if model is None:
         arch = infer_clip_architecture(state_dict)
-        model = CLIP(arch["embed_dim"], arch["vision_cfg"], arch["text_cfg"],
-                     quick_gelu=quick_gelu)  # fmt: skip
+        model = CLIP(arch["embed_dim"], arch["vision_cfg"], arch["text_cfg"], quick_gelu=quick_gelu)
         model.load_state_dict(state_dict, strict=True)
     return model.float()
 
@@ -225,8 +232,10 @@ def describe(model: nn.Module) -> str:
     v = model.visual
     if hasattr(v, "transformer"):
         g = v.positional_embedding.shape[0] - 1
-        return (f"ViT width {v.conv1.out_channels}, {len(v.transformer.resblocks)} blocks, "
-                f"patch {v.conv1.kernel_size[0]}, grid {round(g ** 0.5)}")  # fmt: skip
+        return (
+            f"ViT width {v.conv1.out_channels}, {len(v.transformer.resblocks)} blocks, "
+            f"patch {v.conv1.kernel_size[0]}, grid {round(g**0.5)}"
+        )
     return f"ResNet width {v.layer1[0].conv1.in_channels}"
 
 
@@ -253,14 +262,14 @@ def load_local_clip(
     kind, state_dict = read_checkpoint(path)
     quick_gelu, reason = choose_activation(kind, model_name, activation)
     if is_clip_layout(state_dict):
-        model = build_clip_from_state_dict(state_dict, quick_gelu=quick_gelu,
-                                           model_name=model_name)  # fmt: skip
+        model = build_clip_from_state_dict(state_dict, quick_gelu=quick_gelu, model_name=model_name)
         arch = f"architecture from the weights' shapes ({describe(model)})"
     else:
         if quick_gelu != config_quick_gelu(model_name) and not quick_gelu:
             raise ValueError(f"model config {model_name} uses QuickGELU; pick a GELU config")
-        model = open_clip.create_model(model_name, pretrained=str(path),
-                                       force_quick_gelu=quick_gelu)  # fmt: skip
+        model = open_clip.create_model(
+            model_name, pretrained=str(path), force_quick_gelu=quick_gelu
+        )
         arch = f"architecture of model config {model_name}"
     name = "QuickGELU" if quick_gelu else "nn.GELU"
     note = f"{path.name}: {name} ({reason}); {arch}; {OVERRIDE_HINT}"

@@ -179,8 +179,9 @@ def block_with_attn(
     return x, attn
 
 
-def block_fused(block: nn.Module, x: Tensor, normed: Tensor, *,
-                out_proj_fp16: bool = False) -> Tensor:  # fmt: skip
+def block_fused(
+    block: nn.Module, x: Tensor, normed: Tensor, *, out_proj_fp16: bool = False
+) -> Tensor:
     """One block from its LayerNorm'd input, through the fused attention kernel (no map).
 
     Used for the differentiable blocks (the GradCAM target block and those after it): its
@@ -345,15 +346,26 @@ def _attnpool_any_size(pool: nn.Module, x: Tensor) -> Tensor:
     x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)
     x = x + interpolate_pos_embed(pool.positional_embedding, (h, w))[:, None, :].to(x.dtype)
     out, _ = F.multi_head_attention_forward(
-        query=x[:1], key=x, value=x,
-        embed_dim_to_check=c, num_heads=pool.num_heads,
-        q_proj_weight=pool.q_proj.weight, k_proj_weight=pool.k_proj.weight,
-        v_proj_weight=pool.v_proj.weight, in_proj_weight=None,
+        query=x[:1],
+        key=x,
+        value=x,
+        embed_dim_to_check=c,
+        num_heads=pool.num_heads,
+        q_proj_weight=pool.q_proj.weight,
+        k_proj_weight=pool.k_proj.weight,
+        v_proj_weight=pool.v_proj.weight,
+        in_proj_weight=None,
         in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
-        bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
-        out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
-        use_separate_proj_weight=True, training=False, need_weights=False,
-    )  # fmt: skip
+        bias_k=None,
+        bias_v=None,
+        add_zero_attn=False,
+        dropout_p=0.0,
+        out_proj_weight=pool.c_proj.weight,
+        out_proj_bias=pool.c_proj.bias,
+        use_separate_proj_weight=True,
+        training=False,
+        need_weights=False,
+    )
     return out[0]
 
 

@@ -115,7 +115,7 @@ def _weights_help(model_name: str, pretrained: str | None, cause: BaseException 
         + (f": {type(cause).__name__}: {cause}" if cause else "")
         + ".\nProvide them in one of these ways:\n"
         "  1. a local checkpoint file: the OpenAI 'ViT-B-16.pt' linked from the CLIP-ES README\n"
-        "     (or an open_clip checkpoint). In a notebook, set pretrained = \"/path/ViT-B-16.pt\"\n"
+        '     (or an open_clip checkpoint). In a notebook, set pretrained = "/path/ViT-B-16.pt"\n'
         "     in its parameters cell, or run it with papermill:\n"
         "       papermill notebooks/NN_name.ipynb out.ipynb -p profile voc12 \\\n"
         "         -p pretrained /path/ViT-B-16.pt -p data_root /path/VOC2012\n"
@@ -229,9 +229,10 @@ def load_clip(
             model, note = local.model, local.note
         else:
             model = open_clip.create_model(
-                model_name, pretrained=source,
+                model_name,
+                pretrained=source,
                 force_quick_gelu=(source == "openai" or activation == "quick_gelu"),
-            )  # fmt: skip
+            )
     except WeightsNotFoundError:
         raise
     except Exception as err:  # network, hub, missing or corrupt file: say how to fix it

@@ -31,14 +31,19 @@ def encode_text_fp16_out_proj(model: nn.Module, tokens: Tensor) -> Tensor:
         tokens: (N, L) token ids; returns (N, E) unnormalised embeddings.
     """
     if not hasattr(model, "token_embedding") or not model.transformer.batch_first:
-        raise NotImplementedError("the float16 out-projection needs an open_clip CLIP text tower "
-                                  "with batch-first blocks")  # fmt: skip
+        raise NotImplementedError(
+            "the float16 out-projection needs an open_clip CLIP text tower with batch-first blocks"
+        )
     cast = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast) + model.positional_embedding.to(cast)
     for block in model.transformer.resblocks:
         x = residual_block(block, x, out_proj_fp16=True, attn_mask=model.attn_mask)
-    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type,
-                         eos_token_id=getattr(model, "text_eos_id", None))  # fmt: skip
+    x = text_global_pool(
+        model.ln_final(x),
+        tokens,
+        model.text_pool_type,
+        eos_token_id=getattr(model, "text_eos_id", None),
+    )
     proj = model.text_projection
     return proj(x) if isinstance(proj, nn.Linear) else x @ proj
 
@@ -102,8 +107,9 @@ def class_text_features(
         returns (C, E), L2-normalised.
     """
     if fusion == "sentence":
-        return encode_texts(clip, [template.format(s) for s in vocab.sentences],
-                            out_proj_fp16=out_proj_fp16)  # fmt: skip
+        return encode_texts(
+            clip, [template.format(s) for s in vocab.sentences], out_proj_fp16=out_proj_fp16
+        )
     if fusion != "feature":
         raise ValueError(f"fusion must be 'sentence' or 'feature' here, got {fusion!r}")
     per_syn = synonym_text_features(clip, vocab, template=template, out_proj_fp16=out_proj_fp16)
@@ -111,9 +117,12 @@ def class_text_features(
 
 
 def synonym_text_features(
-    clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE,
+    clip: ClipModel,
+    vocab: ClassVocabulary,
+    *,
+    template: str = CLIP_ES_TEMPLATE,
     out_proj_fp16: bool = False,
-) -> list[Tensor]:  # fmt: skip
+) -> list[Tensor]:
     """Per class, one normalised embedding per synonym: a list of C tensors (S_c, E).
 
     Shapes:
@@ -125,9 +134,12 @@ def synonym_text_features(
 
 
 def background_text_features(
-    clip: ClipModel, vocab: ClassVocabulary, *, template: str = CLIP_ES_TEMPLATE,
+    clip: ClipModel,
+    vocab: ClassVocabulary,
+    *,
+    template: str = CLIP_ES_TEMPLATE,
     out_proj_fp16: bool = False,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """Embeddings of the background words (M, E); (0, E) when the set is empty.
 
     ``out_proj_fp16``: float16 attention out-projections (WeCLIP's numerics).
@@ -135,5 +147,6 @@ def background_text_features(
     Shapes:
         returns (M, E), M = background words.
     """
-    return encode_texts(clip, [template.format(w) for w in vocab.background],
-                        out_proj_fp16=out_proj_fp16)  # fmt: skip
+    return encode_texts(
+        clip, [template.format(w) for w in vocab.background], out_proj_fp16=out_proj_fp16
+    )

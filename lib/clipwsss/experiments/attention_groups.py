@@ -38,12 +38,19 @@ from clipwsss.data.pixels import IGNORE
 from clipwsss.experiments.intervals import ratio_table
 from clipwsss.methods.clip_es import ClipES
 
-GROUPS = ("within object", "object to other object", "object to background",
-          "background to object", "background to background", "self")  # fmt: skip
+GROUPS = (
+    "within object",
+    "object to other object",
+    "object to background",
+    "background to object",
+    "background to background",
+    "self",
+)
 
 
-def patch_labels(gt: np.ndarray, grid: tuple[int, int], *, n_values: int,
-                 purity: float = 0.75) -> np.ndarray:  # fmt: skip
+def patch_labels(
+    gt: np.ndarray, grid: tuple[int, int], *, n_values: int, purity: float = 0.75
+) -> np.ndarray:
     """The label of each patch: the value covering at least ``purity`` of it, else ignore.
 
     The label map is area-resampled to the patch grid per value; a patch whose largest share
@@ -137,8 +144,10 @@ def ranking_counts(attn: Tensor, labels: np.ndarray) -> dict[str, tuple[float, f
     ql = lab[queries][:, None]  # (Q, 1)
     own = ok[None] & (lab[None] == ql)
     own[torch.arange(len(queries)), queries] = False  # not the query itself
-    outside = {RANKINGS[0]: ok[None] & (lab[None] == 0),
-               RANKINGS[1]: ok[None] & (lab[None] > 0) & (lab[None] != ql)}  # fmt: skip
+    outside = {
+        RANKINGS[0]: ok[None] & (lab[None] == 0),
+        RANKINGS[1]: ok[None] & (lab[None] > 0) & (lab[None] != ql),
+    }
     gt = (a[:, :, None] > a[:, None, :]).float() + 0.5 * (a[:, :, None] == a[:, None, :]).float()
     out = {}
     for name, other in outside.items():
@@ -182,9 +191,13 @@ LOCALITY = "locality reference"
 
 def map_names(n_blocks: int, caa_layers: int) -> list[str]:
     """The maps :func:`attention_grouping` measures, in order."""
-    return [*(f"block {b + 1}" for b in range(n_blocks)),
-            f"mean of the last {caa_layers} (W_attn)", "A (Eq. 6)",
-            *(affinity_name(b, caa_layers) for b in range(1, n_blocks + 1)), LOCALITY]  # fmt: skip
+    return [
+        *(f"block {b + 1}" for b in range(n_blocks)),
+        f"mean of the last {caa_layers} (W_attn)",
+        "A (Eq. 6)",
+        *(affinity_name(b, caa_layers) for b in range(1, n_blocks + 1)),
+        LOCALITY,
+    ]
 
 
 def affinity_name(n_layers: int, caa_layers: int) -> str:
@@ -193,8 +206,9 @@ def affinity_name(n_layers: int, caa_layers: int) -> str:
     return f"A^t, last {n_layers} block{'s' if n_layers > 1 else ''}{official}"
 
 
-def attention_grouping(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str],
-                       *, purity: float = 0.75) -> GroupingRecords:  # fmt: skip
+def attention_grouping(
+    es: ClipES, dataset: SegmentationDataset, ids: Sequence[str], *, purity: float = 0.75
+) -> GroupingRecords:
     """Grouping counts of every block's attention and of CAA's affinity on every labelled image.
 
     Maps: each block's head-averaged attention (class token dropped), their mean over the
@@ -209,8 +223,14 @@ def attention_grouping(es: ClipES, dataset: SegmentationDataset, ids: Sequence[s
     names = map_names(n_blocks, cfg.caa_layers)
 
     def affinity(attn: Tensor, n_layers: int, power: int = cfg.caa_power) -> Tensor:
-        return attention_affinity(attn, n_layers=n_layers, n_iters=cfg.sinkhorn_iters,
-                                  power=power, symmetrize=cfg.caa_symmetrize)  # fmt: skip
+        return attention_affinity(
+            attn,
+            n_layers=n_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=power,
+            symmetrize=cfg.caa_symmetrize,
+        )
+
     counts: dict[str, dict[str, list]] = {m: {g: [] for g in GROUPS} for m in names}
     ranks: dict[str, dict[str, list]] = {m: {r: [] for r in RANKINGS} for m in names}
     done = []
@@ -219,11 +239,12 @@ def attention_grouping(es: ClipES, dataset: SegmentationDataset, ids: Sequence[s
         if not sample.labels:
             continue
         out = full(load_image(sample.image_path), sample.labels)
-        labels = patch_labels(load_label_png(sample.gt_path), out.grid,
-                              n_values=dataset.n_classes, purity=purity)  # fmt: skip
+        labels = patch_labels(
+            load_label_png(sample.gt_path), out.grid, n_values=dataset.n_classes, purity=purity
+        )
         attn = out.attn.float()  # (L, T, T)
         maps = {f"block {b + 1}": attn[b, 1:, 1:] for b in range(n_blocks)}
-        maps[names[n_blocks]] = attn[-cfg.caa_layers:, 1:, 1:].mean(0)
+        maps[names[n_blocks]] = attn[-cfg.caa_layers :, 1:, 1:].mean(0)
         maps["A (Eq. 6)"] = affinity(attn, cfg.caa_layers, power=1)
         for b in range(1, n_blocks + 1):  # Table 2's A^t, and notebook 19's layer counts
             maps[affinity_name(b, cfg.caa_layers)] = affinity(attn, b)
@@ -245,10 +266,12 @@ def attention_grouping(es: ClipES, dataset: SegmentationDataset, ids: Sequence[s
     return GroupingRecords(tuple(done), nested(counts), nested(ranks))
 
 
-DIFFERENCES = (("within object", "background to object"),
-               ("within object", "object to background"),
-               ("within object", "object to other object"),
-               ("within object", "background to background"))  # fmt: skip
+DIFFERENCES = (
+    ("within object", "background to object"),
+    ("within object", "object to background"),
+    ("within object", "object to other object"),
+    ("within object", "background to background"),
+)
 
 
 def grouping_table(records: GroupingRecords, *, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
@@ -289,8 +312,13 @@ def ranking_table(records: GroupingRecords, *, seed: int = 0, n_boot: int = 1000
     return pd.concat(parts)
 
 
-SUMMARY_GROUPS = ("within object", "background to object", "object to background",
-                  "object to other object", "background to background")  # fmt: skip
+SUMMARY_GROUPS = (
+    "within object",
+    "background to object",
+    "object to background",
+    "object to other object",
+    "background to background",
+)
 
 
 def summary(groups: pd.DataFrame, ranking: pd.DataFrame, maps: Sequence[str]) -> pd.DataFrame:

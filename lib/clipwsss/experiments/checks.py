@@ -92,8 +92,9 @@ class Rule:
     widened: bool = False  # True: the count made it wider than the floor
 
 
-def rules(entry: Mapping[str, Any], counts_now: Mapping[str, float] | None = None
-          ) -> dict[str, Rule]:  # fmt: skip
+def rules(
+    entry: Mapping[str, Any], counts_now: Mapping[str, float] | None = None
+) -> dict[str, Rule]:
     """The :class:`Rule` of every value of a stored check ``entry``.
 
     A value without a count gets the floor (``entry["tolerance"]``: a float or per-name
@@ -119,8 +120,7 @@ def rules(entry: Mapping[str, Any], counts_now: Mapping[str, float] | None = Non
         stored_n = float(counts[key])
         n = min(stored_n, float(now.get(key, stored_n)))
         spread[key] = count_tolerance(value, max(n, 0.0))
-        out[key] = Rule(max(floor, spread[key]), stored_n >= MIN_COUNT,
-                        spread[key] > floor)  # fmt: skip
+        out[key] = Rule(max(floor, spread[key]), stored_n >= MIN_COUNT, spread[key] > floor)
     for key, parts in entry.get("derived", {}).items():
         if key not in values:
             raise KeyError(f"derived value '{key}' is not among the checked values")
@@ -131,24 +131,33 @@ def rules(entry: Mapping[str, Any], counts_now: Mapping[str, float] | None = Non
     return out
 
 
-def compare(stored: Mapping[str, Any], now: Mapping[str, Any],
-            tol: float | Mapping[str, float] = MIOU_TOLERANCE, *,
-            counts: Mapping[str, float] | None = None,
-            counts_now: Mapping[str, float] | None = None,
-            derived: Mapping[str, Sequence[str]] | None = None) -> list[str]:  # fmt: skip
+def compare(
+    stored: Mapping[str, Any],
+    now: Mapping[str, Any],
+    tol: float | Mapping[str, float] = MIOU_TOLERANCE,
+    *,
+    counts: Mapping[str, float] | None = None,
+    counts_now: Mapping[str, float] | None = None,
+    derived: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """Names (with stored and computed value) that differ by more than their tolerance.
 
     Numbers compare within their :func:`rules` tolerance (``tol``: a float, or ``{substring
     of the name: tolerance}``, the first match wins, else 0.3; widened by ``counts`` and
     ``derived``); values not checked are skipped; NaN equals NaN; anything else must be equal.
     """
-    entry = {"values": dict(stored), "tolerance": tol, "counts": dict(counts or {}),
-             "derived": dict(derived or {})}  # fmt: skip
+    entry = {
+        "values": dict(stored),
+        "tolerance": tol,
+        "counts": dict(counts or {}),
+        "derived": dict(derived or {}),
+    }
     return _compare(entry, now, counts_now)
 
 
-def _compare(entry: Mapping[str, Any], now: Mapping[str, Any],
-             counts_now: Mapping[str, float] | None) -> list[str]:  # fmt: skip
+def _compare(
+    entry: Mapping[str, Any], now: Mapping[str, Any], counts_now: Mapping[str, float] | None
+) -> list[str]:
     stored = entry["values"]
     rule = rules(entry, counts_now)
     bad = [f"{k} missing" for k in stored if k not in now]
@@ -172,8 +181,14 @@ def _log(key: str, stored: Any, now: Any, rule: Rule) -> None:
     path = os.environ.get(LOG_ENV)
     if not path or not isinstance(stored, float) or not isinstance(now, float):
         return
-    row = {"check": _current.get("where", ""), "value": key, "stored": stored, "now": now,
-           "tolerance": rule.tolerance, "widened": rule.widened}  # fmt: skip
+    row = {
+        "check": _current.get("where", ""),
+        "value": key,
+        "stored": stored,
+        "now": now,
+        "tolerance": rule.tolerance,
+        "widened": rule.widened,
+    }
     with open(path, "a") as f:
         f.write(json.dumps(row, allow_nan=True) + "\n")
 
@@ -233,8 +248,11 @@ def check_values(
         path.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
     where = f"{path.parent.name}/{path.name}"
     if data["params"] != params:
-        return CheckResult(True, False, f"not checked: {where} holds a run with other "
-                                        f"parameters ({data['params']})")  # fmt: skip
+        return CheckResult(
+            True,
+            False,
+            f"not checked: {where} holds a run with other parameters ({data['params']})",
+        )
     if name not in data["checks"]:
         return CheckResult(False, False, f"FAIL: no stored values '{name}' in {where}")
     entry = data["checks"][name]
@@ -270,8 +288,9 @@ def _describe(entry: Mapping[str, Any]) -> str:
 IGNORED_PARAMETERS = frozenset({"results_dir", "workers", "crf_workers", "threads", "device"})
 
 
-def parameters_of(notebook: str, namespace: Mapping[str, Any],
-                  *, folder: Path | None = None) -> dict[str, Any]:  # fmt: skip
+def parameters_of(
+    notebook: str, namespace: Mapping[str, Any], *, folder: Path | None = None
+) -> dict[str, Any]:
     """The values in ``namespace`` of the names that ``notebook``'s ``parameters`` cell sets.
 
     Names in :data:`IGNORED_PARAMETERS` and figure sizes (``n_figure*``, ``n_cam_rows``)
@@ -284,20 +303,36 @@ def parameters_of(notebook: str, namespace: Mapping[str, Any],
     path = (folder or CHECKS_DIR.parent) / f"{notebook}.ipynb"
     cells = nbformat.read(path, as_version=4).cells
     cell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
-    names = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-             for t in node.targets if isinstance(t, ast.Name)]  # fmt: skip
-    keep = [n for n in names if n not in IGNORED_PARAMETERS
-            and not n.startswith("n_figure") and n != "n_cam_rows"]  # fmt: skip
+    names = [
+        t.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    ]
+    keep = [
+        n
+        for n in names
+        if n not in IGNORED_PARAMETERS and not n.startswith("n_figure") and n != "n_cam_rows"
+    ]
     return {n: namespace[n] for n in keep}
 
 
-def check(notebook: str, name: str, values: Any, namespace: Mapping[str, Any],
-          tol: float | Mapping[str, float] = MIOU_TOLERANCE, *, counts: Any = None,
-          derived: Mapping[str, Sequence[str]] | None = None) -> CheckResult:  # fmt: skip
+def check(
+    notebook: str,
+    name: str,
+    values: Any,
+    namespace: Mapping[str, Any],
+    tol: float | Mapping[str, float] = MIOU_TOLERANCE,
+    *,
+    counts: Any = None,
+    derived: Mapping[str, Sequence[str]] | None = None,
+) -> CheckResult:
     """:func:`check_values` with the notebook's parameters taken from ``namespace``.
 
     In a notebook: ``print(checks.check("01_overview", "stages", table, globals()))``.
     """
     params = parameters_of(notebook, namespace)
-    return check_values(notebook, name, values, params=params, tol=tol, counts=counts,
-                        derived=derived)  # fmt: skip
+    return check_values(
+        notebook, name, values, params=params, tol=tol, counts=counts, derived=derived
+    )

@@ -48,42 +48,84 @@ class Entry:
 
 
 PATH: tuple[Entry, ...] = (
-    Entry("01_overview", "the three stages of CLIP-ES (CAM, CAA, CRF) on one toy image and "
-          "the whole toy val split; the toy world and its micro-CLIP"),
-    Entry("02_softmax_background", "GradCAM of the logit vs of the softmax (Eq. 1-4) and the "
-          "background word set", ("01",)),
+    Entry(
+        "01_overview",
+        "the three stages of CLIP-ES (CAM, CAA, CRF) on one toy image and "
+        "the whole toy val split; the toy world and its micro-CLIP",
+    ),
+    Entry(
+        "02_softmax_background",
+        "GradCAM of the logit vs of the softmax (Eq. 1-4) and the background word set",
+        ("01",),
+    ),
     Entry("03_pooling_backbone", "avg-token vs cls-token pooling, ViT vs ResNet", ("02",)),
     Entry("04_sharpness_prompts", "choosing a prompt by sharpness (Eq. 5)", ("02",)),
-    Entry("05_synonym_fusion", "synonyms of a class name, fused at sentence, feature or CAM "
-          "level", ("02",)),
-    Entry("06_caa_vs_mhsa", "class-aware attention refinement (CAA, Eq. 6-7) against plain "
-          "attention (MHSA)", ("01", "02")),
+    Entry(
+        "05_synonym_fusion",
+        "synonyms of a class name, fused at sentence, feature or CAM level",
+        ("02",),
+    ),
+    Entry(
+        "06_caa_vs_mhsa",
+        "class-aware attention refinement (CAA, Eq. 6-7) against plain attention (MHSA)",
+        ("01", "02"),
+    ),
     Entry("07_lambda_mu_sweeps", "the box threshold λ and the confidence threshold μ", ("06",)),
-    Entry("08_crf_pseudo_masks", "the dense CRF, confidence and the pseudo masks (Eq. 8-9)",
-          ("06",)),
+    Entry(
+        "08_crf_pseudo_masks", "the dense CRF, confidence and the pseudo masks (Eq. 8-9)", ("06",)
+    ),
     Entry("09_efficiency", "time and memory of each stage", ("01",)),
-    Entry("10_official_vs_paper", "where the official code and the paper differ, and what each "
-          "difference costs", ("06", "08")),
-    Entry("11_claim_ledger", "every CLIP-ES number beside ours, with what it rests on",
-          ("01",)),
-    Entry("12_deeplab_cgl", "training DeepLab on the pseudo masks: cross entropy vs the "
-          "confidence-guided loss (reads `make toy-train`)", ("08",)),
-    Entry("13_weclip_overview", "WeCLIP: a decoder on a frozen CLIP, trained on its own CAA "
-          "labels (reads `make toy-train`)", ("06", "08")),
-    Entry("14_weclip_ablations", "WeCLIP's ablations: affinity loss, its target, decoder "
-          "input, scales", ("13",)),
-    Entry("15_weakclip_overview", "WeakCLIP: adapting CLIP to refine CAM seeds (reads "
-          "`make toy-train`)", ("08",)),
-    Entry("16_weakclip_ablations", "WeakCLIP's ablations: learnable prompts, the init of γ/β, "
-          "faithful vs corrected", ("15",)),
+    Entry(
+        "10_official_vs_paper",
+        "where the official code and the paper differ, and what each difference costs",
+        ("06", "08"),
+    ),
+    Entry("11_claim_ledger", "every CLIP-ES number beside ours, with what it rests on", ("01",)),
+    Entry(
+        "12_deeplab_cgl",
+        "training DeepLab on the pseudo masks: cross entropy vs the "
+        "confidence-guided loss (reads `make toy-train`)",
+        ("08",),
+    ),
+    Entry(
+        "13_weclip_overview",
+        "WeCLIP: a decoder on a frozen CLIP, trained on its own CAA "
+        "labels (reads `make toy-train`)",
+        ("06", "08"),
+    ),
+    Entry(
+        "14_weclip_ablations",
+        "WeCLIP's ablations: affinity loss, its target, decoder input, scales",
+        ("13",),
+    ),
+    Entry(
+        "15_weakclip_overview",
+        "WeakCLIP: adapting CLIP to refine CAM seeds (reads `make toy-train`)",
+        ("08",),
+    ),
+    Entry(
+        "16_weakclip_ablations",
+        "WeakCLIP's ablations: learnable prompts, the init of γ/β, faithful vs corrected",
+        ("15",),
+    ),
     Entry("17_three_methods", "CLIP-ES, WeCLIP and WeakCLIP side by side", ("11", "13", "15")),
-    Entry("18_prompt_ablations", "prompt ensembles, a customised class prompt, background "
-          "sets of every size and unrelated words", ("02", "04", "05")),
-    Entry("19_caa_ablations", "CAA's parts: blocks averaged, Sinkhorn, symmetrisation, the "
-          "GradCAM block", ("06",)),
+    Entry(
+        "18_prompt_ablations",
+        "prompt ensembles, a customised class prompt, background "
+        "sets of every size and unrelated words",
+        ("02", "04", "05"),
+    ),
+    Entry(
+        "19_caa_ablations",
+        "CAA's parts: blocks averaged, Sinkhorn, symmetrisation, the GradCAM block",
+        ("06",),
+    ),
     Entry("20_failure_cases", "the worst toy images and what makes them hard", ("08",)),
-    Entry("21_real_photos", "Fig. 1 and Fig. 5 on real photos (needs CLIP ViT-B/16 weights)",
-          ("02", "06")),
+    Entry(
+        "21_real_photos",
+        "Fig. 1 and Fig. 5 on real photos (needs CLIP ViT-B/16 weights)",
+        ("02", "06"),
+    ),
 )
 
 
@@ -109,17 +151,22 @@ def index_table(notebooks_dir: str | Path) -> str:
     paths = {p.stem: p for p in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))}
     stems = [e.stem for e in PATH]
     if sorted(paths) != sorted(stems):
-        raise ValueError(f"notebooks without an entry: {sorted(set(paths) - set(stems))}; "
-                         f"entries without a notebook: {sorted(set(stems) - set(paths))}")
-    rows = ["| notebook | what it teaches | read first | run time (toy, 2 CPU cores) |",
-            "| --- | --- | --- | --- |"]  # fmt: skip
+        raise ValueError(
+            f"notebooks without an entry: {sorted(set(paths) - set(stems))}; "
+            f"entries without a notebook: {sorted(set(stems) - set(paths))}"
+        )
+    rows = [
+        "| notebook | what it teaches | read first | run time (toy, 2 CPU cores) |",
+        "| --- | --- | --- | --- |",
+    ]
     for entry in PATH:
         late = [n for n in entry.first if n >= entry.stem[:2]]
         if late:
             raise ValueError(f"{entry.stem}: prerequisites {late} do not come first")
         first = ", ".join(entry.first) or "-"
-        rows.append(f"| `{entry.stem}` | {entry.teaches} | {first} | "
-                    f"{run_time(paths[entry.stem])} |")
+        rows.append(
+            f"| `{entry.stem}` | {entry.teaches} | {first} | {run_time(paths[entry.stem])} |"
+        )
     return "\n".join(rows)
 
 
@@ -171,8 +218,9 @@ class Results:
 
     def ledger(self, paper: str):
         if paper not in self._ledgers:
-            led = build_ledger(self.root, profiles=["toy"], paper=paper,
-                               notebooks_dir=self.notebooks_dir)  # fmt: skip
+            led = build_ledger(
+                self.root, profiles=["toy"], paper=paper, notebooks_dir=self.notebooks_dir
+            )
             self._ledgers[paper] = led[led.profile == "toy"].set_index("key")
         return self._ledgers[paper]
 
@@ -221,7 +269,7 @@ class Results:
             for out in cell.get("outputs", []):
                 text = out.get("text", "") + out.get("data", {}).get("text/plain", "")
                 for line in text.splitlines():
-                    rest = line[len(row):] if line.startswith(row) else None
+                    rest = line[len(row) :] if line.startswith(row) else None
                     numbers = re.findall(r"-?\d+(?:\.\d+)?", rest or "")
                     if rest is not None and rest[:1].isspace() and numbers:
                         return [float(x) for x in numbers]
@@ -233,8 +281,9 @@ class Results:
         kind, rest = spec.lstrip("-").split(":", 1)
         if kind == "csv":
             name, row = rest.split(":", 1)
-            d, lo, hi = (self.value(f"csv:{name}:{row}:{c}")
-                         for c in ("mIoU", "95% low", "95% high"))  # fmt: skip
+            d, lo, hi = (
+                self.value(f"csv:{name}:{row}:{c}") for c in ("mIoU", "95% low", "95% high")
+            )
         elif kind == "nb":
             notebook, row = rest.split(":", 1)
             d, lo, hi = self._printed_row(notebook, row)[:3]
@@ -282,16 +331,25 @@ def _signed(x: float) -> str:
 
 def claim_row(claim: Claim, results: Results) -> dict[str, str]:
     """The rendered row of one claim: paper numbers, toy numbers, verdict, why."""
-    paper = (" → ".join(_fmt(results.paper_value(s)) for s in reversed(claim.paper_values))
-             if claim.paper_values else "no number")  # fmt: skip
+    paper = (
+        " → ".join(_fmt(results.paper_value(s)) for s in reversed(claim.paper_values))
+        if claim.paper_values
+        else "no number"
+    )
     try:
         ours_values = [results.value(s) for s in reversed(claim.ours)]
         ivs = [results.interval(s) for s in claim.intervals]
         facts = {name: results.value(spec) for name, spec in claim.facts}
     except MissingValue as err:
-        return {"paper": claim.paper, "claim": claim.claim, "paper numbers": paper,
-                "toy (ours)": "-", "verdict": CANNOT, "why": f"{claim.why} ({err})",
-                "notebooks": claim.notebooks}  # fmt: skip
+        return {
+            "paper": claim.paper,
+            "claim": claim.claim,
+            "paper numbers": paper,
+            "toy (ours)": "-",
+            "verdict": CANNOT,
+            "why": f"{claim.why} ({err})",
+            "notebooks": claim.notebooks,
+        }
     ours = " → ".join(_fmt(v) for v in ours_values)
     if ivs:
         found = verdict(ivs)
@@ -299,12 +357,20 @@ def claim_row(claim: Claim, results: Results) -> dict[str, str]:
         found = NOT_SHOWN
     else:
         raise ValueError(f"{claim.claim!r}: a difference needs a stored interval")
-    diffs = "; ".join(("" if d != d else f"{_signed(d)} ") + f"[{_signed(lo)}, {_signed(hi)}]"
-                      for d, lo, hi in ivs)  # fmt: skip
+    diffs = "; ".join(
+        ("" if d != d else f"{_signed(d)} ") + f"[{_signed(lo)}, {_signed(hi)}]"
+        for d, lo, hi in ivs
+    )
     toy = f"{ours} ({diffs})" if ours and diffs else ours or diffs
-    return {"paper": claim.paper, "claim": claim.claim, "paper numbers": paper,
-            "toy (ours)": toy, "verdict": found,
-            "why": claim.why.format(**facts), "notebooks": claim.notebooks}  # fmt: skip
+    return {
+        "paper": claim.paper,
+        "claim": claim.claim,
+        "paper numbers": paper,
+        "toy (ours)": toy,
+        "verdict": found,
+        "why": claim.why.format(**facts),
+        "notebooks": claim.notebooks,
+    }
 
 
 def claims_table(results_dir: str | Path, notebooks_dir: str | Path) -> str:
@@ -320,117 +386,211 @@ def claims_table(results_dir: str | Path, notebooks_dir: str | Path) -> str:
 
 _NOISE = "noise.csv"
 CLAIMS: tuple[Claim, ...] = (
-    Claim("CLIP-ES", "GradCAM of the softmax score with the background words beats GradCAM "
-          "of the logit (Table 6, initial CAMs)",
-          ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_nosoftmax_20"),
-          ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_nosoftmax_20"),
-          (f"csv:{_NOISE}:softmax + background set (default) - no softmax, classes only",),
-          "The whole gain comes from the background words (next two rows).", "02"),
-    Claim("CLIP-ES", "The softmax over the classes alone already beats the logit (Table 6)",
-          ("ledger:CLIP-ES:t6_softmax_20", "ledger:CLIP-ES:t6_nosoftmax_20"),
-          ("ledger:CLIP-ES:t6_softmax_20", "ledger:CLIP-ES:t6_nosoftmax_20"),
-          (f"csv:{_NOISE}:softmax, classes only - no softmax, classes only",),
-          "Not explained yet: without background words some toy classes collapse (train "
-          "IoU {train_logit:.1f} with the logit, {train_softmax:.1f} with the softmax).", "02",
-          (("train_logit", "metric:02_softmax_background:iou_train_nosoftmax_classes"),
-           ("train_softmax", "metric:02_softmax_background:iou_train_softmax_classes"))),
-    Claim("CLIP-ES", "Adding the background words to the softmax helps (Table 6)",
-          ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_softmax_20"),
-          ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_softmax_20"),
-          (f"csv:{_NOISE}:softmax + background set (default) - softmax, classes only",),
-          "Any words help, class-related or not (next row).", "02, 18"),
-    Claim("CLIP-ES", "The background words work because they are class-related (water, "
-          "railway: Section 3.1, supp. G)", (),
-          ("metric:18_prompt_ablations:one prompt (official) initial",
-           "metric:18_prompt_ablations:background: unrelated initial"),
-          ("-nb:18_prompt_ablations:background: unrelated - one prompt (official)",),
-          "Unrelated words do better than the toy world's class-related set (initial-CAM mIoU, "
-          "unrelated → class-related): the toy world does not reward class-related words; "
-          "notebook 18 shows the per-class view.", "02, 18"),
-    Claim("CLIP-ES", "CAA improves the initial CAMs (Table 2)",
-          ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_initial"),
-          ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_initial"),
-          (f"csv:{_NOISE}:+ CAA - initial CAM",),
-          "The micro-CLIP's attention does not group objects: averaging only its last block "
-          "gives {last1:.1f}, above the initial {initial:.1f}, while the official rule (its "
-          "last 3 of 4 blocks) loses.", "06, 10, 19",
-          (("last1", "metric:19_caa_ablations:layers: last 1 refined"),
-           ("initial", "metric:19_caa_ablations:official initial"))),
-    Claim("CLIP-ES", "CAA beats class-agnostic attention (MHSA) (Table 2)",
-          ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_mhsa"),
-          ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_mhsa"),
-          ("nb:06_caa_vs_mhsa:+ CAA - + MHSA",),
-          "MHSA hurts more than CAA; both stay below the initial CAMs (row above).", "06"),
-    Claim("CLIP-ES", "The dense CRF improves the CAA CAMs (Table 2)",
-          ("ledger:CLIP-ES:t2_caa_dcrf", "ledger:CLIP-ES:t2_caa"),
-          ("ledger:CLIP-ES:t2_caa_dcrf", "ledger:CLIP-ES:t2_caa"),
-          (f"csv:{_NOISE}:+ CAA + dCRF - + CAA",),
-          "Direction as in the paper.", "08"),
-    Claim("CLIP-ES", "Synonyms of the class names improve the CAMs (Table 8, person)",
-          ("ledger:CLIP-ES:t8_person_syn", "ledger:CLIP-ES:t8_person_orig"),
-          ("metric:05_synonym_fusion:miou_initial_synonyms",
-           "metric:05_synonym_fusion:miou_initial_name_only"),
-          ("nb:05_synonym_fusion:synonyms, initial - name only, initial",),
-          "All toy classes, initial CAMs.", "05"),
-    Claim("CLIP-ES", "Synonyms resolve an ambiguous name (crane: the bird, not the tower "
-          "crane; Section 3.2.2, Table 8 bird)",
-          ("ledger:CLIP-ES:t8_bird_syn", "ledger:CLIP-ES:t8_bird_orig"),
-          ("metric:05_synonym_fusion:crane_initial_syn",
-           "metric:05_synonym_fusion:crane_initial_orig"), (),
-          "Cannot happen by construction: the micro-CLIP maps \"crane\", \"bird\" and "
-          "\"wading bird\" to one point (cosine {cos_bird:.2f} and {cos_wading:.2f}), and the "
-          "toy world never draws a tower crane with the crane class.", "05",
-          (("cos_bird", "nb:05_synonym_fusion:crane: name only:0"),
-           ("cos_wading", "nb:05_synonym_fusion:crane: name only:1"))),
-    Claim("CLIP-ES", "DeepLab learns more from the pseudo masks with the confidence-guided "
-          "loss than with cross entropy (Table 7, two training seeds)",
-          ("ledger:CLIP-ES:t7_voc_cgl", "ledger:CLIP-ES:t7_voc_ce"),
-          ("ledger:CLIP-ES:t7_voc_cgl", "ledger:CLIP-ES:t7_voc_ce"),
-          ("metric:12_deeplab_cgl:cgl - ce, seed 0", "metric:12_deeplab_cgl:cgl - ce, seed 1"),
-          "Underpowered: the toy DeepLab underfits, {ce:.1f} mIoU against {masks:.1f} for the "
-          "pseudo masks it learns from.", "12",
-          (("ce", "ledger:CLIP-ES:t7_voc_ce"),
-           ("masks", "csv:stages.csv:pseudo-mask (conf >= 0.95):mIoU"))),
-    Claim("CLIP-ES", "The VOC test and COCO results (Tables 4, 5, 7)", (),
-          ("ledger:CLIP-ES:t5_val",), (), "The toy world has no VOC test set and no COCO", "11"),
-    Claim("WeCLIP", "WeCLIP's predictions (a decoder trained on a frozen CLIP) make better "
-          "pseudo labels than CLIP-ES's (supp. Table 1, VOC train; two training seeds)",
-          ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
-          ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
-          ("json:weclip/summary.json:train:WeCLIP seed 0 - CLIP-ES + CAA + dCRF",
-           "json:weclip/summary.json:train:WeCLIP seed 1 - CLIP-ES + CAA + dCRF"),
-          "WeCLIP stays below even its own CAA supervision ({caa:.1f} on train, no CRF), and "
-          "its toy decoder has more trainable parameters ({decoder:,.0f}) than the frozen "
-          "micro-CLIP has in all ({clip:,.0f}): the inverse of the paper's premise.", "13, 17",
-          (("caa", "metric:13_weclip_overview:train: CLIP-ES + CAA"),
-           ("decoder", "metric:17_three_methods:weclip_trainable_toy"),
-           ("clip", "nb:13_weclip_overview:frozen CLIP:0"))),
-    Claim("WeCLIP", "The affinity loss helps (supp. Table 4: λ = 0.1 against λ = 0; one "
-          "training seed)",
-          ("ledger:WeCLIP:we_s4_lambda_01", "ledger:WeCLIP:we_s4_lambda_0"),
-          ("ledger:WeCLIP:we_s4_lambda_01", "ledger:WeCLIP:we_s4_lambda_0"),
-          ("-json:weclip/ablations.json::seed 0: aff_weight=0",),
-          "Direction as in the paper, much larger on toy.", "14"),
-    Claim("WeCLIP", "The refinement module (RFM) improves the online labels (Section 3.3)",
-          (), ("metric:14_weclip_ablations:seed 0: rfm off",), (),
-          "Not ablated yet", "13, 14"),
-    Claim("WeakCLIP", "WeakCLIP's pseudo masks beat the CLIP-ES seeds it refines (two "
-          "training seeds, toy val)",
-          ("ledger:WeakCLIP:wk_pseudo_voc", "ledger:CLIP-ES:t1_dcrf"), (),
-          ("metric:17_three_methods:WeakCLIP (seed 0) - CLIP-ES dCRF (val):",
-           "metric:17_three_methods:WeakCLIP (seed 1) - CLIP-ES dCRF (val):"),
-          "WeakCLIP trains an adapter and prompts on the toy world; unlike WeCLIP (above), it "
-          "ends above the labels it starts from.",
-          "15, 17"),
-    Claim("WeakCLIP", "N = 8 learnable text embeddings beat N = 16 (ablation table)",
-          ("ledger:WeakCLIP:wk_abl_n_8", "ledger:WeakCLIP:wk_abl_n_16"),
-          ("ledger:WeakCLIP:wk_abl_n_8", "ledger:WeakCLIP:wk_abl_n_16"),
-          ("-metric:16_weakclip_ablations:N 16 minus default",),
-          "The paper's differences (tenths of a point) are far below the toy image noise.",
-          "16"),
-    Claim("WeakCLIP", "Each component helps: adapter, co-attention, boundary loss", (),
-          ("metric:16_weakclip_ablations:no adapter",), (),
-          "Not ablated yet", "15, 16"),
+    Claim(
+        "CLIP-ES",
+        "GradCAM of the softmax score with the background words beats GradCAM "
+        "of the logit (Table 6, initial CAMs)",
+        ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_nosoftmax_20"),
+        ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_nosoftmax_20"),
+        (f"csv:{_NOISE}:softmax + background set (default) - no softmax, classes only",),
+        "The whole gain comes from the background words (next two rows).",
+        "02",
+    ),
+    Claim(
+        "CLIP-ES",
+        "The softmax over the classes alone already beats the logit (Table 6)",
+        ("ledger:CLIP-ES:t6_softmax_20", "ledger:CLIP-ES:t6_nosoftmax_20"),
+        ("ledger:CLIP-ES:t6_softmax_20", "ledger:CLIP-ES:t6_nosoftmax_20"),
+        (f"csv:{_NOISE}:softmax, classes only - no softmax, classes only",),
+        "Not explained yet: without background words some toy classes collapse (train "
+        "IoU {train_logit:.1f} with the logit, {train_softmax:.1f} with the softmax).",
+        "02",
+        (
+            ("train_logit", "metric:02_softmax_background:iou_train_nosoftmax_classes"),
+            ("train_softmax", "metric:02_softmax_background:iou_train_softmax_classes"),
+        ),
+    ),
+    Claim(
+        "CLIP-ES",
+        "Adding the background words to the softmax helps (Table 6)",
+        ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_softmax_20"),
+        ("ledger:CLIP-ES:t6_softmax_bg", "ledger:CLIP-ES:t6_softmax_20"),
+        (f"csv:{_NOISE}:softmax + background set (default) - softmax, classes only",),
+        "Any words help, class-related or not (next row).",
+        "02, 18",
+    ),
+    Claim(
+        "CLIP-ES",
+        "The background words work because they are class-related (water, "
+        "railway: Section 3.1, supp. G)",
+        (),
+        (
+            "metric:18_prompt_ablations:one prompt (official) initial",
+            "metric:18_prompt_ablations:background: unrelated initial",
+        ),
+        ("-nb:18_prompt_ablations:background: unrelated - one prompt (official)",),
+        "Unrelated words do better than the toy world's class-related set (initial-CAM mIoU, "
+        "unrelated → class-related): the toy world does not reward class-related words; "
+        "notebook 18 shows the per-class view.",
+        "02, 18",
+    ),
+    Claim(
+        "CLIP-ES",
+        "CAA improves the initial CAMs (Table 2)",
+        ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_initial"),
+        ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_initial"),
+        (f"csv:{_NOISE}:+ CAA - initial CAM",),
+        "The micro-CLIP's attention does not group objects: averaging only its last block "
+        "gives {last1:.1f}, above the initial {initial:.1f}, while the official rule (its "
+        "last 3 of 4 blocks) loses.",
+        "06, 10, 19",
+        (
+            ("last1", "metric:19_caa_ablations:layers: last 1 refined"),
+            ("initial", "metric:19_caa_ablations:official initial"),
+        ),
+    ),
+    Claim(
+        "CLIP-ES",
+        "CAA beats class-agnostic attention (MHSA) (Table 2)",
+        ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_mhsa"),
+        ("ledger:CLIP-ES:t2_caa", "ledger:CLIP-ES:t2_mhsa"),
+        ("nb:06_caa_vs_mhsa:+ CAA - + MHSA",),
+        "MHSA hurts more than CAA; both stay below the initial CAMs (row above).",
+        "06",
+    ),
+    Claim(
+        "CLIP-ES",
+        "The dense CRF improves the CAA CAMs (Table 2)",
+        ("ledger:CLIP-ES:t2_caa_dcrf", "ledger:CLIP-ES:t2_caa"),
+        ("ledger:CLIP-ES:t2_caa_dcrf", "ledger:CLIP-ES:t2_caa"),
+        (f"csv:{_NOISE}:+ CAA + dCRF - + CAA",),
+        "Direction as in the paper.",
+        "08",
+    ),
+    Claim(
+        "CLIP-ES",
+        "Synonyms of the class names improve the CAMs (Table 8, person)",
+        ("ledger:CLIP-ES:t8_person_syn", "ledger:CLIP-ES:t8_person_orig"),
+        (
+            "metric:05_synonym_fusion:miou_initial_synonyms",
+            "metric:05_synonym_fusion:miou_initial_name_only",
+        ),
+        ("nb:05_synonym_fusion:synonyms, initial - name only, initial",),
+        "All toy classes, initial CAMs.",
+        "05",
+    ),
+    Claim(
+        "CLIP-ES",
+        "Synonyms resolve an ambiguous name (crane: the bird, not the tower "
+        "crane; Section 3.2.2, Table 8 bird)",
+        ("ledger:CLIP-ES:t8_bird_syn", "ledger:CLIP-ES:t8_bird_orig"),
+        (
+            "metric:05_synonym_fusion:crane_initial_syn",
+            "metric:05_synonym_fusion:crane_initial_orig",
+        ),
+        (),
+        'Cannot happen by construction: the micro-CLIP maps "crane", "bird" and '
+        '"wading bird" to one point (cosine {cos_bird:.2f} and {cos_wading:.2f}), and the '
+        "toy world never draws a tower crane with the crane class.",
+        "05",
+        (
+            ("cos_bird", "nb:05_synonym_fusion:crane: name only:0"),
+            ("cos_wading", "nb:05_synonym_fusion:crane: name only:1"),
+        ),
+    ),
+    Claim(
+        "CLIP-ES",
+        "DeepLab learns more from the pseudo masks with the confidence-guided "
+        "loss than with cross entropy (Table 7, two training seeds)",
+        ("ledger:CLIP-ES:t7_voc_cgl", "ledger:CLIP-ES:t7_voc_ce"),
+        ("ledger:CLIP-ES:t7_voc_cgl", "ledger:CLIP-ES:t7_voc_ce"),
+        ("metric:12_deeplab_cgl:cgl - ce, seed 0", "metric:12_deeplab_cgl:cgl - ce, seed 1"),
+        "Underpowered: the toy DeepLab underfits, {ce:.1f} mIoU against {masks:.1f} for the "
+        "pseudo masks it learns from.",
+        "12",
+        (
+            ("ce", "ledger:CLIP-ES:t7_voc_ce"),
+            ("masks", "csv:stages.csv:pseudo-mask (conf >= 0.95):mIoU"),
+        ),
+    ),
+    Claim(
+        "CLIP-ES",
+        "The VOC test and COCO results (Tables 4, 5, 7)",
+        (),
+        ("ledger:CLIP-ES:t5_val",),
+        (),
+        "The toy world has no VOC test set and no COCO",
+        "11",
+    ),
+    Claim(
+        "WeCLIP",
+        "WeCLIP's predictions (a decoder trained on a frozen CLIP) make better "
+        "pseudo labels than CLIP-ES's (supp. Table 1, VOC train; two training seeds)",
+        ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
+        ("ledger:WeCLIP:we_s1_weclip", "ledger:WeCLIP:we_s1_clipes"),
+        (
+            "json:weclip/summary.json:train:WeCLIP seed 0 - CLIP-ES + CAA + dCRF",
+            "json:weclip/summary.json:train:WeCLIP seed 1 - CLIP-ES + CAA + dCRF",
+        ),
+        "WeCLIP stays below even its own CAA supervision ({caa:.1f} on train, no CRF), and "
+        "its toy decoder has more trainable parameters ({decoder:,.0f}) than the frozen "
+        "micro-CLIP has in all ({clip:,.0f}): the inverse of the paper's premise.",
+        "13, 17",
+        (
+            ("caa", "metric:13_weclip_overview:train: CLIP-ES + CAA"),
+            ("decoder", "metric:17_three_methods:weclip_trainable_toy"),
+            ("clip", "nb:13_weclip_overview:frozen CLIP:0"),
+        ),
+    ),
+    Claim(
+        "WeCLIP",
+        "The affinity loss helps (supp. Table 4: λ = 0.1 against λ = 0; one training seed)",
+        ("ledger:WeCLIP:we_s4_lambda_01", "ledger:WeCLIP:we_s4_lambda_0"),
+        ("ledger:WeCLIP:we_s4_lambda_01", "ledger:WeCLIP:we_s4_lambda_0"),
+        ("-json:weclip/ablations.json::seed 0: aff_weight=0",),
+        "Direction as in the paper, much larger on toy.",
+        "14",
+    ),
+    Claim(
+        "WeCLIP",
+        "The refinement module (RFM) improves the online labels (Section 3.3)",
+        (),
+        ("metric:14_weclip_ablations:seed 0: rfm off",),
+        (),
+        "Not ablated yet",
+        "13, 14",
+    ),
+    Claim(
+        "WeakCLIP",
+        "WeakCLIP's pseudo masks beat the CLIP-ES seeds it refines (two training seeds, toy val)",
+        ("ledger:WeakCLIP:wk_pseudo_voc", "ledger:CLIP-ES:t1_dcrf"),
+        (),
+        (
+            "metric:17_three_methods:WeakCLIP (seed 0) - CLIP-ES dCRF (val):",
+            "metric:17_three_methods:WeakCLIP (seed 1) - CLIP-ES dCRF (val):",
+        ),
+        "WeakCLIP trains an adapter and prompts on the toy world; unlike WeCLIP (above), it "
+        "ends above the labels it starts from.",
+        "15, 17",
+    ),
+    Claim(
+        "WeakCLIP",
+        "N = 8 learnable text embeddings beat N = 16 (ablation table)",
+        ("ledger:WeakCLIP:wk_abl_n_8", "ledger:WeakCLIP:wk_abl_n_16"),
+        ("ledger:WeakCLIP:wk_abl_n_8", "ledger:WeakCLIP:wk_abl_n_16"),
+        ("-metric:16_weakclip_ablations:N 16 minus default",),
+        "The paper's differences (tenths of a point) are far below the toy image noise.",
+        "16",
+    ),
+    Claim(
+        "WeakCLIP",
+        "Each component helps: adapter, co-attention, boundary loss",
+        (),
+        ("metric:16_weakclip_ablations:no adapter",),
+        (),
+        "Not ablated yet",
+        "15, 16",
+    ),
 )
 
 
@@ -457,6 +617,8 @@ def render_pages(root: str | Path) -> dict[Path, str]:
     """The index pages (:data:`PAGES`) of the repository at ``root`` as they should read,
     with the tables rendered from its notebooks and ``results/toy``."""
     root = Path(root)
-    tables = {"index": index_table(root / "notebooks"),
-              "claims": claims_table(root / "results" / "toy", root / "notebooks")}  # fmt: skip
+    tables = {
+        "index": index_table(root / "notebooks"),
+        "claims": claims_table(root / "results" / "toy", root / "notebooks"),
+    }
     return {root / p: render_page((root / p).read_text(), tables) for p in PAGES}

@@ -41,17 +41,29 @@ def run_name(loss: str, seed: int, mu: float | None) -> str:
 def confidence_table(conf_dir: Path, mus: Sequence[float]) -> pd.DataFrame:
     """Share of the training pixels per confidence bin (Table S3's bins) and below each mu."""
     conf = np.concatenate([np.load(f).ravel() for f in sorted(conf_dir.glob("*.npy"))])
-    bins = {"[0, 0.5)": (0.0, 0.5), "[0.5, 0.8)": (0.5, 0.8), "[0.8, 0.95)": (0.8, 0.95),
-            "[0.95, 1]": (0.95, 1.01)}  # fmt: skip
-    rows = [{"pixels": k, "% of train pixels": 100 * ((conf >= a) & (conf < b)).mean()}
-            for k, (a, b) in bins.items()]  # fmt: skip
-    rows += [{"pixels": f"confidence < {mu:g} (ignored at mu = {mu:g})",
-              "% of train pixels": 100 * (conf < mu).mean()} for mu in mus]  # fmt: skip
+    bins = {
+        "[0, 0.5)": (0.0, 0.5),
+        "[0.5, 0.8)": (0.5, 0.8),
+        "[0.8, 0.95)": (0.8, 0.95),
+        "[0.95, 1]": (0.95, 1.01),
+    }
+    rows = [
+        {"pixels": k, "% of train pixels": 100 * ((conf >= a) & (conf < b)).mean()}
+        for k, (a, b) in bins.items()
+    ]
+    rows += [
+        {
+            "pixels": f"confidence < {mu:g} (ignored at mu = {mu:g})",
+            "% of train pixels": 100 * (conf < mu).mean(),
+        }
+        for mu in mus
+    ]
     return pd.DataFrame(rows)
 
 
-def noise_table(hists: dict[str, np.ndarray], seeds: Sequence[int], *,
-                n_boot: int = 1000) -> pd.DataFrame:  # fmt: skip
+def noise_table(
+    hists: dict[str, np.ndarray], seeds: Sequence[int], *, n_boot: int = 1000
+) -> pd.DataFrame:
     """``noise.csv``: each run ("ce seed S", "cgl seed S") and "cgl - ce, seed S", with 95%
     paired intervals, rounded to 0.1 point.
 
@@ -60,10 +72,12 @@ def noise_table(hists: dict[str, np.ndarray], seeds: Sequence[int], *,
     """
     pairs = [(f"cgl seed {s}", f"ce seed {s}") for s in seeds]
     table = bootstrap_table(hists, pairs, n_boot=n_boot)
-    names = {**{k: k for k in hists}, **{f"{a} - {b}": f"cgl - ce, seed {s}"
-                                         for (a, b), s in zip(pairs, seeds, strict=True)}}
+    names = {
+        **{k: k for k in hists},
+        **{f"{a} - {b}": f"cgl - ce, seed {s}" for (a, b), s in zip(pairs, seeds, strict=True)},
+    }
     table = table.drop(columns="excludes 0").rename(index=names)
-    return table.rename_axis("run or difference").reset_index().round(1)  # fmt: skip
+    return table.rename_axis("run or difference").reset_index().round(1)
 
 
 def mu_sweep_table(
@@ -88,17 +102,28 @@ def mu_sweep_table(
     """
     names = [f"mu {mu:g} seed {seed}" for mu, seed in keys]
     ref = {n: f"mu {PAPER_MU:g} seed {seed}" for n, (_, seed) in zip(names, keys, strict=True)}
-    table = bootstrap_table(dict(zip(names, hists, strict=True)),
-                            [(n, ref[n]) for n in names], n_boot=n_boot)  # fmt: skip
+    table = bootstrap_table(
+        dict(zip(names, hists, strict=True)), [(n, ref[n]) for n in names], n_boot=n_boot
+    )
     rows = []
     for name, (mu, seed), wall in zip(names, keys, seconds, strict=True):
         run, diff = table.loc[name], table.loc[f"{name} - {ref[name]}"]
         source = {0: "the CE run"}.get(mu, "the CGL run" if mu == PAPER_MU else "sweep run")
-        rows.append({"mu": mu, "seed": seed, "run": source,
-                     "% train pixels ignored": ignored[mu], "val mIoU": run["mIoU"],
-                     "95% low": run["95% low"], "95% high": run["95% high"],
-                     "minus mu 0.95": diff["mIoU"],
-                     "diff 95% low": diff["95% low"], "diff 95% high": diff["95% high"],
-                     "excludes 0": bool(diff["excludes 0"]) if name != ref[name] else False,
-                     "train s": round(wall), "iterations": iterations})  # fmt: skip
+        rows.append(
+            {
+                "mu": mu,
+                "seed": seed,
+                "run": source,
+                "% train pixels ignored": ignored[mu],
+                "val mIoU": run["mIoU"],
+                "95% low": run["95% low"],
+                "95% high": run["95% high"],
+                "minus mu 0.95": diff["mIoU"],
+                "diff 95% low": diff["95% low"],
+                "diff 95% high": diff["95% high"],
+                "excludes 0": bool(diff["excludes 0"]) if name != ref[name] else False,
+                "train s": round(wall),
+                "iterations": iterations,
+            }
+        )
     return pd.DataFrame(rows).sort_values(["mu", "seed"]).round(2)

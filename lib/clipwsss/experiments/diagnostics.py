@@ -131,7 +131,7 @@ def leak_records(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]) -
             "+ MHSA": refine_with_affinity(rec.cams, rec.affinity, mode="mhsa"),
             "+ CAA": refine_with_affinity(
                 rec.cams, rec.affinity, threshold=cfg.box_threshold, official=cfg.official_boxes
-            ),  # fmt: skip
+            ),
         }
         for name, cams in maps.items():
             hr = es.upsample(cams, rec.gt.shape)
@@ -202,15 +202,25 @@ def confidence_calibration(
         ign_ok.append(((correct & ~kept).sum(), (~kept).sum()))
         cls_pix += np.bincount(g, minlength=n)
         cls_ign += np.bincount(g[~kept], minlength=n)
-    names = [f"[{a:g}, {c:g}{']' if i == n_bins - 1 else ')'}"
-             for i, (a, c) in enumerate(zip(edges[:-1], edges[1:], strict=True))]  # fmt: skip
-    by_bin = pd.DataFrame({
-        "pixels": pix, "share %": 100 * pix / max(pix.sum(), 1),
-        "accuracy %": np.where(pix > 0, 100 * ok / np.maximum(pix, 1), np.nan),
-    }, index=pd.Index(names, name="confidence bin"))  # fmt: skip
-    per_class = pd.DataFrame({
-        "pixels": cls_pix, "ignored %": 100 * cls_ign / np.maximum(cls_pix, 1),
-    }, index=pd.Index(["background", *dataset.class_names], name="class"))  # fmt: skip
+    names = [
+        f"[{a:g}, {c:g}{']' if i == n_bins - 1 else ')'}"
+        for i, (a, c) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+    by_bin = pd.DataFrame(
+        {
+            "pixels": pix,
+            "share %": 100 * pix / max(pix.sum(), 1),
+            "accuracy %": np.where(pix > 0, 100 * ok / np.maximum(pix, 1), np.nan),
+        },
+        index=pd.Index(names, name="confidence bin"),
+    )
+    per_class = pd.DataFrame(
+        {
+            "pixels": cls_pix,
+            "ignored %": 100 * cls_ign / np.maximum(cls_pix, 1),
+        },
+        index=pd.Index(["background", *dataset.class_names], name="class"),
+    )
     wk = np.asarray(wrong_kept, np.float64).reshape(-1, 2).T
     io = np.asarray(ign_ok, np.float64).reshape(-1, 2).T
     return Calibration(by_bin, (wk[0], wk[1]), (io[0], io[1]), per_class, threshold)
@@ -260,11 +270,20 @@ def crf_changes(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]) ->
         lab = rec.gt != 255
         g, s, c = rec.gt[lab].astype(np.int64), seed_label[lab], crf_label[lab]
         ch = s != c
-        counts.append((ch.sum(), lab.sum(), (ch & (c == g)).sum(), (ch & (s == g)).sum(),
-                       (ch & (c == 0)).sum()))  # fmt: skip
+        counts.append(
+            (
+                ch.sum(),
+                lab.sum(),
+                (ch & (c == g)).sum(),
+                (ch & (s == g)).sum(),
+                (ch & (c == 0)).sum(),
+            )
+        )
         done.append(rec.image_id)
     a = np.asarray(counts, np.float64).reshape(-1, 5).T
     empty = np.zeros((0, n, n), np.int64)
-    hists = {"seed": np.stack(seed_h) if seed_h else empty,
-             "seed + dCRF": np.stack(crf_h) if crf_h else empty}  # fmt: skip
+    hists = {
+        "seed": np.stack(seed_h) if seed_h else empty,
+        "seed + dCRF": np.stack(crf_h) if crf_h else empty,
+    }
     return CrfChanges(tuple(done), hists, (a[0], a[1]), (a[2], a[0]), (a[3], a[0]), (a[4], a[0]))

@@ -166,9 +166,13 @@ class StageClock:
 
 
 def timed_cams(
-    es: ClipES, image: np.ndarray, labels: Sequence[int], clock: StageClock,
-    *, time_loop: bool = False,
-) -> tuple[ImageCams, Tensor | None]:  # fmt: skip
+    es: ClipES,
+    image: np.ndarray,
+    labels: Sequence[int],
+    clock: StageClock,
+    *,
+    time_loop: bool = False,
+) -> tuple[ImageCams, Tensor | None]:
     """``es(image, labels)`` with the CLIP forward, GradCAM and CAA timed separately.
 
     Runs the same stages as ``ClipES.__call__`` (``forward``, ``gradcam``, ``refine``; the
@@ -186,9 +190,14 @@ def timed_cams(
     if time_loop and dense.last_block_input is not None and cfg.fusion != "cam":
         text = es.text_setup(labels)
         with clock(LOOP_STAGE):
-            loop = gradcam_per_class_loop(es.clip.model.visual, dense, text,
-                                          logit_scale=es.logit_scale, softmax=cfg.softmax,
-                                          pooling=cfg.pooling)  # fmt: skip
+            loop = gradcam_per_class_loop(
+                es.clip.model.visual,
+                dense,
+                text,
+                logit_scale=es.logit_scale,
+                softmax=cfg.softmax,
+                pooling=cfg.pooling,
+            )
     with clock("Softmax-GradCAM"):
         cams, scores = es.gradcam(dense, labels)  # Eq. 1-4, one batched backward
     with clock("CAA"):
@@ -335,8 +344,10 @@ def resized_samples(
     from PIL import Image
 
     h, w = size
-    return [(np.asarray(Image.fromarray(img).resize((w, h), Image.BICUBIC)), tuple(lab))
-            for img, lab in samples]  # fmt: skip
+    return [
+        (np.asarray(Image.fromarray(img).resize((w, h), Image.BICUBIC)), tuple(lab))
+        for img, lab in samples
+    ]
 
 
 def map_labels(
@@ -360,8 +371,9 @@ def map_labels(
 # --------------------------------------------------------------------------- Table 3
 
 
-def extrapolate_hours(seconds_per_image: float, *, n_images: int = VOC_TRAIN_AUG,
-                      workers: int = 1) -> float:  # fmt: skip
+def extrapolate_hours(
+    seconds_per_image: float, *, n_images: int = VOC_TRAIN_AUG, workers: int = 1
+) -> float:
     """Hours for ``n_images`` at ``seconds_per_image``, ideally split over ``workers``."""
     return seconds_per_image * n_images / max(workers, 1) / 3600.0
 
@@ -462,12 +474,14 @@ def gradcam_schedules(
         out, loop = timed_cams(es, image, labels, clock, time_loop=True)
         if loop is None:
             raise ValueError("the per-class loop needs a ViT and sentence or feature fusion")
-        rows.append({
-            "K": len(labels),
-            "max |batched - loop|": float((out.cams - loop).abs().max()),
-            "batched backward (s)": clock.seconds["Softmax-GradCAM"][0],
-            "per-class loop (s)": clock.seconds[LOOP_STAGE][0],
-        })  # fmt: skip
+        rows.append(
+            {
+                "K": len(labels),
+                "max |batched - loop|": float((out.cams - loop).abs().max()),
+                "batched backward (s)": clock.seconds["Softmax-GradCAM"][0],
+                "per-class loop (s)": clock.seconds[LOOP_STAGE][0],
+            }
+        )
         if cms is not None:
             size = gts[i].shape
             for cams, cm in zip((out.cams, loop), cms, strict=True):

@@ -32,8 +32,9 @@ def image_mious(hists: np.ndarray) -> np.ndarray:
     return 100 * np.nanmean(iou, axis=1)
 
 
-def toy_object_stats(ids: Sequence[str], *, seed: int = 0,
-                     image_size: int = TOY_IMAGE_SIZE) -> pd.DataFrame:  # fmt: skip
+def toy_object_stats(
+    ids: Sequence[str], *, seed: int = 0, image_size: int = TOY_IMAGE_SIZE
+) -> pd.DataFrame:
     """Exact per-image object statistics of toy scenes, re-sampled from their seeds.
 
     ``generate_toy_voc`` draws image ``i`` of a split from ``default_rng([seed, split, i])``
@@ -51,8 +52,7 @@ def toy_object_stats(ids: Sequence[str], *, seed: int = 0,
     for image_id in ids:
         split, index = image_id.split("_")[-2:]
         code = {"train": 0, "val": 1}[split]
-        scene = sample_scene(np.random.default_rng([seed, code, int(index)]),
-                             image_size=image_size)  # fmt: skip
+        scene = sample_scene(np.random.default_rng([seed, code, int(index)]), image_size=image_size)
         inst, area = scene.instances, scene.label.size
         shares = []
         for k, o in enumerate(scene.objects):
@@ -69,8 +69,9 @@ def toy_object_stats(ids: Sequence[str], *, seed: int = 0,
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def rank_correlation(x: np.ndarray, y: np.ndarray, *, n_boot: int = 1000,
-                     seed: int = 0) -> tuple[float, float, float]:  # fmt: skip
+def rank_correlation(
+    x: np.ndarray, y: np.ndarray, *, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
     """Spearman's rho of ``x`` and ``y`` with its 95% image-bootstrap percentile interval.
 
     Shapes:
@@ -111,8 +112,9 @@ def failure_figure(setup: Setup, ids: Sequence[str], mious: Sequence[float]):
         cams = es.upsample(out.refined if out.refined is not None else out.cams, gt.shape)
         mask = cams_to_label(cams, out.keys).cpu().numpy()
         panels = [image, palette[gt], cams.max(0).values.cpu().numpy(), palette[mask]]
-        for c, (panel, name) in enumerate(zip(panels, ["image", "GT", "CAM", "pseudo-mask"],
-                                              strict=True)):  # fmt: skip
+        for c, (panel, name) in enumerate(
+            zip(panels, ["image", "GT", "CAM", "pseudo-mask"], strict=True)
+        ):
             ax = axes[r, c]
             ax.imshow(panel, cmap="jet" if c == 2 else None, vmin=0, vmax=1 if c == 2 else None)
             ax.set_xticks([])

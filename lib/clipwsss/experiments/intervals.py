@@ -40,8 +40,10 @@ class Interval:
     def text(self, signed: bool = True, digits: int = 1) -> str:
         """E.g. "+1.1 (95% interval -0.8 to +3.0, within the image noise)"."""
         f = f"{{:{'+' if signed else ''}.{digits}f}}"
-        return (f"{f.format(self.value)} (95% interval {f.format(self.low)} to "
-                f"{f.format(self.high)}, {self.verdict()})")  # fmt: skip
+        return (
+            f"{f.format(self.value)} (95% interval {f.format(self.low)} to "
+            f"{f.format(self.high)}, {self.verdict()})"
+        )
 
     def verdict(self) -> str:
         """What a reading may call it: "real" only when the interval excludes zero."""
@@ -106,8 +108,9 @@ def interval(table: pd.DataFrame, row: str) -> Interval:
     return Interval(float(value), float(r["95% low"]), float(r["95% high"]))
 
 
-def with_intervals(paper: pd.DataFrame, table: pd.DataFrame,
-                   ours_rows: Mapping[str, str]) -> pd.DataFrame:  # fmt: skip
+def with_intervals(
+    paper: pd.DataFrame, table: pd.DataFrame, ours_rows: Mapping[str, str]
+) -> pd.DataFrame:
     """A ``paper_table`` with the 95% interval of ours: ``{paper-table label: run name}``."""
     out = paper.copy()
     lows = {label: table.loc[run, "95% low"] for label, run in ours_rows.items()}
@@ -171,8 +174,12 @@ def ratio_table(
         raise ValueError(f"numerators {nums.shape} and denominators {dens.shape} must match")
     rng = np.random.default_rng(seed)
     n_images = nums.shape[1]
-    counts = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
-                       for _ in range(n_boot)])  # (B, N)  # fmt: skip
+    counts = np.stack(
+        [
+            np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+            for _ in range(n_boot)
+        ]
+    )  # (B, N)
     boot = 100 * (counts @ nums.T) / np.maximum(counts @ dens.T, 1e-12)  # (B, R)
     point = 100 * nums.sum(1) / np.maximum(dens.sum(1), 1e-12)
     rows = {}
@@ -231,11 +238,16 @@ def correlation_table(
     if dens.shape != nums.shape or hists.shape[1] != n_images or n_images == 0:
         raise ValueError(f"runs differ in images: x {nums.shape}/{dens.shape}, y {hists.shape}")
     rng = np.random.default_rng(seed)
-    counts = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
-                       for _ in range(n_boot)])  # (B, N)  # fmt: skip
+    counts = np.stack(
+        [
+            np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+            for _ in range(n_boot)
+        ]
+    )  # (B, N)
     bx = (counts @ nums.T) / np.maximum(counts @ dens.T, 1e-12)  # (B, R)
-    by = np.array([[mean_iou(h) for h in np.tensordot(c, hists, axes=([0], [1]))]
-                   for c in counts])  # (B, R)  # fmt: skip
+    by = np.array(
+        [[mean_iou(h) for h in np.tensordot(c, hists, axes=([0], [1]))] for c in counts]
+    )  # (B, R)
     px = nums.sum(1) / np.maximum(dens.sum(1), 1e-12)
     py = np.array([mean_iou(h) for h in hists.sum(1)])
     rows = {}

@@ -57,21 +57,34 @@ COCO_INIT_KEY = re.compile(r"^(t4_\w+_coco|t7_voccoco_\w+|s3_mu_\w+)$")
 REAL_DATA_KEY = re.compile(r"^(t4_test|t5_\w+|t7_coco_\w+)$")
 NOTEBOOK_NAME = re.compile(r"^\d\d_\w+$")
 DATA_HINT = {"voc12": "/path/to/VOC2012", "coco14": "/path/to/coco2014"}
-COLUMNS = ("key", "source", "setting", "split", "metric", "paper", "ours", "difference",
-           "profile", "notebook", "command", "status", "rests on",
-           "also reported by")  # fmt: skip
+COLUMNS = (
+    "key",
+    "source",
+    "setting",
+    "split",
+    "metric",
+    "paper",
+    "ours",
+    "difference",
+    "profile",
+    "notebook",
+    "command",
+    "status",
+    "rests on",
+    "also reported by",
+)
 # What a toy row that is not a plain measurement of the quantity rests on (key prefix).
 TOY_CAVEATS = {
     "t3_": "timing of this CPU: a random-weight ViT-B/16 on a few images, extrapolated to "
-           "10,582 images with the CRF split over this machine's processes (notebook 09)",
+    "10,582 images with the CRF split over this machine's processes (notebook 09)",
     "s3_mu_": "toy measurement, not the paper's model: a random-init ResNet-18 DeepLab "
-              "trained 300 iterations on the toy pseudo masks (the paper's S3 sweep starts "
-              "from COCO-pretrained DeepLab weights; notebook 12)",
+    "trained 300 iterations on the toy pseudo masks (the paper's S3 sweep starts "
+    "from COCO-pretrained DeepLab weights; notebook 12)",
     "s3_conf_": "toy measurement: the dense-CRF confidence histogram of the micro-CLIP's CAA "
-                "CAMs on the toy world (no DeepLab involved; notebook 07)",
+    "CAMs on the toy world (no DeepLab involved; notebook 07)",
     "s1_cls_": "toy measurement, not a fair replay: the micro-CLIP was trained with avg "
-               "pooling, so its class token never served as the embedding (notebook 03)",
-}  # fmt: skip
+    "pooling, so its class token never served as the embedding (notebook 03)",
+}
 
 
 def table_order(source: str) -> tuple:
@@ -232,8 +245,16 @@ def build_ledger(
         for profile in all_profiles or ["toy"]:
             row = {c: getattr(num, c) for c in ("key", "source", "setting", "split", "metric")}
             row.update(paper=num.value, profile=profile)
-            row.update(_provenance(num.key, num.value, profile, results, mentions,
-                                   scanned=notebooks_dir is not None))  # fmt: skip
+            row.update(
+                _provenance(
+                    num.key,
+                    num.value,
+                    profile,
+                    results,
+                    mentions,
+                    scanned=notebooks_dir is not None,
+                )
+            )
             row["command"] = command_for(row["notebook"], profile)
             row["rests on"] = rests_on(num.key, row["status"], profile)
             rows.append(row)
@@ -250,16 +271,29 @@ def _provenance(
     scanned: bool,
 ) -> dict[str, object]:
     """Ours, difference, notebook and status of one paper key on one profile."""
-    out: dict[str, object] = {"ours": None, "difference": None, "notebook": "",
-                              "also reported by": ""}  # fmt: skip
-    hits = [(r.notebook, _number(r.metrics[key])) for r in results
-            if r.profile == profile and key in r.metrics]  # fmt: skip
+    out: dict[str, object] = {
+        "ours": None,
+        "difference": None,
+        "notebook": "",
+        "also reported by": "",
+    }
+    hits = [
+        (r.notebook, _number(r.metrics[key]))
+        for r in results
+        if r.profile == profile and key in r.metrics
+    ]
     hits = [(nb, v) for nb, v in hits if v is not None]
     if hits:  # the first notebook (by name) is the row's; the others are listed
         (notebook, value), *others = hits
         also = ", ".join(f"{nb} ({v:g})" for nb, v in others)
-        return {**out, "ours": value, "difference": value - paper_value, "notebook": notebook,
-                "status": MEASURED, "also reported by": also}  # fmt: skip
+        return {
+            **out,
+            "ours": value,
+            "difference": value - paper_value,
+            "notebook": notebook,
+            "status": MEASURED,
+            "also reported by": also,
+        }
     if COCO_INIT_KEY.match(key):
         return {**out, "status": NEEDS_COCO_INIT}
     if REAL_DATA_KEY.match(key) and profile == "toy":
@@ -268,10 +302,10 @@ def _provenance(
     candidates = sorted(reporters | set(mentions.get(key, [])))
     if not candidates:
         return {**out, "status": NOT_ADDRESSED if scanned else NOT_YET}
-    ran = [nb for nb in candidates if any(r.profile == profile and r.notebook == nb
-                                          for r in results)]  # fmt: skip
-    return {**out, "notebook": (ran or candidates)[0],
-            "status": NOT_ON_PROFILE if ran else NOT_YET}  # fmt: skip
+    ran = [
+        nb for nb in candidates if any(r.profile == profile and r.notebook == nb for r in results)
+    ]
+    return {**out, "notebook": (ran or candidates)[0], "status": NOT_ON_PROFILE if ran else NOT_YET}
 
 
 def status_counts(ledger: pd.DataFrame) -> pd.DataFrame:

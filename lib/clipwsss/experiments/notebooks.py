@@ -131,10 +131,12 @@ def stand_in_weights(clip: ClipModel, profile: Profile) -> str:
     width, layers = tower.width, len(tower.resblocks)
     if (width, layers) == (vision.get("width"), vision.get("layers")):
         return ""
-    return (f"the weights from {clip.pretrained} are a {layers}-block, {width}-wide ViT, not "
-            f"{profile.model} ({vision.get('layers')} blocks, {vision.get('width')} wide), "
-            "such as the random small CLIP of the tests: every number below checks that the "
-            "notebook runs and says nothing about the method")
+    return (
+        f"the weights from {clip.pretrained} are a {layers}-block, {width}-wide ViT, not "
+        f"{profile.model} ({vision.get('layers')} blocks, {vision.get('width')} wide), "
+        "such as the random small CLIP of the tests: every number below checks that the "
+        "notebook runs and says nothing about the method"
+    )
 
 
 def _ensure_toy_split(root: Path, split: str, n_images: int, seed: int) -> None:
@@ -150,8 +152,9 @@ def _ensure_toy_split(root: Path, split: str, n_images: int, seed: int) -> None:
     with folder_lock(root.parent, f".{root.name}.lock"):
         if not (root / "ImageSets" / "Segmentation" / f"{split}.txt").is_file():
             n_train, n_val = (n_images, 0) if split == "train" else (0, n_images)
-            generate_toy_voc(root, n_train=n_train, n_val=n_val, seed=seed,
-                             image_size=TOY_IMAGE_SIZE)  # fmt: skip
+            generate_toy_voc(
+                root, n_train=n_train, n_val=n_val, seed=seed, image_size=TOY_IMAGE_SIZE
+            )
 
 
 @dataclass(frozen=True)
@@ -216,16 +219,18 @@ def score_cams(
     )
 
 
-def _image_hist(es: ClipES, cams: torch.Tensor, keys: torch.Tensor, gt: np.ndarray,
-                exponent: float, n: int) -> np.ndarray:  # fmt: skip
+def _image_hist(
+    es: ClipES, cams: torch.Tensor, keys: torch.Tensor, gt: np.ndarray, exponent: float, n: int
+) -> np.ndarray:
     """(n, n) confusion matrix of one image's CAMs (K, h, w), upsampled to ``gt`` and
     rounded to float16 as in the CAM files."""
     up = es.upsample(cams, gt.shape).half().float()
     return confusion_matrix(cams_to_label(up, keys, exponent=exponent), gt, n)
 
 
-def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
-                 profile: str) -> None:  # fmt: skip
+def save_metrics(
+    results_dir: str, notebook: str, metrics: Mapping[str, Any], *, profile: str
+) -> None:
     """Write ``<results_dir>/<notebook>.json`` ({"profile", "metrics"}); '' writes nothing,
     unless ``$CLIPWSSS_RESULTS_DIR`` names a folder (scripts/execute_notebooks.py sets it to
     results/toy, so the committed notebooks and the metrics the ledger reads are one run).
@@ -241,11 +246,16 @@ def save_metrics(results_dir: str, notebook: str, metrics: Mapping[str, Any], *,
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{notebook}.json"
-    clean = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
-             for k, v in metrics.items()}  # fmt: skip
+    clean = {
+        k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()
+    }
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"profile": profile, "notebook": notebook, "metrics": clean},
-                              indent=2, sort_keys=True) + "\n")  # fmt: skip
+    tmp.write_text(
+        json.dumps(
+            {"profile": profile, "notebook": notebook, "metrics": clean}, indent=2, sort_keys=True
+        )
+        + "\n"
+    )
     tmp.replace(path)
 
 
@@ -257,8 +267,9 @@ def reading(text: str):
     """
     from IPython.display import Markdown
 
-    note = f"**Not results.** {_WEIGHTS_NOTE[0].upper()}{_WEIGHTS_NOTE[1:]}. " \
-        if _WEIGHTS_NOTE else ""
+    note = (
+        f"**Not results.** {_WEIGHTS_NOTE[0].upper()}{_WEIGHTS_NOTE[1:]}. " if _WEIGHTS_NOTE else ""
+    )
     return Markdown(note + " ".join(text.split()))
 
 
@@ -311,8 +322,12 @@ def run_notebook(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(path), str(out_path), parameters=parameters, kernel_name=kernel,
-        cwd=str(Path(path).resolve().parent), execution_timeout=cell_timeout,
+        str(path),
+        str(out_path),
+        parameters=parameters,
+        kernel_name=kernel,
+        cwd=str(Path(path).resolve().parent),
+        execution_timeout=cell_timeout,
         progress_bar=False,
-    )  # fmt: skip
+    )
     return out_path

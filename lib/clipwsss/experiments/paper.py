@@ -47,8 +47,15 @@ _VOC_TRAIN = "VOC12 train (1464)"
 _MIOU = "mIoU (%)"
 
 
-def _n(source: str, setting: str, value: float, key: str, *, split: str = _VOC_TRAIN,
-       metric: str = _MIOU) -> PaperNumber:  # fmt: skip
+def _n(
+    source: str,
+    setting: str,
+    value: float,
+    key: str,
+    *,
+    split: str = _VOC_TRAIN,
+    metric: str = _MIOU,
+) -> PaperNumber:
     return PaperNumber("CLIP-ES", source, setting, split, metric, value, key)
 
 
@@ -68,16 +75,27 @@ CLIP_ES: tuple[PaperNumber, ...] = (
     _n("Table 2", "Initial + MHSA + dCRF, multi-scale*", 70.1, "t2_mhsa_dcrf_ms"),
     _n("Table 2", "Initial + CAA + dCRF, multi-scale*", 74.1, "t2_caa_dcrf_ms"),
     # Table 3: cost of the pseudo masks of VOC train_aug (10582 images), TITAN RTX.
-    _n("Table 3", "inference (CAMs + CAA)", 0.4, "t3_inference_h",
-       split="VOC12 train_aug (10582)", metric="hours"),
+    _n(
+        "Table 3",
+        "inference (CAMs + CAA)",
+        0.4,
+        "t3_inference_h",
+        split="VOC12 train_aug (10582)",
+        metric="hours",
+    ),
     # The setting says whose worker count is whose: the paper ran 20 CRF processes; our row
     # (notebook 09) extrapolates the time on this machine's cores (2 here) to 10582 images.
-    _n("Table 3", "dCRF; paper: 20 workers (supp. F); ours: this machine's workers, "
-       "extrapolated to 10582 images (notebook 09)", 0.2, "t3_dcrf_h",
-       split="VOC12 train_aug (10582)", metric="hours"),
+    _n(
+        "Table 3",
+        "dCRF; paper: 20 workers (supp. F); ours: this machine's workers, "
+        "extrapolated to 10582 images (notebook 09)",
+        0.2,
+        "t3_dcrf_h",
+        split="VOC12 train_aug (10582)",
+        metric="hours",
+    ),
     _n("Table 3", "total", 0.6, "t3_total_h", split="VOC12 train_aug (10582)", metric="hours"),
-    _n("Table 3", "peak memory", 2.0, "t3_memory_gb", split="VOC12 train_aug (10582)",
-       metric="GB"),
+    _n("Table 3", "peak memory", 2.0, "t3_memory_gb", split="VOC12 train_aug (10582)", metric="GB"),
     # Table 4 / 5 / 7: DeepLabV2-R101 trained on the pseudo masks (not reproduced yet).
     _n("Table 4", "DeepLabV2 R101, ImageNet init, val", 71.1, "t4_val", split="VOC12 val"),
     _n("Table 4", "DeepLabV2 R101, ImageNet init, test", 71.4, "t4_test", split="VOC12 test"),
@@ -96,11 +114,21 @@ CLIP_ES: tuple[PaperNumber, ...] = (
     _n("Table 6", "with softmax, 20 classes*", 53.3, "t6_softmax_20"),
     _n("Table 6", "with softmax + background set", 58.6, "t6_softmax_bg"),
     _n("Table 6", "boat IoU, w/o softmax", 24.1, "t6_boat_nosoftmax", metric="IoU (%)"),
-    _n("Table 6", "boat IoU, with softmax + background set", 46.9, "t6_boat_softmax",
-       metric="IoU (%)"),
+    _n(
+        "Table 6",
+        "boat IoU, with softmax + background set",
+        46.9,
+        "t6_boat_softmax",
+        metric="IoU (%)",
+    ),
     _n("Table 6", "train IoU, w/o softmax", 43.8, "t6_train_nosoftmax", metric="IoU (%)"),
-    _n("Table 6", "train IoU, with softmax + background set", 57.5, "t6_train_softmax",
-       metric="IoU (%)"),
+    _n(
+        "Table 6",
+        "train IoU, with softmax + background set",
+        57.5,
+        "t6_train_softmax",
+        metric="IoU (%)",
+    ),
     # Table 8: synonym fusion, initial CAMs, per-class IoU.
     _n("Table 8", "bird, original name", 62.9, "t8_bird_orig", metric="IoU (%)"),
     _n("Table 8", "bird, synonym fusion", 63.9, "t8_bird_syn", metric="IoU (%)"),
@@ -117,10 +145,8 @@ CLIP_ES: tuple[PaperNumber, ...] = (
     _n("Table S1", "ViT-B/16 avg-token, initial", 58.6, "s1_avg_initial"),
     _n("Table S1", "ViT-B/16 avg-token, CAA refined", 70.8, "s1_avg_caa"),
     _n("Table S1", "RN50 sharpness", 0.019, "s1_rn50_sharpness", metric="sharpness"),
-    _n("Table S1", "ViT-B/16 cls-token sharpness", 0.021, "s1_cls_sharpness",
-       metric="sharpness"),
-    _n("Table S1", "ViT-B/16 avg-token sharpness", 0.004, "s1_avg_sharpness",
-       metric="sharpness"),
+    _n("Table S1", "ViT-B/16 cls-token sharpness", 0.021, "s1_cls_sharpness", metric="sharpness"),
+    _n("Table S1", "ViT-B/16 avg-token sharpness", 0.004, "s1_avg_sharpness", metric="sharpness"),
     # Supplementary Table S2: synonym fusion level (CAA refined, per class and all).
     _n("Table S2", "bird, sentence level", 76.7, "s2_bird_sentence", metric="IoU (%)"),
     _n("Table S2", "bird, feature level", 76.7, "s2_bird_feature", metric="IoU (%)"),
@@ -144,23 +170,30 @@ CLIP_ES: tuple[PaperNumber, ...] = (
     _n("Table S3", "confidence in [0.5, 0.8]", 0.78, "s3_conf_05_08", metric="% of pixels"),
     _n("Table S3", "confidence in [0.8, 0.95]", 1.43, "s3_conf_08_095", metric="% of pixels"),
     _n("Table S3", "confidence in [0.95, 1.0]", 97.75, "s3_conf_095_1", metric="% of pixels"),
-)  # fmt: skip
+)
 
 
 _VOC_VAL = "VOC12 val"
 
 
-def _we(source: str, setting: str, value: float, key: str, *, split: str = _VOC_VAL,
-        metric: str = _MIOU) -> PaperNumber:  # fmt: skip
+def _we(
+    source: str, setting: str, value: float, key: str, *, split: str = _VOC_VAL, metric: str = _MIOU
+) -> PaperNumber:
     return PaperNumber("WeCLIP", source, setting, split, metric, value, key)
 
 
 WECLIP: tuple[PaperNumber, ...] = (
     # Supp. Table 1: pseudo labels on VOC train (WeCLIP's predictions used as pseudo labels).
-    _we("supp. Table 1", "WeCLIP predictions as pseudo labels", 78.2, "we_s1_weclip",
-        split=_VOC_TRAIN),
-    _we("supp. Table 1", "CLIP-ES pseudo labels (as quoted)", 75.0, "we_s1_clipes",
-        split=_VOC_TRAIN),
+    _we(
+        "supp. Table 1",
+        "WeCLIP predictions as pseudo labels",
+        78.2,
+        "we_s1_weclip",
+        split=_VOC_TRAIN,
+    ),
+    _we(
+        "supp. Table 1", "CLIP-ES pseudo labels (as quoted)", 75.0, "we_s1_clipes", split=_VOC_TRAIN
+    ),
     _we("supp. Table 1", "RIB", 70.6, "we_s1_rib", split=_VOC_TRAIN),
     _we("supp. Table 1", "MCTformer", 69.1, "we_s1_mctformer", split=_VOC_TRAIN),
     _we("supp. Table 1", "ACR", 72.3, "we_s1_acr", split=_VOC_TRAIN),
@@ -190,7 +223,7 @@ WECLIP: tuple[PaperNumber, ...] = (
     # Main paper (not in shared/papers; quoted in specs/methods.md section 2).
     _we("main paper (via specs)", "final, VOC test", 77.2, "we_main_test", split="VOC12 test"),
     _we("main paper (via specs)", "final, COCO val", 47.1, "we_main_coco", split="COCO14 val"),
-)  # fmt: skip
+)
 
 # reference.PAPER name -> (key, split, metric) for WeakCLIP's single numbers.
 _WEAKCLIP_ROWS: dict[str, tuple[str, str, str]] = {
@@ -206,8 +239,10 @@ _WEAKCLIP_ROWS: dict[str, tuple[str, str, str]] = {
     "trainable share (%)": ("wk_params_share", "ViT-B/16, VOC", "% trainable"),
 }
 # reference.PAPER name of an ablation -> key prefix; its source lists the whole sweep.
-_WEAKCLIP_SWEEPS = {"mIoU at N = 8 learnable embeddings": "wk_abl_n",
-                    "mIoU at gamma/beta init 0.1": "wk_abl_init"}  # fmt: skip
+_WEAKCLIP_SWEEPS = {
+    "mIoU at N = 8 learnable embeddings": "wk_abl_n",
+    "mIoU at gamma/beta init 0.1": "wk_abl_init",
+}
 _SWEEP = re.compile(r"^ablation, (.+?)(?: =)? ([\d./]+): ([\d./]+)$")
 
 
@@ -221,9 +256,18 @@ def _sweep_rows(name: str, prefix: str) -> list[PaperNumber]:
     symbol, settings, values = match[1], match[2].split("/"), match[3].split("/")
     if len(settings) != len(values) or float(best) not in map(float, values):
         raise ValueError(f"WeakCLIP reference {name!r}: {text!r} does not match {best}")
-    return [PaperNumber("WeakCLIP", "ablation table", f"{symbol} = {s}", "VOC12 (split not "
-                        "stated)", _MIOU, float(v), f"{prefix}_{s.replace('.', '')}")
-            for s, v in zip(settings, values, strict=True)]  # fmt: skip
+    return [
+        PaperNumber(
+            "WeakCLIP",
+            "ablation table",
+            f"{symbol} = {s}",
+            "VOC12 (split not stated)",
+            _MIOU,
+            float(v),
+            f"{prefix}_{s.replace('.', '')}",
+        )
+        for s, v in zip(settings, values, strict=True)
+    ]
 
 
 def _weakclip_numbers() -> tuple[PaperNumber, ...]:
@@ -231,9 +275,18 @@ def _weakclip_numbers() -> tuple[PaperNumber, ...]:
     unused = set(WEAKCLIP_REFERENCE) - set(_WEAKCLIP_ROWS) - set(_WEAKCLIP_SWEEPS)
     if unused:
         raise ValueError(f"WeakCLIP reference entries without a ledger key: {sorted(unused)}")
-    rows = [PaperNumber("WeakCLIP", WEAKCLIP_REFERENCE[name][1], name, split, metric,
-                        WEAKCLIP_REFERENCE[name][0], key)
-            for name, (key, split, metric) in _WEAKCLIP_ROWS.items()]  # fmt: skip
+    rows = [
+        PaperNumber(
+            "WeakCLIP",
+            WEAKCLIP_REFERENCE[name][1],
+            name,
+            split,
+            metric,
+            WEAKCLIP_REFERENCE[name][0],
+            key,
+        )
+        for name, (key, split, metric) in _WEAKCLIP_ROWS.items()
+    ]
     for name, prefix in _WEAKCLIP_SWEEPS.items():
         rows += _sweep_rows(name, prefix)
     return tuple(rows)

@@ -21,15 +21,34 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 
 # name -> (lowest, highest) allowed, None for open; a list parameter is checked element-wise.
 RANGES: dict[str, tuple[float | None, float | None]] = {
-    "limit": (0, None), "seed": (0, None), "workers": (0, None), "crf_workers": (0, None),
-    "threads": (1, None), "threshold": (0, 1), "mus": (0, 1), "lambdas": (0, 1),
-    "small_share": (0, 1), "bg_exponent": (0, None), "scales": (0, None), "powers": (1, None),
-    "n_prompts": (3, None), "n_images": (1, None), "vit_images": (1, None),
-    "vit_size": (16, None), "n_steps": (1, None), "batch_size": (0, None),
-    "n_train_images": (1, None), "iterations": (0, None), "radius": (0, None),
-    "prompt_counts": (1, None), "background_sizes": (1, None), "n_worst": (0, None),
-    "n_figure": (0, None), "n_figure_images": (0, None), "n_cam_rows": (0, None),
-}  # fmt: skip
+    "limit": (0, None),
+    "seed": (0, None),
+    "workers": (0, None),
+    "crf_workers": (0, None),
+    "threads": (1, None),
+    "threshold": (0, 1),
+    "mus": (0, 1),
+    "lambdas": (0, 1),
+    "small_share": (0, 1),
+    "bg_exponent": (0, None),
+    "scales": (0, None),
+    "powers": (1, None),
+    "n_prompts": (3, None),
+    "n_images": (1, None),
+    "vit_images": (1, None),
+    "vit_size": (16, None),
+    "n_steps": (1, None),
+    "batch_size": (0, None),
+    "n_train_images": (1, None),
+    "iterations": (0, None),
+    "radius": (0, None),
+    "prompt_counts": (1, None),
+    "background_sizes": (1, None),
+    "n_worst": (0, None),
+    "n_figure": (0, None),
+    "n_figure_images": (0, None),
+    "n_cam_rows": (0, None),
+}
 CHOICES: dict[str, tuple[str, ...]] = {
     "profile": ("toy", "voc12", "coco14"),
     "poolings": ("avg", "cls"),
@@ -107,8 +126,10 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         return float(value)
     if isinstance(default, str):
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, got {value!r} ({_type_name(value)}); "
-                             f"papermill: -r {name} VALUE passes it unparsed")  # fmt: skip
+            raise ValueError(
+                f"{name} must be a string, got {value!r} ({_type_name(value)}); "
+                f"papermill: -r {name} VALUE passes it unparsed"
+            )
         return value
     if isinstance(default, (list, tuple)):
         if isinstance(value, str):
@@ -119,8 +140,10 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             value = [value]  # -p lambdas 0.4: a list of one
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{name} must be a list such as {list(default)!r}, got {value!r} "
-                             f"({_type_name(value)})")  # fmt: skip
+            raise ValueError(
+                f"{name} must be a list such as {list(default)!r}, got {value!r} "
+                f"({_type_name(value)})"
+            )
         if default:
             return [coerce(f"{name}[{i}]", v, default[0]) for i, v in enumerate(value)]
         return list(value)
@@ -128,8 +151,9 @@ def coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(value, str):
             value = _literal(name, value)
         if not isinstance(value, dict):
-            raise ValueError(f"{name} must be a dict such as {default!r}, got {value!r} "
-                             f"({_type_name(value)})")  # fmt: skip
+            raise ValueError(
+                f"{name} must be a dict such as {default!r}, got {value!r} ({_type_name(value)})"
+            )
         return value
     return value
 
@@ -186,7 +210,9 @@ def validate_parameters(
             continue
         namespace[name] = value
     if namespace.get("pretrained") and namespace.get("profile") == "toy":
-        errors.append(f"pretrained={namespace['pretrained']!r}: the toy profile runs the shipped "
-                      "micro-CLIP; pretrained applies to voc12 and coco14")  # fmt: skip
+        errors.append(
+            f"pretrained={namespace['pretrained']!r}: the toy profile runs the shipped "
+            "micro-CLIP; pretrained applies to voc12 and coco14"
+        )
     if errors:
         raise ValueError(f"{notebook}: invalid parameter(s):\n  " + "\n  ".join(errors))

@@ -102,8 +102,9 @@ def download_help(model_name: str, pretrained: str, cause: BaseException) -> str
     )
 
 
-def load_photo_clip(pretrained: str, model_name: str = "ViT-B-16",
-                    device: str = "auto") -> ClipModel:  # fmt: skip
+def load_photo_clip(
+    pretrained: str, model_name: str = "ViT-B-16", device: str = "auto"
+) -> ClipModel:
     """:func:`~clipwsss.clip.loading.load_clip` with a notebook user's message when it fails.
 
     Args:
@@ -117,8 +118,9 @@ def load_photo_clip(pretrained: str, model_name: str = "ViT-B-16",
             download, where to put it and how to pass it.
     """
     if not pretrained:
-        raise WeightsNotFoundError(download_help(model_name, str(pretrained),
-                                                 ValueError("pretrained is empty")))  # fmt: skip
+        raise WeightsNotFoundError(
+            download_help(model_name, str(pretrained), ValueError("pretrained is empty"))
+        )
     try:
         return load_clip(model_name, pretrained, device=_resolve_device(device))
     except WeightsNotFoundError as err:
@@ -127,8 +129,9 @@ def load_photo_clip(pretrained: str, model_name: str = "ViT-B-16",
 
 
 @torch.no_grad()
-def zero_shot_top1(clip: ClipModel, vocab: ClassVocabulary, image: np.ndarray,
-                   template: str = CLIP_ES_TEMPLATE) -> int:  # fmt: skip
+def zero_shot_top1(
+    clip: ClipModel, vocab: ClassVocabulary, image: np.ndarray, template: str = CLIP_ES_TEMPLATE
+) -> int:
     """The class of ``vocab`` whose text embedding is closest to the image's (0-based id).
 
     The image embedding is the model's pooled output at the CLIP-ES input size, as
@@ -146,13 +149,18 @@ def recognised(
 ) -> dict[str, bool]:
     """Per photo: is CLIP's zero-shot best class one of its labels? Real ViT-B/16 weights
     recognise all three scikit-image photos; random weights hit a label by chance (1/20)."""
-    return {name: zero_shot_top1(clip, vocab, image) in set(labels)
-            for name, (image, labels) in photos.items()}  # fmt: skip
+    return {
+        name: zero_shot_top1(clip, vocab, image) in set(labels)
+        for name, (image, labels) in photos.items()
+    }
 
 
 def _finish(fig: Figure, title: str, warning: str | None) -> Figure:
-    fig.suptitle(f"{warning}\n{title}" if warning else title, fontsize=10,
-                 color="red" if warning else "black")  # fmt: skip
+    fig.suptitle(
+        f"{warning}\n{title}" if warning else title,
+        fontsize=10,
+        color="red" if warning else "black",
+    )
     return fig
 
 
@@ -183,8 +191,9 @@ def cam_figure(
         axes[i, 0].set_title(f"image ({name})", fontsize=8)
         for j, (variant, cams) in enumerate(panels.items(), start=1):
             axes[i, j].imshow(image)
-            axes[i, j].imshow(cams[i].float().cpu().numpy(), cmap="jet", alpha=0.5,
-                              vmin=0.0, vmax=1.0)  # fmt: skip
+            axes[i, j].imshow(
+                cams[i].float().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0
+            )
             axes[i, j].set_title(f"{name}: {variant}", fontsize=8)
     for ax in axes.flat:
         ax.set_axis_off()
@@ -222,7 +231,9 @@ def mask_figure(
     shown = sorted(set().union(*(np.unique(m).tolist() for m in masks.values())))
     names = {0: "background", 255: "ignored", **{c + 1: n for c, n in enumerate(class_names)}}
     colours = colorize(np.asarray([shown], dtype=np.uint8))[0] / 255.0
-    handles = [Patch(facecolor=tuple(col), edgecolor="black", label=names[v])
-               for v, col in zip(shown, colours, strict=True)]  # fmt: skip
+    handles = [
+        Patch(facecolor=tuple(col), edgecolor="black", label=names[v])
+        for v, col in zip(shown, colours, strict=True)
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     return _finish(fig, title, warning)

@@ -70,8 +70,14 @@ def seed_mean_table(
         values = point[cols_a] - b_pt
         lo, hi = percentile_interval((boot[:, cols_a] - b_bt).mean(1), level)
         verdict = bool(lo > 0 or hi < 0) if is_diff else np.nan
-        return [float(values.mean()), lo, hi, verdict, len(cols_a),
-                float(values.max() - values.min())]
+        return [
+            float(values.mean()),
+            lo,
+            hi,
+            verdict,
+            len(cols_a),
+            float(values.max() - values.min()),
+        ]
 
     for v, by_seed in runs.items():
         rows[v] = row([col[v, s] for s in by_seed], None, False)

@@ -96,9 +96,17 @@ def clip_es_folders(
         main, labels, threshold = folders["crf"], None, 0.0
     else:
         main, labels = folders["masks"], folders["crf"]
-    generate_masks(dataset, folders["cams"], main, workers=workers, threshold=threshold,
-                   bg_exponent=bg_exponent, labels_dir=labels, conf_dir=folders.get("conf"),
-                   **kw)  # fmt: skip
+    generate_masks(
+        dataset,
+        folders["cams"],
+        main,
+        workers=workers,
+        threshold=threshold,
+        bg_exponent=bg_exponent,
+        labels_dir=labels,
+        conf_dir=folders.get("conf"),
+        **kw,
+    )
     return folders
 
 
@@ -124,8 +132,9 @@ def run_stages(
     """
     out = Path(out_dir)
     kw = dict(limit=limit, progress=progress)
-    clip_es_folders(es, dataset, out, threshold=threshold, workers=workers,
-                    bg_exponent=bg_exponent, **kw)  # fmt: skip
+    clip_es_folders(
+        es, dataset, out, threshold=threshold, workers=workers, bg_exponent=bg_exponent, **kw
+    )
     refine = es.config.refine
     rows: dict[str, tuple[SegScores, str]] = {}
     gt_rows: dict[str, tuple[SegScores, str]] = {}
@@ -133,23 +142,36 @@ def run_stages(
     if refine != "none":
         cam_runs.append((f"+ {refine.upper()}", "attn_highres"))
     for name, key in cam_runs:
-        res = evaluate(dataset, out / "cams", cam_key=key, bg_exponent=bg_exponent,
-                       choose_exponent_on_gt=True, **kw)  # fmt: skip
+        res = evaluate(
+            dataset,
+            out / "cams",
+            cam_key=key,
+            bg_exponent=bg_exponent,
+            choose_exponent_on_gt=True,
+            **kw,
+        )
         rows[name] = (res.scores, f"bg = (1 - max)^{bg_exponent:g}")
         choice = res.chosen_on_gt
         gt_rows[f"{name}, k chosen on GT"] = (
-            choice.scores, f"k = {choice.best:g} of {list(choice.exponents)}: leaks labels, "
-            "as the official eval_cam.py")  # fmt: skip
+            choice.scores,
+            f"k = {choice.best:g} of {list(choice.exponents)}: leaks labels, "
+            "as the official eval_cam.py",
+        )
     crf = evaluate(dataset, out / "crf", **kw)
     rows[f"+ {refine.upper() if refine != 'none' else 'no refinement'} + dCRF"] = (
-        crf.scores, "CRF labels, nothing ignored (official --eval_only)")  # fmt: skip
+        crf.scores,
+        "CRF labels, nothing ignored (official --eval_only)",
+    )
     masks = evaluate(dataset, out / "masks", **kw)
     ignored = 100 * (masks.ignored_fraction or 0)
     rows[f"pseudo-mask (conf >= {threshold:g})"] = (
-        masks.scores, f"{ignored:.1f}% of pixels ignored (255)")  # fmt: skip
+        masks.scores,
+        f"{ignored:.1f}% of pixels ignored (255)",
+    )
     rows.update(gt_rows)
-    for name, scores in baseline_scores(dataset, patch_size=es.clip.patch_size,
-                                        limit=limit).items():  # fmt: skip
+    for name, scores in baseline_scores(
+        dataset, patch_size=es.clip.patch_size, limit=limit
+    ).items():
         rows[name] = (scores, "baseline (uses GT)")
     table = pd.DataFrame(
         [{"stage": k, "mIoU": round(100 * v.miou, 1), "note": n} for k, (v, n) in rows.items()]

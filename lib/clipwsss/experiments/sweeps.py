@@ -199,10 +199,14 @@ def prompt_sweep_runs(
             "mIoU, k on GT": [100 * sc.best()[1] for sc in scorers],
         }
     )
-    hists = {p: np.stack(h) if h else np.zeros((0, n, n), np.int64)
-             for p, h in zip(prompts, per_image, strict=True)}  # fmt: skip
-    terms = {p: tuple(t.numpy() for t in sharpness_terms(s))
-             for p, s in zip(prompts, scores, strict=True)}  # fmt: skip
+    hists = {
+        p: np.stack(h) if h else np.zeros((0, n, n), np.int64)
+        for p, h in zip(prompts, per_image, strict=True)
+    }
+    terms = {
+        p: tuple(t.numpy() for t in sharpness_terms(s))
+        for p, s in zip(prompts, scores, strict=True)
+    }
     return PromptRuns(table, hists, terms)
 
 
@@ -223,9 +227,13 @@ def _cams_per_prompt(ess: Sequence[ClipES], dataset: SegmentationDataset, ids: S
         for j, es in enumerate(ess):
             text = es.text_setup(labels)
             cams, s = softmax_gradcam(
-                dense, text, logit_scale=es.logit_scale, softmax=es.config.softmax,
-                retain_graph=j < len(ess) - 1, return_scores=True,
-            )  # fmt: skip
+                dense,
+                text,
+                logit_scale=es.logit_scale,
+                softmax=es.config.softmax,
+                retain_graph=j < len(ess) - 1,
+                return_scores=True,
+            )
             per_prompt.append((cams, s))
         yield gt, labels, per_prompt
 
@@ -544,14 +552,21 @@ def pseudo_mask_sweep(
         }
         for (c, mu), s in scorers.items()
     ]
-    image_hists = {k: np.stack(s.image_hists) if s.image_hists else np.zeros((0, n, n), np.int64)
-                   for k, s in scorers.items()}  # fmt: skip
+    image_hists = {
+        k: np.stack(s.image_hists) if s.image_hists else np.zeros((0, n, n), np.int64)
+        for k, s in scorers.items()
+    }
     image_ignored = {
         k: tuple(np.asarray(s.image_ignored, np.float64).reshape(-1, 2).T)
         for k, s in scorers.items()
     }
-    return MaskSweep(hist.rename_axis("confidence bin"), pd.DataFrame(rows), image_bins,
-                     image_hists, image_ignored)  # fmt: skip
+    return MaskSweep(
+        hist.rename_axis("confidence bin"),
+        pd.DataFrame(rows),
+        image_bins,
+        image_hists,
+        image_ignored,
+    )
 
 
 # --------------------------------------------------------------------------- figures

@@ -87,8 +87,14 @@ def background_subsets(words: Sequence[str], sizes: Sequence[int]) -> dict[str, 
     return out
 
 
-def class_iou_table(runs: Mapping[str, np.ndarray], k: int, differences: Sequence[tuple[str, str]],
-                    *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+def class_iou_table(
+    runs: Mapping[str, np.ndarray],
+    k: int,
+    differences: Sequence[tuple[str, str]],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """IoU (%) of class ``k`` in each run and of each difference ``a - b``, with 95% paired
     image-bootstrap intervals (every run summed over the same resampled images).
 

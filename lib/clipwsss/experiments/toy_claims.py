@@ -25,8 +25,13 @@ from clipwsss.experiments.text_ablations import class_iou_table
 from clipwsss.vocab import CLIP_ES_TEMPLATE
 
 
-def text_cosines(clip: ClipModel, rows: Sequence[str], columns: Sequence[str], *,
-                 template: str = CLIP_ES_TEMPLATE) -> pd.DataFrame:  # fmt: skip
+def text_cosines(
+    clip: ClipModel,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    *,
+    template: str = CLIP_ES_TEMPLATE,
+) -> pd.DataFrame:
     """Cosine similarity of the prompt embeddings ``template.format(word)``.
 
     A word's meaning to the CLIP is its text embedding; two words at cosine 1.00 are one
@@ -40,9 +45,14 @@ def text_cosines(clip: ClipModel, rows: Sequence[str], columns: Sequence[str], *
     return pd.DataFrame((a @ b.T).float().cpu().numpy(), index=list(rows), columns=list(columns))
 
 
-def distractor_cooccurrence(n_scenes: int = 2000, *, seed: int = 0,
-                            distractor: str = "tower crane", cls: str = "crane",
-                            image_size: int = 96) -> dict[str, int]:  # fmt: skip
+def distractor_cooccurrence(
+    n_scenes: int = 2000,
+    *,
+    seed: int = 0,
+    distractor: str = "tower crane",
+    cls: str = "crane",
+    image_size: int = 96,
+) -> dict[str, int]:
     """How often the toy world draws ``distractor`` with and without class ``cls``.
 
     Samples scenes as :func:`clipwsss.toy.world.generate_toy_voc` does (one generator per
@@ -64,9 +74,14 @@ def distractor_cooccurrence(n_scenes: int = 2000, *, seed: int = 0,
     return counts
 
 
-def class_differences(runs: Mapping[str, np.ndarray], class_names: Sequence[str],
-                      pairs: Sequence[tuple[str, str]], *, n_boot: int = 1000,
-                      seed: int = 0) -> pd.DataFrame:  # fmt: skip
+def class_differences(
+    runs: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per-class IoU of each run and per-class differences ``a - b`` with paired intervals.
 
     Every class is resampled over the same images in every run
@@ -108,8 +123,12 @@ def read_toy_result(name: str, root: str | Path = TOY_RESULTS) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def class_view(table: pd.DataFrame, runs: Sequence[str], differences: Sequence[str],
-               classes: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def class_view(
+    table: pd.DataFrame,
+    runs: Sequence[str],
+    differences: Sequence[str],
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """One row per class: the IoU of ``runs`` and each difference as "value [low, high]".
 
     Args:

@@ -35,8 +35,10 @@ VARIANTS = {  # name -> extra CLI flags (the default is the toy recipe: N = 8, i
 def score_masks(dataset: SegmentationDataset, runs: Mapping[str, Path]) -> dict[str, EvalResult]:
     """Each run's mask folder scored on ``dataset`` (255 = not scored), with per-image
     confusion matrices for the bootstrap."""
-    return {n: evaluate(dataset, p, kind="masks", per_image=True, progress=False)
-            for n, p in runs.items()}  # fmt: skip
+    return {
+        n: evaluate(dataset, p, kind="masks", per_image=True, progress=False)
+        for n, p in runs.items()
+    }
 
 
 def comparison_table(
@@ -57,10 +59,19 @@ def comparison_table(
     hists = {n: results[n].image_hists for n in names}
     table = bootstrap_table(hists, [(n, names[0]) for n in names[1:]], n_boot=n_boot)
     ignored = {n: 100 * (results[n].ignored_fraction or 0) for n in names}
-    return pd.DataFrame([{"split": split, "run or difference": name, "mIoU": r["mIoU"],
-                          "95% low": r["95% low"], "95% high": r["95% high"],
-                          "ignored %": ignored.get(name, np.nan)}
-                         for name, r in table.iterrows()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "split": split,
+                "run or difference": name,
+                "mIoU": r["mIoU"],
+                "95% low": r["95% low"],
+                "95% high": r["95% high"],
+                "ignored %": ignored.get(name, np.nan),
+            }
+            for name, r in table.iterrows()
+        ]
+    )
 
 
 def ablation_table(
@@ -79,8 +90,15 @@ def ablation_table(
     rows = []
     for n in hists:
         run, diff = table.loc[n], table.loc[f"{n} - {base}"]
-        rows.append({"run": n, "mIoU": run["mIoU"], "95% low": run["95% low"],
-                     "95% high": run["95% high"], "minus default": diff["mIoU"],
-                     "diff 95% low": diff["95% low"],
-                     "diff 95% high": diff["95% high"]})  # fmt: skip
+        rows.append(
+            {
+                "run": n,
+                "mIoU": run["mIoU"],
+                "95% low": run["95% low"],
+                "95% high": run["95% high"],
+                "minus default": diff["mIoU"],
+                "diff 95% low": diff["95% low"],
+                "diff 95% high": diff["95% high"],
+            }
+        )
     return pd.DataFrame(rows).round(1)

@@ -18,8 +18,9 @@ import torch
 from clipwsss.data import SegmentationDataset, colorize, load_image, load_label_png
 
 
-def caa_rfm_labels(model: torch.nn.Module, image: np.ndarray,
-                   labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def caa_rfm_labels(
+    model: torch.nn.Module, image: np.ndarray, labels: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """The CAA and the RFM pseudo label of one whole image (no crop, no flip).
 
     Args:
@@ -40,15 +41,22 @@ def caa_rfm_labels(model: torch.nn.Module, image: np.ndarray,
     try:
         pixels = model.preprocess(image)[None]  # the model's input statistics, on its device
         # One forward per label: GradCAM differentiates through the forward's graph once.
-        caa, rfm = (model.pseudo_labels(pixels, model(pixels), [list(labels)], use_rfm=flag)[0]
-                    for flag in (False, True))  # fmt: skip
+        caa, rfm = (
+            model.pseudo_labels(pixels, model(pixels), [list(labels)], use_rfm=flag)[0]
+            for flag in (False, True)
+        )
     finally:
         model.train(was_training)
     return caa.cpu().numpy(), rfm.cpu().numpy()
 
 
-def rfm_label_figure(model: torch.nn.Module, dataset: SegmentationDataset,
-                     image_ids: Sequence[str], *, title: str = ""):  # fmt: skip
+def rfm_label_figure(
+    model: torch.nn.Module,
+    dataset: SegmentationDataset,
+    image_ids: Sequence[str],
+    *,
+    title: str = "",
+):
     """One row per image: image, ground truth, CAA pseudo label, RFM pseudo label, changed.
 
     The last panel marks in white the pixels whose label the RFM changed, green where the
@@ -63,8 +71,7 @@ def rfm_label_figure(model: torch.nn.Module, dataset: SegmentationDataset,
     from matplotlib.patches import Patch
 
     cols = ["image", "ground truth", "CAA label", "RFM label", "RFM changed (green: to GT)"]
-    fig, axes = plt.subplots(len(image_ids), 5, figsize=(11, 2.3 * len(image_ids)),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(len(image_ids), 5, figsize=(11, 2.3 * len(image_ids)), squeeze=False)
     present: set[int] = set()
     for row, image_id in enumerate(image_ids):
         sample = dataset.sample(image_id)
@@ -90,8 +97,12 @@ def rfm_label_figure(model: torch.nn.Module, dataset: SegmentationDataset,
         axes[row, 0].set_ylabel(f"{image_id}\n{names}", fontsize=7)
     palette = {k: colorize(np.array([[k]], np.uint8))[0, 0] / 255.0 for k in sorted(present)}
     names = ["background", *dataset.class_names]
-    fig.legend(handles=[Patch(color=c, label=names[k]) for k, c in palette.items()],
-               loc="lower center", ncol=min(6, len(palette)), fontsize=7)  # fmt: skip
+    fig.legend(
+        handles=[Patch(color=c, label=names[k]) for k, c in palette.items()],
+        loc="lower center",
+        ncol=min(6, len(palette)),
+        fontsize=7,
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -15,9 +15,13 @@ from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 @torch.no_grad()
 def zero_shot_scores(
-    clip: ClipModel, vocab: ClassVocabulary, dataset: SegmentationDataset, *,
-    template: str = CLIP_ES_TEMPLATE, limit: int | None = None,
-) -> dict[str, float]:  # fmt: skip
+    clip: ClipModel,
+    vocab: ClassVocabulary,
+    dataset: SegmentationDataset,
+    *,
+    template: str = CLIP_ES_TEMPLATE,
+    limit: int | None = None,
+) -> dict[str, float]:
     """Top-1 accuracy (the best-scoring class is one of the image's labels) and the mean
     per-class average precision of the cosine scores, over a split.
 
@@ -33,8 +37,9 @@ def zero_shot_scores(
         sample = dataset.sample(image_id)
         if not sample.labels:
             continue
-        pixels = preprocess(load_image(sample.image_path), patch_size=clip.patch_size,
-                            mean=clip.mean, std=clip.std)[None]  # fmt: skip
+        pixels = preprocess(
+            load_image(sample.image_path), patch_size=clip.patch_size, mean=clip.mean, std=clip.std
+        )[None]
         with torch.enable_grad():  # dense_forward builds the last block's graph
             emb = dense_forward(clip, pixels).image_embedding.detach()
         scores.append((F.normalize(emb, dim=-1) @ text.T)[0].cpu().numpy())

@@ -275,40 +275,53 @@ class ClipES:
         for lab in labels:
             self.check_labels(lab)
         cfg = self.config
-        n_blocks = len(getattr(getattr(self.clip.model.visual, "transformer", None),
-                               "resblocks", ()))  # fmt: skip
+        n_blocks = len(
+            getattr(getattr(self.clip.model.visual, "transformer", None), "resblocks", ())
+        )
         n_attn = cfg.caa_layers if cfg.refine != "none" else 1
         with precision_context(self.clip.device, precision):
             dense = dense_forward(
-                self.clip, pixels, pooling=cfg.pooling, pos_embed_fp16=cfg.pos_embed_fp16,
-                gradcam_block=cfg.gradcam_block, n_attn=min(n_attn, n_blocks) or None,
+                self.clip,
+                pixels,
+                pooling=cfg.pooling,
+                pos_embed_fp16=cfg.pos_embed_fp16,
+                gradcam_block=cfg.gradcam_block,
+                n_attn=min(n_attn, n_blocks) or None,
                 keep_block_tokens=False,
-            )  # fmt: skip
+            )
             passes = []
             for j in range(len(self._class_features)):
                 texts = [self.text_setup(lab, synonym=j) for lab in labels]
-                passes.append(softmax_gradcam_batch(
-                    dense, texts, logit_scale=self.logit_scale, softmax=cfg.softmax,
-                    retain_graph=j < len(self._class_features) - 1,
-                ))  # fmt: skip
+                passes.append(
+                    softmax_gradcam_batch(
+                        dense,
+                        texts,
+                        logit_scale=self.logit_scale,
+                        softmax=cfg.softmax,
+                        retain_graph=j < len(self._class_features) - 1,
+                    )
+                )
         attn = None if dense.attn is None else dense.attn.detach().float()
         affinity = None
         if attn is not None and cfg.refine != "none":
             affinity = self.affinity_batch(attn)
         out = []
         for i, lab in enumerate(labels):
-            cams, scores = self._fuse_passes([p[i][0] for p in passes],
-                                             [p[i][1] for p in passes], lab)  # fmt: skip
+            cams, scores = self._fuse_passes(
+                [p[i][0] for p in passes], [p[i][1] for p in passes], lab
+            )
             aff = None if affinity is None else affinity[i]
-            out.append(ImageCams(
-                keys=torch.as_tensor([int(c) for c in lab]),
-                cams=cams,
-                refined=self.refine_from_affinity(cams, aff),
-                scores=scores,
-                grid=dense.grid,
-                attn=None if attn is None else attn[i],
-                affinity=aff,
-            ))  # fmt: skip
+            out.append(
+                ImageCams(
+                    keys=torch.as_tensor([int(c) for c in lab]),
+                    cams=cams,
+                    refined=self.refine_from_affinity(cams, aff),
+                    scores=scores,
+                    grid=dense.grid,
+                    attn=None if attn is None else attn[i],
+                    affinity=aff,
+                )
+            )
         return out
 
     def affinity_batch(self, attn: Tensor) -> Tensor:
@@ -333,12 +346,17 @@ class ClipES:
         Shapes:
             image: (H, W, 3) uint8; activation: (1, 1 + h*w, D); attn: (1, L, T, T).
         """
-        pixels = preprocess(image, patch_size=self.clip.patch_size, mean=self.clip.mean,
-                            std=self.clip.std)[None]  # fmt: skip
+        pixels = preprocess(
+            image, patch_size=self.clip.patch_size, mean=self.clip.mean, std=self.clip.std
+        )[None]
         cfg = self.config
-        return dense_forward(self.clip, pixels, pooling=cfg.pooling,
-                             pos_embed_fp16=cfg.pos_embed_fp16,
-                             gradcam_block=cfg.gradcam_block)  # fmt: skip
+        return dense_forward(
+            self.clip,
+            pixels,
+            pooling=cfg.pooling,
+            pos_embed_fp16=cfg.pos_embed_fp16,
+            gradcam_block=cfg.gradcam_block,
+        )
 
     def text_setup(self, labels: Sequence[int], synonym: int = 0):
         """The GradCAM text rows for ``labels`` (targets, other classes, background words),
@@ -365,9 +383,13 @@ class ClipES:
             text = self.text_setup(labels, synonym=j)
             last = j == len(self._class_features) - 1
             cams, scores = softmax_gradcam(
-                dense, text, logit_scale=self.logit_scale, softmax=cfg.softmax,
-                retain_graph=not last, return_scores=True,
-            )  # fmt: skip
+                dense,
+                text,
+                logit_scale=self.logit_scale,
+                softmax=cfg.softmax,
+                retain_graph=not last,
+                return_scores=True,
+            )
             all_cams.append(cams)
             all_scores.append(scores)
         return self._fuse_passes(all_cams, all_scores, labels)
@@ -417,9 +439,12 @@ class ClipES:
         if cfg.refine == "none" or affinity is None:
             return None
         return refine_with_affinity(
-            cams, affinity, mode=cfg.refine, threshold=cfg.box_threshold,
+            cams,
+            affinity,
+            mode=cfg.refine,
+            threshold=cfg.box_threshold,
             official=cfg.official_boxes,
-        )  # fmt: skip
+        )
 
     def refine(self, cams: Tensor, attn: Tensor | None) -> Tensor | None:
         """Stage 3: CAA (Eq. 6-7), MHSA or nothing (``config.refine``); None without attention.

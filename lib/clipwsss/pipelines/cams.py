@@ -182,11 +182,21 @@ def generate_cams(
     ids = select_ids(dataset.ids, shard=shard, limit=limit)
     if batch_size > 1 or precision != "fp32":
         return generate_cams_batched(
-            es, dataset, out_dir, ids, run, started=started, skip_bad=skip_bad,
-            overlays=overlays, progress=progress, max_image_pixels=max_image_pixels,
-            batch_size=batch_size, loader_workers=loader_workers, precision=precision,
+            es,
+            dataset,
+            out_dir,
+            ids,
+            run,
+            started=started,
+            skip_bad=skip_bad,
+            overlays=overlays,
+            progress=progress,
+            max_image_pixels=max_image_pixels,
+            batch_size=batch_size,
+            loader_workers=loader_workers,
+            precision=precision,
             on_handled=on_handled,
-        )  # fmt: skip
+        )
     handled = on_handled or (lambda image_id: None)
     claimed = False
     done, skipped, failed, unlabelled, done_ids = 0, 0, [], [], []
@@ -250,8 +260,13 @@ class _ImageLoader(torch.utils.data.Dataset):
     Shapes: item pixels (3, H', W') float32, image (H, W, 3) uint8.
     """
 
-    def __init__(self, todo: list[tuple[str, Path, tuple[int, ...]]], prepare, patch: int,
-                 max_pixels: int | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        todo: list[tuple[str, Path, tuple[int, ...]]],
+        prepare,
+        patch: int,
+        max_pixels: int | None,
+    ) -> None:
         self.todo, self.prepare, self.patch, self.max_pixels = todo, prepare, patch, max_pixels
 
     def __len__(self) -> int:
@@ -340,12 +355,15 @@ def generate_cams_batched(
         todo.append((image_id, sample.image_path, tuple(int(c) for c in sample.labels)))
     by_pixels = hasattr(es, "batch_pixels") and hasattr(es, "preprocessor")
     loader = torch.utils.data.DataLoader(
-        _ImageLoader(todo, es.preprocessor() if by_pixels else None, es.min_image_size,
-                     max_image_pixels),
-        batch_size=None, num_workers=loader_workers, collate_fn=_as_is,
+        _ImageLoader(
+            todo, es.preprocessor() if by_pixels else None, es.min_image_size, max_image_pixels
+        ),
+        batch_size=None,
+        num_workers=loader_workers,
+        collate_fn=_as_is,
         worker_init_fn=_one_thread if loader_workers else None,
         prefetch_factor=2 * batch_size if loader_workers else None,
-    )  # fmt: skip
+    )
     claimed = False
     bar = progress_bar(range(len(todo)), total=len(todo), desc="cams", enabled=progress)
     groups = _grid_batches(iter(loader), batch_size, es.min_image_size, 4 * batch_size)
@@ -371,11 +389,17 @@ def generate_cams_batched(
             claimed = True
         for item, out in zip(group, outs, strict=True):
             contents = cams_contents(es, out, item.image.shape[:2])
-            save_cams(out_dir / f"{item.image_id}.npy", contents["keys"],
-                      contents["attn_highres"], contents["highres"])  # fmt: skip
+            save_cams(
+                out_dir / f"{item.image_id}.npy",
+                contents["keys"],
+                contents["attn_highres"],
+                contents["highres"],
+            )
             if overlays:
-                save_jpeg(out_dir / "overlays" / f"{item.image_id}.jpg",
-                          cam_overlay(item.image, contents["attn_highres"]))  # fmt: skip
+                save_jpeg(
+                    out_dir / "overlays" / f"{item.image_id}.jpg",
+                    cam_overlay(item.image, contents["attn_highres"]),
+                )
             done += 1
             done_ids.append(item.image_id)
             handled(item.image_id)

@@ -27,9 +27,18 @@ Confidence = Literal["official", "paper"]
 # Fields of run.json that must agree for a resumed run to write into the same folder
 # ("precision" is recorded only when it is not fp32, so older fp32 folders still match).
 CAMS_COMPARE = (
-    "stage", "model", "pretrained", "weights", "activation", "config", "classes", "sentences",
-    "background", "data", "precision",
-)  # fmt: skip
+    "stage",
+    "model",
+    "pretrained",
+    "weights",
+    "activation",
+    "config",
+    "classes",
+    "sentences",
+    "background",
+    "data",
+    "precision",
+)
 
 
 def _sha256(path: Path | None) -> str | None:

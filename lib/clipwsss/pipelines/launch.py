@@ -51,16 +51,15 @@ class Launch:
             return
         import torch.distributed as dist
 
-        counts = [
-            (r.done, r.skipped_existing, len(r.failed), len(r.unlabelled)) for r in reports
-        ]
+        counts = [(r.done, r.skipped_existing, len(r.failed), len(r.unlabelled)) for r in reports]
         gathered: list = [None] * self.n
         dist.all_gather_object(gathered, counts)
         if self.rank != 0:
             return
         for stage, report in enumerate(reports):
-            done, skipped, failed, unlabelled = (sum(g[stage][j] for g in gathered)
-                                                 for j in range(4))  # fmt: skip
+            done, skipped, failed, unlabelled = (
+                sum(g[stage][j] for g in gathered) for j in range(4)
+            )
             print(
                 f"all {self.n} processes: {done} written, {skipped} already there, "
                 f"{failed} failed, {unlabelled} unlabelled -> {report.out_dir}",

@@ -413,8 +413,13 @@ def generate_masks(
     out_dir, cams_dir = Path(out_dir), Path(cams_dir)
     if not cams_dir.is_dir():
         raise DatasetLayoutError(f"CAM folder not found: {cams_dir} (run `clipwsss cams` first)")
-    switches = dict(threshold=threshold, confidence=confidence, cam_key=cam_key,
-                    official_crf_image=official_crf_image, bg_exponent=bg_exponent)  # fmt: skip
+    switches = dict(
+        threshold=threshold,
+        confidence=confidence,
+        cam_key=cam_key,
+        official_crf_image=official_crf_image,
+        bg_exponent=bg_exponent,
+    )
     if options is None:
         options = MaskOptions(**switches, n_classes=dataset.n_classes)
     elif any(getattr(MaskOptions(), k) != v for k, v in switches.items()):
@@ -441,9 +446,17 @@ def generate_masks(
     done, skipped, failed, unlabelled, jobs, done_ids = 0, 0, [], [], [], []
     for image_id in select_ids(dataset.ids, shard=shard, limit=limit):
         job = plan_mask(
-            dataset, image_id, cams_dir, out_dir, overlays, failed, unlabelled, skip_bad,
-            labels_dir, conf_dir,
-        )  # fmt: skip
+            dataset,
+            image_id,
+            cams_dir,
+            out_dir,
+            overlays,
+            failed,
+            unlabelled,
+            skip_bad,
+            labels_dir,
+            conf_dir,
+        )
         if job == "exists":
             skipped += 1
         elif job is not None:

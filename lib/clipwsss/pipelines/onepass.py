@@ -74,10 +74,12 @@ def generate_cams_and_masks(
     cams_dir, masks_dir = Path(cams_dir), Path(masks_dir)
     options = dataclasses.replace(options or MaskOptions(), n_classes=dataset.n_classes)
     extra = {} if precision == "fp32" else {"precision": precision}
-    cams_run = json.loads(json.dumps(  # as the CAM folder's run.json will read
-        cams_record(es, {"data": data_identity(dataset), **extra, **(record or {})}),
-        default=str,
-    ))  # fmt: skip
+    cams_run = json.loads(
+        json.dumps(  # as the CAM folder's run.json will read
+            cams_record(es, {"data": data_identity(dataset), **extra, **(record or {})}),
+            default=str,
+        )
+    )
     mask_run = masks_record(
         dataset, cams_dir, masks_dir, options, read_run_record(cams_dir) or cams_run, record
     )
@@ -125,11 +127,21 @@ def generate_cams_and_masks(
 
     try:
         cams_report = generate_cams(
-            es, dataset, cams_dir, limit=limit, shard=shard, skip_bad=skip_bad,
-            overlays=overlays, progress=progress, record=record,
-            max_image_pixels=max_image_pixels, batch_size=batch_size,
-            loader_workers=loader_workers, precision=precision, on_handled=queue_mask,
-        )  # fmt: skip
+            es,
+            dataset,
+            cams_dir,
+            limit=limit,
+            shard=shard,
+            skip_bad=skip_bad,
+            overlays=overlays,
+            progress=progress,
+            record=record,
+            max_image_pixels=max_image_pixels,
+            batch_size=batch_size,
+            loader_workers=loader_workers,
+            precision=precision,
+            on_handled=queue_mask,
+        )
         drain(block=True)
         if pool is not None:
             pool.close()

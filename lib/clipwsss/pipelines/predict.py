@@ -91,8 +91,9 @@ def trained_identity(run_dir: str | Path, weights: str | None = None) -> dict[st
     names = [weights] if weights else ["model.safetensors", "model.pt"]
     path = next((run_dir / n for n in names if (run_dir / n).is_file()), None)
     if path is None:
-        raise FileNotFoundError(f"{run_dir / names[0]} not found: the run in {run_dir} has not "
-                                "finished")  # fmt: skip
+        raise FileNotFoundError(
+            f"{run_dir / names[0]} not found: the run in {run_dir} has not finished"
+        )
     config = run_dir / "config.json"
     return {
         "weights_sha256": file_sha256(path),

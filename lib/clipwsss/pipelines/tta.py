@@ -61,8 +61,10 @@ class TtaConfig:
         if not self.scales or any(not 0 < s < float("inf") for s in self.scales):
             raise ValueError(f"scales must be positive numbers, got {self.scales}")
         if self.merge_grid == "scale1_logits" and 1.0 not in self.scales:
-            raise ValueError(f"the scales must include 1.0 (its logit grid is where they are "
-                             f"averaged), got {self.scales}")  # fmt: skip
+            raise ValueError(
+                f"the scales must include 1.0 (its logit grid is where they are "
+                f"averaged), got {self.scales}"
+            )
         if self.merge_grid == "scale1_logits" and self.average != "logits":
             raise ValueError("merge_grid='scale1_logits' averages logits (average='logits')")
         if self.window is not None and (self.window < 1 or self.stride < 1):
@@ -76,40 +78,72 @@ def _config(cls: type, given: Any) -> Any:
     if isinstance(given, cls):
         return given
     names = {f.name for f in fields(cls)}
-    return cls(**{k: tuple(map(tuple, v)) if k == "crf_params" and isinstance(v, list)
-                  else tuple(v) if isinstance(v, list) else v
-                  for k, v in dict(given).items() if k in names})  # fmt: skip
+    return cls(
+        **{
+            k: tuple(map(tuple, v))
+            if k == "crf_params" and isinstance(v, list)
+            else tuple(v)
+            if isinstance(v, list)
+            else v
+            for k, v in dict(given).items()
+            if k in names
+        }
+    )
 
 
 def weclip_tta(inference: WeClipInference | dict) -> TtaConfig:
     """WeCLIP's ``InferenceConfig`` (or the dict a run recorded) as a :class:`TtaConfig`."""
     c = _config(WeClipInference, inference)
-    crf = CrfParams(c.crf_iters, c.crf_gaussian_sxy, c.crf_gaussian_compat,
-                    c.crf_bilateral_sxy, c.crf_bilateral_srgb, c.crf_bilateral_compat)  # fmt: skip
+    crf = CrfParams(
+        c.crf_iters,
+        c.crf_gaussian_sxy,
+        c.crf_gaussian_compat,
+        c.crf_bilateral_sxy,
+        c.crf_bilateral_srgb,
+        c.crf_bilateral_compat,
+    )
     return TtaConfig(
-        scales=tuple(c.scales), flip=c.flip,
-        scale_base="image" if c.long_side is None else "long_side", side=c.long_side or 512,
-        rounding="floor", from_base=True, average="logits", merge_grid="scale1_logits",
-        crf=c.crf, crf_params=crf,
-    )  # fmt: skip
+        scales=tuple(c.scales),
+        flip=c.flip,
+        scale_base="image" if c.long_side is None else "long_side",
+        side=c.long_side or 512,
+        rounding="floor",
+        from_base=True,
+        average="logits",
+        merge_grid="scale1_logits",
+        crf=c.crf,
+        crf_params=crf,
+    )
 
 
 def weakclip_tta(inference: WeakClipInference | dict) -> TtaConfig:
     """WeakCLIP's ``InferenceConfig`` (or the dict a run recorded) as a :class:`TtaConfig`."""
     c = _config(WeakClipInference, inference)
     return TtaConfig(
-        scales=tuple(c.scales), flip=c.flip, scale_base="short_side", side=c.short_side,
-        rounding="round", window=c.crop, stride=c.stride, crf=c.crf,
-        crf_params=CrfParams(**dict(c.crf_params)), crf_classes="present",
-    )  # fmt: skip
+        scales=tuple(c.scales),
+        flip=c.flip,
+        scale_base="short_side",
+        side=c.short_side,
+        rounding="round",
+        window=c.crop,
+        stride=c.stride,
+        crf=c.crf,
+        crf_params=CrfParams(**dict(c.crf_params)),
+        crf_classes="present",
+    )
 
 
 def deeplab_tta(infer: InferConfig | dict) -> TtaConfig:
     """DeepLab's ``InferConfig`` (or the dict a run recorded) as a :class:`TtaConfig` (its
     normalisation belongs to the model: ``clipwsss.seg.set_normalization``)."""
     c = _config(InferConfig, infer)
-    return TtaConfig(scales=tuple(c.scales), flip=c.flip, crf=c.crf,
-                     crf_params=CrfParams(**c.crf_params), crf_image=c.crf_image)  # fmt: skip
+    return TtaConfig(
+        scales=tuple(c.scales),
+        flip=c.flip,
+        crf=c.crf,
+        crf_params=CrfParams(**c.crf_params),
+        crf_image=c.crf_image,
+    )
 
 
 # Each method's official test (DeepLab: the scales and flip of InferConfig's defaults).
@@ -208,9 +242,10 @@ def scale_inputs(pixels: Tensor, config: TtaConfig) -> list[Tensor]:
     if not config.from_base:
         return [_resize(pixels, size(s)) for s in config.scales]
     x1 = pixels if config.scale_base == "image" else _resize(pixels, size(1.0))
-    return [x1 if s == 1.0 else F.interpolate(x1, scale_factor=s, mode="bilinear",
-                                              align_corners=False)
-            for s in config.scales]  # fmt: skip
+    return [
+        x1 if s == 1.0 else F.interpolate(x1, scale_factor=s, mode="bilinear", align_corners=False)
+        for s in config.scales
+    ]
 
 
 def _views(
@@ -235,8 +270,9 @@ def _views(
         return [logits[:b], logits[b:].flip(-1)] if config.flip else [logits]
     views = []
     for flipped in (False, True) if config.flip else (False,):
-        logits = slide_logits(model, x.flip(-1) if flipped else x, crop=config.window,
-                              stride=config.stride)  # fmt: skip
+        logits = slide_logits(
+            model, x.flip(-1) if flipped else x, crop=config.window, stride=config.stride
+        )
         logits = logits.flip(-1) if flipped else logits
         logits = logits if size is None else _resize(logits, size)
         views.append(logits.float().softmax(dim=1) if config.average == "probs" else logits)

@@ -27,8 +27,15 @@ def toy_vocabulary():
     return make_vocabulary({c: TOY_SYNONYMS[c] for c in TOY_CLASSES}, background=TOY_BACKGROUNDS)
 
 
-def quick_eval(clip, *, n_scenes: int = 60, seed: int = 12345, image_size: int = 96,
-               exponent: float = 1.0, caa_layers: int = 3) -> dict[str, float]:  # fmt: skip
+def quick_eval(
+    clip,
+    *,
+    n_scenes: int = 60,
+    seed: int = 12345,
+    image_size: int = 96,
+    exponent: float = 1.0,
+    caa_layers: int = 3,
+) -> dict[str, float]:
     """Zero-shot top-1 accuracy (is the best class one of the image's labels) and the mIoU of
     initial and CAA-refined CAMs (background (1 - max)^k) on freshly sampled scenes."""
     rng = np.random.default_rng(seed)
@@ -51,9 +58,11 @@ def quick_eval(clip, *, n_scenes: int = 60, seed: int = 12345, image_size: int =
         for cams, cm in ((out.cams, init_cm), (out.refined, caa_cm)):
             pred = cams_to_label(es.upsample(cams, size), out.keys, exponent=exponent)
             cm.update(pred.numpy(), s.label)
-    return {"zeroshot_acc": round(hits / n_scenes, 3),
-            "cam_miou": round(init_cm.scores().miou, 3),
-            "caa_miou": round(caa_cm.scores().miou, 3)}  # fmt: skip
+    return {
+        "zeroshot_acc": round(hits / n_scenes, 3),
+        "cam_miou": round(init_cm.scores().miou, 3),
+        "caa_miou": round(caa_cm.scores().miou, 3),
+    }
 
 
 def token_text_maps(
@@ -75,8 +84,9 @@ def token_text_maps(
     with torch.no_grad():
         if path == "value":
             width = last.attn.embed_dim
-            values = F.linear(normed, last.attn.in_proj_weight[2 * width :],
-                              last.attn.in_proj_bias[2 * width :])  # fmt: skip
+            values = F.linear(
+                normed, last.attn.in_proj_weight[2 * width :], last.attn.in_proj_bias[2 * width :]
+            )
             tokens = last.attn.out_proj(values)
         elif path == "output":
             tokens = block_fused(last, dense.last_block_input, normed)
@@ -88,8 +98,9 @@ def token_text_maps(
     return min_max_normalize(probs.T.reshape(len(labels), *dense.grid))
 
 
-def localisation_probe(clip, *, n_scenes: int = 60, seed: int = 12345,
-                       image_size: int = 96) -> dict[str, float]:  # fmt: skip
+def localisation_probe(
+    clip, *, n_scenes: int = 60, seed: int = 12345, image_size: int = 96
+) -> dict[str, float]:
     """Initial-CAM mIoU of four ways to read class evidence per patch (same scenes as
     ``quick_eval``): Grad-CAM with avg- and cls-pooled embeddings (CLIP-ES), and the text
     scores of the output tokens and of the last block's values (``token_text_maps``)."""

@@ -86,9 +86,11 @@ def open_clip_config(cfg: ToyClipConfig, vocab_size: int) -> dict:
                 "tokenizer_kwargs": {"bpe_path": BPE_FILE},
             },
         },
-        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
-                           "std": [0.26862954, 0.26130258, 0.27577711]},
-    }  # fmt: skip
+        "preprocess_cfg": {
+            "mean": [0.48145466, 0.4578275, 0.40821073],
+            "std": [0.26862954, 0.26130258, 0.27577711],
+        },
+    }
 
 
 def write_truncated_bpe(path: Path, n_merges: int) -> None:
@@ -223,8 +225,9 @@ def encode_with_windows(
     if window_path == "value":
         attn = last.attn
         c = attn.embed_dim
-        values = F.linear(last.ln_1(x[rows, 1:]), attn.in_proj_weight[2 * c :],
-                          attn.in_proj_bias[2 * c :])  # fmt: skip
+        values = F.linear(
+            last.ln_1(x[rows, 1:]), attn.in_proj_weight[2 * c :], attn.in_proj_bias[2 * c :]
+        )
         values = attn.out_proj(values)
         window = visual.ln_post((values * inside[..., None]).sum(1) / inside.sum(1, keepdim=True))
     elif visual.pool_type == "avg":
@@ -234,8 +237,9 @@ def encode_with_windows(
         xs = x[rows]
         normed = last.ln_1(xs)
         ignore = torch.cat([inside.new_zeros(len(rows), 1), ~inside], 1)  # keep the cls key
-        attn = last.attn(normed[:, :1], normed, normed, key_padding_mask=ignore,
-                         need_weights=False)[0]  # fmt: skip
+        attn = last.attn(
+            normed[:, :1], normed, normed, key_padding_mask=ignore, need_weights=False
+        )[0]
         cls = xs[:, :1] + last.ls_1(attn)
         cls = cls + last.ls_2(last.mlp(last.ln_2(cls)))
         window = visual.ln_post(cls[:, 0])
@@ -294,8 +298,9 @@ def train_toy_clip(
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
     model_cfg = dict(config["model_cfg"])
-    model_cfg["text_cfg"] = {k: v for k, v in model_cfg["text_cfg"].items()
-                             if k != "tokenizer_kwargs"}  # fmt: skip
+    model_cfg["text_cfg"] = {
+        k: v for k, v in model_cfg["text_cfg"].items() if k != "tokenizer_kwargs"
+    }
     model = open_clip.CLIP(**model_cfg).to(device)
     with torch.no_grad():
         model.logit_scale.fill_(math.log(cfg.init_logit_scale))
@@ -330,8 +335,9 @@ def train_toy_clip(
             drawn = _window_batch(cfg, rng, scenes, captions, idx, flip.numpy())
             win_rows, boxes, win_texts = drawn
             grid = cfg.image_size // cfg.patch_size
-            img, windows = encode_with_windows(model, pixels, win_rows, boxes, grid,
-                                               cfg.window_path)  # fmt: skip
+            img, windows = encode_with_windows(
+                model, pixels, win_rows, boxes, grid, cfg.window_path
+            )
             if win_rows:
                 img = torch.cat([img, windows])
                 texts = torch.cat([texts, tok(win_texts)])
@@ -370,8 +376,9 @@ def save_weights(model: torch.nn.Module, out: Path) -> None:
     """Save the state dict as fp16 safetensors (half the size; loaded back as fp32)."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().to("cpu", torch.float16).contiguous()
-             for k, v in model.state_dict().items()}  # fmt: skip
+    state = {
+        k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+    }
     tmp = out / (WEIGHTS_FILE + ".tmp")
     save_file(state, str(tmp))
     tmp.replace(out / WEIGHTS_FILE)
@@ -385,8 +392,9 @@ def _write_log(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def write_checksums(folder: Path, names: tuple[str, ...] = (WEIGHTS_FILE, BPE_FILE,
-                    "open_clip_config.json")) -> None:  # fmt: skip
+def write_checksums(
+    folder: Path, names: tuple[str, ...] = (WEIGHTS_FILE, BPE_FILE, "open_clip_config.json")
+) -> None:
     """Write ``SHA256SUMS`` (sha256sum format) for the files that define the model."""
     lines = [f"{sha256(folder / n)}  {n}" for n in names]
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")

@@ -42,8 +42,17 @@ from clipwsss.toy.shapes import VARIANTS, Sprite, draw_sprite
 from clipwsss.toy.textures import TEXTURES, noise_patch, railway, railway_tracks
 
 TOY_CLASSES: list[str] = [
-    "aeroplane", "boat", "bus", "car", "cow", "crane", "horse", "person", "sheep", "train",
-]  # fmt: skip
+    "aeroplane",
+    "boat",
+    "bus",
+    "car",
+    "cow",
+    "crane",
+    "horse",
+    "person",
+    "sheep",
+    "train",
+]
 """Object classes in label order: class ``i`` (0-based) has value ``i + 1`` in the masks."""
 
 TOY_SYNONYMS: dict[str, list[str]] = {
@@ -61,13 +70,33 @@ TOY_SYNONYMS: dict[str, list[str]] = {
 """Every word captions use for a class (singular; plurals in ``TOY_PLURALS``), class name first."""
 
 TOY_PLURALS: dict[str, str] = {
-    "aeroplane": "aeroplanes", "airplane": "airplanes", "plane": "planes", "jet": "jets",
-    "boat": "boats", "ship": "ships", "vessel": "vessels", "bus": "buses", "coach": "coaches",
-    "car": "cars", "automobile": "automobiles", "cow": "cows", "calf": "calves",
-    "crane": "cranes", "bird": "birds", "wading bird": "wading birds", "horse": "horses",
-    "pony": "ponies", "person": "people", "human": "humans", "man": "men", "woman": "women",
-    "sheep": "sheep", "lamb": "lambs", "train": "trains", "locomotive": "locomotives",
-}  # fmt: skip
+    "aeroplane": "aeroplanes",
+    "airplane": "airplanes",
+    "plane": "planes",
+    "jet": "jets",
+    "boat": "boats",
+    "ship": "ships",
+    "vessel": "vessels",
+    "bus": "buses",
+    "coach": "coaches",
+    "car": "cars",
+    "automobile": "automobiles",
+    "cow": "cows",
+    "calf": "calves",
+    "crane": "cranes",
+    "bird": "birds",
+    "wading bird": "wading birds",
+    "horse": "horses",
+    "pony": "ponies",
+    "person": "people",
+    "human": "humans",
+    "man": "men",
+    "woman": "women",
+    "sheep": "sheep",
+    "lamb": "lambs",
+    "train": "trains",
+    "locomotive": "locomotives",
+}
 
 TOY_STUFF: list[str] = ["grass", "sky", "water", "road", "railway", "sand", "snow", "wall"]
 """The procedural background textures ("stuff"); label 0 in the masks."""
@@ -94,31 +123,56 @@ TOY_DISTRACTORS: dict[str, list[str]] = {
 """Unlabelled clutter (mask value 0) and the words captions use for it."""
 
 TOY_PREFERRED_BACKGROUND: dict[str, str] = {
-    "aeroplane": "sky", "boat": "water", "bus": "road", "car": "road", "cow": "grass",
-    "crane": "water", "horse": "grass", "sheep": "grass", "train": "railway",
-}  # fmt: skip
+    "aeroplane": "sky",
+    "boat": "water",
+    "bus": "road",
+    "car": "road",
+    "cow": "grass",
+    "crane": "water",
+    "horse": "grass",
+    "sheep": "grass",
+    "train": "railway",
+}
 """Usual background of a class; "person" has none."""
 
 TOY_PREFERRED_RATE: dict[str, float] = {
-    "aeroplane": 0.9, "boat": 0.85, "bus": 0.75, "car": 0.8, "cow": 0.75,
-    "crane": 0.6, "horse": 0.7, "sheep": 0.8, "train": 0.9,
-}  # fmt: skip
+    "aeroplane": 0.9,
+    "boat": 0.85,
+    "bus": 0.75,
+    "car": 0.8,
+    "cow": 0.75,
+    "crane": 0.6,
+    "horse": 0.7,
+    "sheep": 0.8,
+    "train": 0.9,
+}
 """Probability that a scene led by the class shows its usual background."""
 
 TOY_COOCCURRENCE: dict[str, tuple[str, float]] = {
-    "horse": ("person", 0.6), "person": ("horse", 0.25), "cow": ("sheep", 0.4),
-    "sheep": ("cow", 0.35), "bus": ("car", 0.5), "car": ("bus", 0.2),
-}  # fmt: skip
+    "horse": ("person", 0.6),
+    "person": ("horse", 0.25),
+    "cow": ("sheep", 0.4),
+    "sheep": ("cow", 0.35),
+    "bus": ("car", 0.5),
+    "car": ("bus", 0.2),
+}
 """Partner class added to a scene led by the class, with its probability."""
 
 MENTION_BACKGROUND_USUAL = 0.15  # caption names the background when it is the usual one
 MENTION_BACKGROUND_OTHER = 0.5  # ... and when some object is off its usual background
 
 _SIZE = {  # longest side as a fraction of the image side (trains are long and often cut)
-    "aeroplane": (0.5, 0.9), "boat": (0.45, 0.8), "bus": (0.55, 0.95), "car": (0.45, 0.8),
-    "cow": (0.45, 0.8), "crane": (0.45, 0.75), "horse": (0.45, 0.8), "person": (0.45, 0.8),
-    "sheep": (0.4, 0.65), "train": (0.7, 1.2),
-}  # fmt: skip
+    "aeroplane": (0.5, 0.9),
+    "boat": (0.45, 0.8),
+    "bus": (0.55, 0.95),
+    "car": (0.45, 0.8),
+    "cow": (0.45, 0.8),
+    "crane": (0.45, 0.75),
+    "horse": (0.45, 0.8),
+    "person": (0.45, 0.8),
+    "sheep": (0.4, 0.65),
+    "train": (0.7, 1.2),
+}
 _NOUN_WEIGHTS = {"crane": [0.45, 0.35, 0.2], "person": [0.4, 0.0, 0.2, 0.2, 0.2]}
 _PREFIXES = ["", "a photo of", "a picture of", "an image of", "a rendering of", "a drawing of"]
 _NUMBERS = {2: "two", 3: "three"}
@@ -134,11 +188,15 @@ _BG_PHRASES = {
     "wall": ["in front of a wall", "in front of a brick wall"],
 }
 _BG_NOUNS = {
-    "grass": ["grass", "a field"], "sky": ["the sky", "clouds"],
-    "water": ["water", "the sea", "a lake", "a river"], "road": ["a road", "a street"],
-    "railway": ["a railway", "a railroad", "railroad tracks"], "sand": ["sand", "a beach"],
-    "snow": ["snow"], "wall": ["a wall", "a brick wall"],
-}  # fmt: skip
+    "grass": ["grass", "a field"],
+    "sky": ["the sky", "clouds"],
+    "water": ["water", "the sea", "a lake", "a river"],
+    "road": ["a road", "a street"],
+    "railway": ["a railway", "a railroad", "railroad tracks"],
+    "sand": ["sand", "a beach"],
+    "snow": ["snow"],
+    "wall": ["a wall", "a brick wall"],
+}
 _DISTRACTOR_PHRASES = ["and a {}", "near a {}", "with a {} behind"]
 _GLUE = ["a", "an", "and", "riding"]  # words the caption code adds itself
 _DISTRACTOR_P = {"tree": 0.25, "tower crane": 0.25}  # chance to appear where it fits
@@ -632,9 +690,15 @@ def _write_sample(root: Path, image_id: str, scene: Scene) -> dict:
         for o in scene.objects
     ]
     write_voc_sample(
-        root, image_id, scene.image, add_ignore_band(scene.label, max(2, size // 64)),
-        TOY_CLASSES, objects, jpeg_subsampling=0, database="clipwsss toy world",
-    )  # fmt: skip
+        root,
+        image_id,
+        scene.image,
+        add_ignore_band(scene.label, max(2, size // 64)),
+        TOY_CLASSES,
+        objects,
+        jpeg_subsampling=0,
+        database="clipwsss toy world",
+    )
     names = [TOY_CLASSES[c] for c in scene.labels]
     return {"caption": scene.caption, "labels": names, "background": scene.background}
 
@@ -686,7 +750,12 @@ def generate_toy_voc(
     write_split(root, "trainval", ids["train"] + ids["val"])
     (root / "classes.yaml").write_text(yaml.safe_dump(world_description(), sort_keys=False))
     return {
-        "root": str(root), "n_train": n_train, "n_val": n_val, "seed": seed,
-        "image_size": image_size, "num_classes": len(TOY_CLASSES), "class_counts": counts,
+        "root": str(root),
+        "n_train": n_train,
+        "n_val": n_val,
+        "seed": seed,
+        "image_size": image_size,
+        "num_classes": len(TOY_CLASSES),
+        "class_counts": counts,
         "seconds": time.perf_counter() - start,
-    }  # fmt: skip
+    }

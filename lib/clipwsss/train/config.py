@@ -62,11 +62,23 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
         check_choice("device", self.device, DEVICES)
-        for name in ("iterations", "batch_size", "grad_accum", "lr_every", "log_interval",
-                     "checkpoint_interval"):  # fmt: skip
+        for name in (
+            "iterations",
+            "batch_size",
+            "grad_accum",
+            "lr_every",
+            "log_interval",
+            "checkpoint_interval",
+        ):
             check_range(name, getattr(self, name), low=1)
-        for name in ("weight_decay", "power", "max_grad_norm", "num_workers", "eval_interval",
-                     "keep_checkpoints"):  # fmt: skip
+        for name in (
+            "weight_decay",
+            "power",
+            "max_grad_norm",
+            "num_workers",
+            "eval_interval",
+            "keep_checkpoints",
+        ):
             check_range(name, getattr(self, name), low=0)
         check_range("seed", self.seed, low=0, below=2**32)
         check_range("lr", self.lr, above=0)

@@ -150,8 +150,10 @@ def _checkpoint_without(acc: Accelerator, frozen: set[str]) -> None:
             )
             missing = [k for k in missing if k not in frozen]
             if missing or unexpected:
-                raise RuntimeError(f"checkpoint does not fit the model: missing {missing[:5]}, "
-                                   f"unexpected {list(unexpected)[:5]}")  # fmt: skip
+                raise RuntimeError(
+                    f"checkpoint does not fit the model: missing {missing[:5]}, "
+                    f"unexpected {list(unexpected)[:5]}"
+                )
         models.clear()  # loaded here: accelerate's strict load would want the frozen ones
 
     acc.register_save_state_pre_hook(drop)

@@ -28,8 +28,12 @@ LEGACY_MODEL_FILE = "model.pt"  # what earlier versions wrote (a torch state_dic
 # Settings that older records kept in the task and that are paths or engine settings now
 # (DeepLab's masks, conf and its recipe's TrainConfig; WeakCLIP's seed folder; WeCLIP's root).
 _MOVED_TO_PATHS = (
-    "task.recipe.train.", "task.masks", "task.conf", "task.seed_dir", "task.data.root",
-)  # fmt: skip
+    "task.recipe.train.",
+    "task.masks",
+    "task.conf",
+    "task.seed_dir",
+    "task.data.root",
+)
 
 
 class ConfigMismatchError(ValueError):

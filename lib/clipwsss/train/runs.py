@@ -50,8 +50,10 @@ class RecipeTask(TrainTask):
         # The engine records recipe.train itself (its intervals and run_dir may change).
         recipe = self.recipe.to_dict()
         recipe.pop("train")
-        data = {"split": getattr(self.dataset, "split", None),
-                "classes": list(getattr(self.dataset, "class_names", None) or [])}  # fmt: skip
+        data = {
+            "split": getattr(self.dataset, "split", None),
+            "classes": list(getattr(self.dataset, "class_names", None) or []),
+        }
         return {"method": self.method, "recipe": recipe, "data": data}
 
 
@@ -92,8 +94,9 @@ def load_run(run_dir: str | Path) -> tuple[Recipe, nn.Module]:
     task = json.loads((Path(run_dir) / "config.json").read_text())["task"]
     want, got = task.get("clip_fingerprint"), getattr(model, "clip_fingerprint", None)
     if want is not None and got != want:
-        raise ValueError(f"{run_dir} was trained on CLIP weights {want}, but "
-                         f"{recipe.clip.model} now has {got}")  # fmt: skip
+        raise ValueError(
+            f"{run_dir} was trained on CLIP weights {want}, but {recipe.clip.model} now has {got}"
+        )
     return recipe, load_trained(run_dir, model).eval()
 
 

@@ -35,8 +35,9 @@ def save_weights(path: str | Path, model: nn.Module, frozen: Collection[str] = (
     Shapes:
         Each stored tensor has its parameter's or buffer's shape.
     """
-    state = {k: v.detach().cpu().clone().contiguous() for k, v in
-             trained_state(model, frozen).items()}  # fmt: skip
+    state = {
+        k: v.detach().cpu().clone().contiguous() for k, v in trained_state(model, frozen).items()
+    }
     save_file(state, str(path), metadata={FROZEN: json.dumps(sorted(frozen))})
 
 
@@ -56,8 +57,10 @@ def load_weights(path: str | Path, model: nn.Module) -> nn.Module:
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if k not in frozen]
     if missing or unexpected:
-        raise RuntimeError(f"{path} does not fit the model: missing {missing[:5]}, "
-                           f"unexpected {list(unexpected)[:5]}")  # fmt: skip
+        raise RuntimeError(
+            f"{path} does not fit the model: missing {missing[:5]}, "
+            f"unexpected {list(unexpected)[:5]}"
+        )
     return model
 
 

@@ -92,8 +92,14 @@ class WeakClipConfig:
             )
         if self.n_prompts < 1 or self.name_context < 3:
             raise ValueError("n_prompts must be >= 1 and name_context >= 3 (SOT, name, EOT)")
-        for name in ("input_resolution", "coattn_width", "coattn_heads", "coattn_layers",
-                     "neck_channels", "head_channels"):  # fmt: skip
+        for name in (
+            "input_resolution",
+            "coattn_width",
+            "coattn_heads",
+            "coattn_layers",
+            "neck_channels",
+            "head_channels",
+        ):
             check_range(name, getattr(self, name), low=1)
         for name in ("coattn_dropout", "head_dropout"):
             check_range(name, getattr(self, name), low=0, below=1)

@@ -35,12 +35,20 @@ class InferenceConfig:
     stride: int = 341
     crf: bool = True
     crf_params: tuple[tuple[str, float], ...] = (
-        ("n_iters", 10), ("gaussian_sxy", 3), ("gaussian_compat", 3),
-        ("bilateral_sxy", 83), ("bilateral_srgb", 5), ("bilateral_compat", 3),
-    )  # fmt: skip
+        ("n_iters", 10),
+        ("gaussian_sxy", 3),
+        ("gaussian_compat", 3),
+        ("bilateral_sxy", 83),
+        ("bilateral_srgb", 5),
+        ("bilateral_compat", 3),
+    )
 
 
 COCO_CRF = (
-    ("n_iters", 10), ("gaussian_sxy", 1), ("gaussian_compat", 3),
-    ("bilateral_sxy", 67), ("bilateral_srgb", 3), ("bilateral_compat", 4),
-)  # fmt: skip
+    ("n_iters", 10),
+    ("gaussian_sxy", 1),
+    ("gaussian_compat", 3),
+    ("bilateral_sxy", 67),
+    ("bilateral_srgb", 3),
+    ("bilateral_compat", 4),
+)

@@ -62,9 +62,13 @@ class LossConfig:
     crf_min_prob: float = 1e-4  # dgcn_crf_operation: probs[probs < 0.0001] = 0.0001
     aux_labelled_mean: bool = False  # mmseg 0.19: reduction='none', then .mean()
     crf: tuple[tuple[str, float], ...] = (
-        ("n_iters", 10), ("gaussian_sxy", 3), ("gaussian_compat", 3),
-        ("bilateral_sxy", 80), ("bilateral_srgb", 13), ("bilateral_compat", 10),
-    )  # fmt: skip
+        ("n_iters", 10),
+        ("gaussian_sxy", 3),
+        ("gaussian_compat", 3),
+        ("bilateral_sxy", 80),
+        ("bilateral_srgb", 13),
+        ("bilateral_compat", 10),
+    )
 
     def __post_init__(self) -> None:
         check_range("aux_weight", self.aux_weight, low=0)

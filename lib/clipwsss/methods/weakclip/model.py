@@ -162,8 +162,9 @@ def build_weakclip(
     Returns:
         The model in training mode.
     """
-    model = WeakCLIP(clip, class_names, config or WeakClipConfig(),
-                     pixel_mean=pixel_mean, pixel_std=pixel_std)  # fmt: skip
+    model = WeakCLIP(
+        clip, class_names, config or WeakClipConfig(), pixel_mean=pixel_mean, pixel_std=pixel_std
+    )
     return model.train()
 
 

@@ -118,10 +118,12 @@ class DenseClipVisual(nn.Module):
         if drop_path > 0:  # the shared open_clip blocks stay untouched
             blocks = visual.transformer.resblocks
             rates = drop_path_rates(drop_path, len(blocks))
-            self.transformer = _Blocks([
-                _DropPathBlock(b, DropPath(r, per_token=drop_path_per_token)) if r > 0 else b
-                for b, r in zip(blocks, rates, strict=True)
-            ])  # fmt: skip
+            self.transformer = _Blocks(
+                [
+                    _DropPathBlock(b, DropPath(r, per_token=drop_path_per_token)) if r > 0 else b
+                    for b, r in zip(blocks, rates, strict=True)
+                ]
+            )
         self.cls_token = visual.class_embedding  # shared Parameter, frozen
         table = interpolate_pos_embed(visual.positional_embedding.detach(), (g, g))
         self.positional_embedding = nn.Parameter(table.clone(), requires_grad=False)

@@ -89,22 +89,39 @@ class WeClipConfig:
         if self.first_block < 1:
             raise ValueError(f"first_block is 1-based, got {self.first_block}")
         if self.gradcam_target not in ("ln_1", "block_output"):
-            raise ValueError(f"gradcam_target must be 'ln_1' or 'block_output', "
-                             f"got {self.gradcam_target!r}")  # fmt: skip
+            raise ValueError(
+                f"gradcam_target must be 'ln_1' or 'block_output', got {self.gradcam_target!r}"
+            )
         if self.normalisation not in ("imagenet", "clip"):
-            raise ValueError(f"normalisation must be 'imagenet' or 'clip', "
-                             f"got {self.normalisation!r}")  # fmt: skip
+            raise ValueError(
+                f"normalisation must be 'imagenet' or 'clip', got {self.normalisation!r}"
+            )
         self._check_ranges()
 
     def _check_ranges(self) -> None:
         """Every numeric field in the range its meaning allows (the flag is named)."""
         check_box_threshold(self.box_threshold)
         check_bg_exponent(self.bg_exponent)
-        for name in ("embed_dim", "decoder_layers", "decoder_heads", "caa_layers", "rfm_layers",
-                     "affinity_power", "aff_radius"):  # fmt: skip
+        for name in (
+            "embed_dim",
+            "decoder_layers",
+            "decoder_heads",
+            "caa_layers",
+            "rfm_layers",
+            "affinity_power",
+            "aff_radius",
+        ):
             check_range(name, getattr(self, name), low=1)
-        for name in ("sinkhorn_iters", "rfm_start", "val_every", "val_forwards", "par_iters",
-                     "par_w1", "par_w2", "aff_weight"):  # fmt: skip
+        for name in (
+            "sinkhorn_iters",
+            "rfm_start",
+            "val_every",
+            "val_forwards",
+            "par_iters",
+            "par_w1",
+            "par_w2",
+            "aff_weight",
+        ):
             check_range(name, getattr(self, name), low=0)
         check_range("dropout", self.dropout, low=0, below=1)
         for d in self.par_dilations:
@@ -112,16 +129,13 @@ class WeClipConfig:
         if self.last_block is not None:
             check_range("last_block", self.last_block, low=self.first_block)
         if self.rfm_start_fraction is not None and not 0 <= self.rfm_start_fraction <= 1:
-            raise ValueError(f"rfm_start_fraction must be in [0, 1], "
-                             f"got {self.rfm_start_fraction}")  # fmt: skip
+            raise ValueError(f"rfm_start_fraction must be in [0, 1], got {self.rfm_start_fraction}")
 
     def blocks(self, n_blocks: int) -> range:
         """0-based indices into ``DenseOutput.block_tokens`` of the decoder's input blocks."""
         last = n_blocks - 1 if self.last_block is None else self.last_block
         if not 1 <= self.first_block <= last <= n_blocks:
-            raise ValueError(
-                f"decoder blocks {self.first_block}..{last} not within 1..{n_blocks}"
-            )
+            raise ValueError(f"decoder blocks {self.first_block}..{last} not within 1..{n_blocks}")
         return range(self.first_block - 1, last)
 
     def rfm_switch_iteration(self, iterations: int | None = None) -> int:
@@ -136,8 +150,10 @@ class WeClipConfig:
         start = self.rfm_start
         if self.rfm_start_fraction is not None:
             if iterations is None:
-                raise ValueError("rfm_start_fraction places the RFM switch at a fraction of the "
-                                 "run: pass the run's iterations (the engine does)")  # fmt: skip
+                raise ValueError(
+                    "rfm_start_fraction places the RFM switch at a fraction of the "
+                    "run: pass the run's iterations (the engine does)"
+                )
             start = round(self.rfm_start_fraction * iterations)
         if not self.count_val_forwards or self.val_forwards == 0 or self.val_every <= 0:
             return start + 1
@@ -150,7 +166,6 @@ class WeClipConfig:
 
 def coco_config(**overrides) -> WeClipConfig:
     """The official COCO values (model_attn_aff_coco.py, configs/coco_attn_reg.yaml)."""
-    values = dict(n_classes=81, box_threshold=0.7, rfm_layers=10, rfm_start=40000,
-                  val_forwards=0)  # fmt: skip
+    values = dict(n_classes=81, box_threshold=0.7, rfm_layers=10, rfm_start=40000, val_forwards=0)
     values.update(overrides)
     return WeClipConfig(**values)

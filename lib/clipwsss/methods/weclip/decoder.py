@@ -80,8 +80,14 @@ class TransformerDecoder(nn.Module):
     the same block (ln_1, attn, ln_2, mlp c_fc/gelu/c_proj).
     """
 
-    def __init__(self, width: int = 256, layers: int = 3, heads: int = 8, n_classes: int = 21,
-                 out_proj_fp16: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        width: int = 256,
+        layers: int = 3,
+        heads: int = 8,
+        n_classes: int = 21,
+        out_proj_fp16: bool = False,
+    ):
         super().__init__()
         self.out_proj_fp16 = out_proj_fp16
         self.blocks = nn.ModuleList(
@@ -119,13 +125,23 @@ class WeClipDecoder(nn.Module):
             ``WeClipConfig``.
     """
 
-    def __init__(self, n_layers: int, in_dim: int, *, embed_dim: int = 256, dropout: float = 0.1,
-                 decoder_layers: int = 3, decoder_heads: int = 8, n_classes: int = 21,
-                 out_proj_fp16: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        n_layers: int,
+        in_dim: int,
+        *,
+        embed_dim: int = 256,
+        dropout: float = 0.1,
+        decoder_layers: int = 3,
+        decoder_heads: int = 8,
+        n_classes: int = 21,
+        out_proj_fp16: bool = False,
+    ):
         super().__init__()
         self.fuse = FuseHead(n_layers, in_dim, embed_dim, dropout)
-        self.transformer = TransformerDecoder(embed_dim, decoder_layers, decoder_heads, n_classes,
-                                              out_proj_fp16)  # fmt: skip
+        self.transformer = TransformerDecoder(
+            embed_dim, decoder_layers, decoder_heads, n_classes, out_proj_fp16
+        )
 
     def forward(self, layers: Sequence[Tensor], grid: tuple[int, int]) -> DecoderOutput:
         """Shapes: layers L x (B, h*w, in) -> DecoderOutput (logits (B, C, h, w), ...)."""

@@ -16,9 +16,7 @@ from torch import Tensor
 from clipwsss.data.pixels import IGNORE
 
 
-def bg_fg_segmentation_loss(
-    logits: Tensor, label: Tensor, *, ignore_index: int = IGNORE
-) -> Tensor:
+def bg_fg_segmentation_loss(logits: Tensor, label: Tensor, *, ignore_index: int = IGNORE) -> Tensor:
     """0.5 (CE over pseudo-background pixels + CE over pseudo-foreground pixels).
 
     Not DeepLab's CE/CGL loss (:func:`clipwsss.seg.losses.segmentation_loss`): the two halves
@@ -36,8 +34,9 @@ def bg_fg_segmentation_loss(
     logits = F.interpolate(logits, size=label.shape[-2:], mode="bilinear", align_corners=False)
     label = label.long()
     bg = torch.where(label == 0, label, torch.full_like(label, ignore_index))
-    fg = torch.where((label != 0) & (label != ignore_index), label,
-                     torch.full_like(label, ignore_index))  # fmt: skip
+    fg = torch.where(
+        (label != 0) & (label != ignore_index), label, torch.full_like(label, ignore_index)
+    )
     halves = []
     for target in (bg, fg):
         if (target != ignore_index).any():
@@ -53,8 +52,9 @@ def radius_mask(h: int, w: int, radius: int = 8, *, device=None) -> Tensor:
     Shapes:
         returns (h*w, h*w) bool, symmetric, True on the diagonal.
     """
-    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
-                            indexing="ij")  # fmt: skip
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij"
+    )
     ys, xs = ys.flatten(), xs.flatten()
     dy = (ys[:, None] - ys[None]).abs()
     dx = (xs[:, None] - xs[None]).abs()
@@ -102,8 +102,9 @@ def affinity_loss(affinity: Tensor, target: Tensor) -> Tensor:
     return 0.5 * pos_loss + 0.5 * neg_loss
 
 
-def affinity_label(pseudo: Tensor, logits: Tensor, target: str = "pseudo",
-                   *, ignore_index: int = IGNORE) -> Tensor:  # fmt: skip
+def affinity_label(
+    pseudo: Tensor, logits: Tensor, target: str = "pseudo", *, ignore_index: int = IGNORE
+) -> Tensor:
     """The label map the affinity targets come from (supplementary Table 3).
 
     "pseudo": the online pseudo label M_p (official); "prediction": argmax of the decoder's

@@ -56,32 +56,41 @@ class WeClip(PixelStats, nn.Module):
         >>> out = model(pixels)  # (B, 3, 320, 320) -> logits (B, 21, 20, 20)  # doctest: +SKIP
     """
 
-    def __init__(self, clip: ClipModel, vocab: ClassVocabulary,
-                 config: WeClipConfig | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, clip: ClipModel, vocab: ClassVocabulary, config: WeClipConfig | None = None
+    ) -> None:
         super().__init__()
         config = WeClipConfig() if config is None else config
         if not clip.is_vit:
             raise ValueError("WeCLIP needs a ViT CLIP (it reads the blocks' residual streams)")
         if len(vocab) + 1 != config.n_classes:
-            raise ValueError(f"vocabulary has {len(vocab)} classes but config.n_classes = "
-                             f"{config.n_classes} (background included)")  # fmt: skip
+            raise ValueError(
+                f"vocabulary has {len(vocab)} classes but config.n_classes = "
+                f"{config.n_classes} (background included)"
+            )
         self.clip, self.vocab, self.config = clip, vocab, config
         visual = clip.model.visual
         n_blocks = len(visual.transformer.resblocks)
         self.block_ids = list(config.blocks(n_blocks))
         width = visual.conv1.out_channels  # read from the weights: 768 for ViT-B/16
         self.decoder = WeClipDecoder(
-            len(self.block_ids), width, embed_dim=config.embed_dim, dropout=config.dropout,
-            decoder_layers=config.decoder_layers, decoder_heads=config.decoder_heads,
-            n_classes=config.n_classes, out_proj_fp16=config.out_proj_fp16,
-        )  # fmt: skip
+            len(self.block_ids),
+            width,
+            embed_dim=config.embed_dim,
+            dropout=config.dropout,
+            decoder_layers=config.decoder_layers,
+            decoder_heads=config.decoder_heads,
+            n_classes=config.n_classes,
+            out_proj_fp16=config.out_proj_fp16,
+        )
         # Checkpoints written while the model kept its own step counter hold "step_count";
         # the step now comes from the engine, so the entry is dropped when they are loaded.
         self._register_load_state_dict_pre_hook(_drop_step_count)
         # the input statistics of config.normalisation (official: ImageNet); preprocess()
         clip_stats = config.normalisation == "clip"
-        self.set_pixel_stats(CLIP_MEAN if clip_stats else IMAGENET_MEAN,
-                             CLIP_STD if clip_stats else IMAGENET_STD)  # fmt: skip
+        self.set_pixel_stats(
+            CLIP_MEAN if clip_stats else IMAGENET_MEAN, CLIP_STD if clip_stats else IMAGENET_STD
+        )
         self._text: tuple[Tensor, Tensor] | None = None  # encoded on first use
         self.logit_scale = float(clip.model.logit_scale.exp())
 
@@ -94,10 +103,12 @@ class WeClip(PixelStats, nn.Module):
         if self._text is None or self._text[0].device != device:
             fp16 = self.config.out_proj_fp16
             with torch.no_grad():
-                fg = class_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE,
-                                         out_proj_fp16=fp16)  # fmt: skip
-                bg = background_text_features(self.clip, self.vocab, template=CLIP_ES_TEMPLATE,
-                                              out_proj_fp16=fp16)  # fmt: skip
+                fg = class_text_features(
+                    self.clip, self.vocab, template=CLIP_ES_TEMPLATE, out_proj_fp16=fp16
+                )
+                bg = background_text_features(
+                    self.clip, self.vocab, template=CLIP_ES_TEMPLATE, out_proj_fp16=fp16
+                )
             self._text = (fg, bg)
         return self._text
 
@@ -118,13 +129,18 @@ class WeClip(PixelStats, nn.Module):
             that is not a multiple of the patch size (as the official code).
         """
         cfg = self.config
-        dense = vit_dense_forward(self.clip.model.visual, pixels, pos_embed_fp16=cfg.pos_embed_fp16,
-                                  out_proj_fp16=cfg.out_proj_fp16)  # fmt: skip
+        dense = vit_dense_forward(
+            self.clip.model.visual,
+            pixels,
+            pos_embed_fp16=cfg.pos_embed_fp16,
+            out_proj_fp16=cfg.out_proj_fp16,
+        )
         layers = [dense.block_tokens[i][:, 1:].detach() for i in self.block_ids]
         return WeClipForward(dense=dense, decoder=self.decoder(layers, dense.grid))
 
-    def pseudo_labels(self, pixels: Tensor, out: WeClipForward, labels: Sequence[Sequence[int]],
-                      *, use_rfm: bool) -> Tensor:  # fmt: skip
+    def pseudo_labels(
+        self, pixels: Tensor, out: WeClipForward, labels: Sequence[Sequence[int]], *, use_rfm: bool
+    ) -> Tensor:
         """Online pseudo labels of a batch (WeCLIP Section 3.3).
 
         Args:
@@ -141,11 +157,13 @@ class WeClip(PixelStats, nn.Module):
         fg, bg = self.text_features()
         texts = [build_text_setup(fg, bg, list(lab)) for lab in labels]
         with torch.enable_grad():  # GradCAM needs gradients even under no_grad (validation)
-            act, emb = gradcam_inputs(self.clip.model.visual, out.dense,
-                                      self.config.gradcam_target,
-                                      out_proj_fp16=self.config.out_proj_fp16)  # fmt: skip
-            cams = batch_gradcam(act, emb, texts, grid=out.dense.grid,
-                                 logit_scale=self.logit_scale)  # fmt: skip
+            act, emb = gradcam_inputs(
+                self.clip.model.visual,
+                out.dense,
+                self.config.gradcam_target,
+                out_proj_fp16=self.config.out_proj_fp16,
+            )
+            cams = batch_gradcam(act, emb, texts, grid=out.dense.grid, logit_scale=self.logit_scale)
         result = []
         for i, lab in enumerate(labels):
             aff = out.decoder.affinity[i].detach() if use_rfm else None

@@ -50,8 +50,9 @@ def neighbour_distances(dilations: Sequence[int]) -> Tensor:
     return torch.tensor([u * d for d in dilations for u in unit])
 
 
-def par_kernel(image: Tensor, dilations: Sequence[int], *, w1: float = 0.3,
-               w2: float = 0.01) -> Tensor:  # fmt: skip
+def par_kernel(
+    image: Tensor, dilations: Sequence[int], *, w1: float = 0.3, w2: float = 0.01
+) -> Tensor:
     """The PAR affinity of every pixel to its dilated neighbours.
 
     Shapes:
@@ -91,11 +92,12 @@ def par_refine(
     Reference: AFA Section 3.3; WeCLIP Section 3.3 (pseudo labels).
     """
     if image.ndim != 4 or scores.ndim != 4 or image.shape[0] != scores.shape[0]:
-        raise ValueError(f"image (B,3,H,W) and scores (B,K,h,w) expected, got "
-                         f"{tuple(image.shape)} and {tuple(scores.shape)}")  # fmt: skip
+        raise ValueError(
+            f"image (B,3,H,W) and scores (B,K,h,w) expected, got "
+            f"{tuple(image.shape)} and {tuple(scores.shape)}"
+        )
     if scores.shape[-2:] != image.shape[-2:]:
-        scores = F.interpolate(scores, size=image.shape[-2:], mode="bilinear",
-                               align_corners=True)  # fmt: skip
+        scores = F.interpolate(scores, size=image.shape[-2:], mode="bilinear", align_corners=True)
     kernel = par_kernel(image.float(), dilations, w1=w1, w2=w2)
     scores = scores.float()
     for _ in range(n_iters):

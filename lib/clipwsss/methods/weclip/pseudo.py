@@ -26,8 +26,9 @@ from .par import par_refine
 from .rfm import rfm_affinity
 
 
-def gradcam_inputs(visual: nn.Module, dense: DenseOutput, target: str, *,
-                   out_proj_fp16: bool = False) -> tuple[Tensor, Tensor]:  # fmt: skip
+def gradcam_inputs(
+    visual: nn.Module, dense: DenseOutput, target: str, *, out_proj_fp16: bool = False
+) -> tuple[Tensor, Tensor]:
     """The GradCAM activation and the image embedding that depends on it.
 
     "ln_1": block 12's ln_1 output (``dense.activation``, the official and CLIP-ES target).
@@ -76,9 +77,12 @@ def batch_gradcam(
     """
     if len(texts) != activation.shape[0]:
         raise ValueError(f"{len(texts)} text sets for {activation.shape[0]} images")
-    scores = torch.cat([
-        target_scores(embedding[i : i + 1], t, logit_scale=logit_scale) for i, t in enumerate(texts)
-    ])  # fmt: skip
+    scores = torch.cat(
+        [
+            target_scores(embedding[i : i + 1], t, logit_scale=logit_scale)
+            for i, t in enumerate(texts)
+        ]
+    )
     eye = torch.eye(scores.shape[0], dtype=scores.dtype, device=scores.device)
     (grads,) = torch.autograd.grad(scores, activation, grad_outputs=eye, is_grads_batched=True)
     cams, start = [], 0
@@ -90,8 +94,9 @@ def batch_gradcam(
     return cams
 
 
-def refined_cams(cams: Tensor, attn_maps: Tensor, affinity: Tensor | None,
-                 config: WeClipConfig) -> Tensor:  # fmt: skip
+def refined_cams(
+    cams: Tensor, attn_maps: Tensor, affinity: Tensor | None, config: WeClipConfig
+) -> Tensor:
     """CAA (before the RFM switch, ``affinity=None``) or RFM refinement of one image's CAMs.
 
     Box masks from the initial CAMs (official uint8 boxes, lambda ``box_threshold``), the
@@ -106,18 +111,26 @@ def refined_cams(cams: Tensor, attn_maps: Tensor, affinity: Tensor | None,
     cfg = config
     if affinity is None:
         n_layers = min(cfg.caa_layers, attn_maps.shape[0])
-        trans = attention_affinity(attn_maps, n_layers=n_layers, n_iters=cfg.sinkhorn_iters,
-                                   power=cfg.affinity_power)  # fmt: skip
+        trans = attention_affinity(
+            attn_maps, n_layers=n_layers, n_iters=cfg.sinkhorn_iters, power=cfg.affinity_power
+        )
     else:
         n_layers = min(cfg.rfm_layers, attn_maps.shape[0])
-        trans = rfm_affinity(attn_maps, affinity, n_layers=n_layers, n_iters=cfg.sinkhorn_iters,
-                             power=cfg.affinity_power, selection=cfg.rfm_selection)  # fmt: skip
+        trans = rfm_affinity(
+            attn_maps,
+            affinity,
+            n_layers=n_layers,
+            n_iters=cfg.sinkhorn_iters,
+            power=cfg.affinity_power,
+            selection=cfg.rfm_selection,
+        )
     masks = box_masks(cams, threshold=cfg.box_threshold, official=True)
     return refine_cams(cams, trans, masks)
 
 
-def label_from_cams(image: Tensor, cams: Tensor, keys: Sequence[int],
-                    config: WeClipConfig) -> Tensor:  # fmt: skip
+def label_from_cams(
+    image: Tensor, cams: Tensor, keys: Sequence[int], config: WeClipConfig
+) -> Tensor:
     """Pseudo label of one crop: resize, bg = (1 - max)^k, PAR on the image, argmax.
 
     Args:
@@ -137,7 +150,13 @@ def label_from_cams(image: Tensor, cams: Tensor, keys: Sequence[int],
     cams = upsample_cams(cams, tuple(image.shape[-2:])).clamp(0, 1)
     bg = (1 - cams.max(dim=0, keepdim=True).values) ** cfg.bg_exponent
     scores = torch.cat([bg, cams])[None]
-    refined = par_refine(image[None], scores, n_iters=cfg.par_iters, dilations=cfg.par_dilations,
-                         w1=cfg.par_w1, w2=cfg.par_w2)  # fmt: skip
+    refined = par_refine(
+        image[None],
+        scores,
+        n_iters=cfg.par_iters,
+        dilations=cfg.par_dilations,
+        w1=cfg.par_w1,
+        w2=cfg.par_w2,
+    )
     lut = torch.tensor([0] + [int(k) + 1 for k in keys], device=image.device)
     return lut[refined[0].argmax(dim=0)]

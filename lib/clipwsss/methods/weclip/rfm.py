@@ -91,5 +91,4 @@ def rfm_affinity(
         raise ValueError(f"affinity must be ({n}, {n}), got {tuple(affinity.shape)}")
     attn = attn_maps[-n_layers:, 1:, 1:].float()
     _, mean_attn = select_attention(attn, affinity, selection=selection)
-    return symmetric_affinity(mean_attn * affinity.detach().float(), n_iters=n_iters,
-                              power=power)  # fmt: skip
+    return symmetric_affinity(mean_attn * affinity.detach().float(), n_iters=n_iters, power=power)

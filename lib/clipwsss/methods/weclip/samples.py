@@ -24,16 +24,20 @@ from .config import Normalisation
 
 def normalise(image: np.ndarray, normalisation: Normalisation = "imagenet") -> Tensor:
     """(H, W, 3) uint8 RGB -> (3, H, W) float, ImageNet (official) or CLIP statistics."""
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalisation == "imagenet" else (CLIP_MEAN,
-                                                                                    CLIP_STD)
+    mean, std = (
+        (IMAGENET_MEAN, IMAGENET_STD) if normalisation == "imagenet" else (CLIP_MEAN, CLIP_STD)
+    )
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
     return (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
 
 
 def random_rescale_flip_crop(
-    image: np.ndarray, rng: np.random.Generator, *, crop: int = 320,
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    crop: int = 320,
     scale_range: tuple[float, float] = (0.5, 2.0),
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """The official training augmentation of one image.
 
     Returns:
@@ -74,18 +78,26 @@ class WeClipTrainSet(Dataset):
     needs one), with their ids in the message.
     """
 
-    def __init__(self, dataset: SegmentationDataset, *, crop: int = 320,
-                 scale_range: tuple[float, float] = (0.5, 2.0),
-                 normalisation: Normalisation = "imagenet",
-                 labels_from_gt: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dataset: SegmentationDataset,
+        *,
+        crop: int = 320,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        normalisation: Normalisation = "imagenet",
+        labels_from_gt: bool = False,
+    ) -> None:
         self.dataset, self.crop, self.scale_range = dataset, crop, scale_range
         self.normalisation = normalisation
-        self.labels = [image_labels(dataset, i, from_gt=labels_from_gt)
-                       for i in range(len(dataset))]  # fmt: skip
+        self.labels = [
+            image_labels(dataset, i, from_gt=labels_from_gt) for i in range(len(dataset))
+        ]
         empty = [dataset.ids[i] for i, lab in enumerate(self.labels) if not lab]
         if empty:
-            raise ValueError(f"{len(empty)} training images have no image-level label "
-                             f"(e.g. {empty[:3]}); drop them from the split")  # fmt: skip
+            raise ValueError(
+                f"{len(empty)} training images have no image-level label "
+                f"(e.g. {empty[:3]}); drop them from the split"
+            )
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -93,12 +105,16 @@ class WeClipTrainSet(Dataset):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         rng = np.random.default_rng(int(np.random.randint(0, 2**31 - 1)))  # engine-seeded
         image = load_image(self.dataset[index].image_path)
-        crop, valid = random_rescale_flip_crop(image, rng, crop=self.crop,
-                                               scale_range=self.scale_range)  # fmt: skip
+        crop, valid = random_rescale_flip_crop(
+            image, rng, crop=self.crop, scale_range=self.scale_range
+        )
         hot = torch.zeros(self.dataset.n_classes - 1)
         hot[list(self.labels[index])] = 1.0
-        return {"pixels": normalise(crop, self.normalisation), "labels": hot,
-                "valid": torch.from_numpy(np.ascontiguousarray(valid))}  # fmt: skip
+        return {
+            "pixels": normalise(crop, self.normalisation),
+            "labels": hot,
+            "valid": torch.from_numpy(np.ascontiguousarray(valid)),
+        }
 
 
 def labels_from_multi_hot(hot: Tensor) -> list[list[int]]:

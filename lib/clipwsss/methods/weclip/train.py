@@ -23,8 +23,13 @@ def toy_config(**overrides) -> WeClipConfig:
     CAA on the last 3 maps (as the toy CLIP-ES profile), RFM on the last 2 (6 of 12 scaled),
     RFM switch at the same fraction of the run as the official VOC run (9145 / 30000 of the
     run's actual iterations, ``rfm_start_fraction``)."""
-    values = dict(n_classes=11, caa_layers=3, rfm_layers=2,
-                  rfm_start_fraction=OFFICIAL_RFM_FRACTION, count_val_forwards=False)  # fmt: skip
+    values = dict(
+        n_classes=11,
+        caa_layers=3,
+        rfm_layers=2,
+        rfm_start_fraction=OFFICIAL_RFM_FRACTION,
+        count_val_forwards=False,
+    )
     values.update(overrides)
     return WeClipConfig(**values)
 
@@ -40,8 +45,9 @@ def toy_small_config(**overrides) -> WeClipConfig:
     return toy_config(**{**TOY_SMALL_DECODER, **overrides})
 
 
-def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int,
-                  iterations: int | None = None) -> WeClipLoss:  # fmt: skip
+def training_step(
+    model: nn.Module, batch: dict[str, Tensor], *, step: int, iterations: int | None = None
+) -> WeClipLoss:
     """Forward, online pseudo labels and the loss of one batch (no optimizer step).
 
     ``batch``: ``pixels`` (B, 3, H, W), ``labels`` (B, C-1) multi-hot, optional ``valid``
@@ -71,6 +77,11 @@ def training_step(model: nn.Module, batch: dict[str, Tensor], *, step: int,
     pseudo = inner.pseudo_labels(batch["pixels"], out, labels, use_rfm=use_rfm)
     if cfg.ignore_padding and "valid" in batch:
         pseudo = torch.where(batch["valid"].bool(), pseudo, torch.full_like(pseudo, 255))
-    return weclip_loss(out.decoder.logits, out.decoder.affinity, pseudo,
-                       aff_weight=cfg.aff_weight, radius=cfg.aff_radius,
-                       aff_target=cfg.aff_target)  # fmt: skip
+    return weclip_loss(
+        out.decoder.logits,
+        out.decoder.affinity,
+        pseudo,
+        aff_weight=cfg.aff_weight,
+        radius=cfg.aff_radius,
+        aff_target=cfg.aff_target,
+    )

@@ -121,20 +121,25 @@ class DeepLabTask(RecipeTask):
         """
         logits = model(batch["image"])  # arch caffe: the four MSC outputs
         cfg = self.recipe.loss
-        loss = msc_loss(logits, batch["label"], batch.get("conf"), kind=cfg.kind, mu=cfg.mu,
-                        resize=cfg.resize)  # fmt: skip
+        loss = msc_loss(
+            logits, batch["label"], batch.get("conf"), kind=cfg.kind, mu=cfg.mu, resize=cfg.resize
+        )
         return loss, {}
 
     def evaluate(self, model: nn.Module) -> dict[str, float] | None:
         if self.val_dataset is None:
             return None
         quick = dataclasses.replace(self.recipe.tta, scales=(1.0,), flip=False, crf=False)
-        return evaluate_segmenter(model, self.val_dataset, self.recipe.model.n_classes,
-                                  deeplab_tta(quick))  # fmt: skip
+        return evaluate_segmenter(
+            model, self.val_dataset, self.recipe.model.n_classes, deeplab_tta(quick)
+        )
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "cgl_conf": self.conf_dir is not None,
-                "train_ids": len(self.dataset)}  # fmt: skip
+        return {
+            **super().config(),
+            "cgl_conf": self.conf_dir is not None,
+            "train_ids": len(self.dataset),
+        }
 
     def paths(self) -> dict[str, Any]:
         return {**super().paths(), "masks": self.masks_dir, "conf": self.conf_dir}

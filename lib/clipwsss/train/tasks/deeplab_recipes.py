@@ -76,8 +76,15 @@ class DeepLabRecipe(Recipe):
 
 
 # The engine settings every DeepLab recipe shares (DLP's SGD and poly schedule).
-_SGD = dict(momentum=0.9, schedule="poly", power=0.9, lr_every=10, log_interval=20,
-            checkpoint_interval=1000, seed=0)  # fmt: skip
+_SGD = dict(
+    momentum=0.9,
+    schedule="poly",
+    power=0.9,
+    lr_every=10,
+    log_interval=20,
+    checkpoint_interval=1000,
+    seed=0,
+)
 
 RECIPES: dict[str, DeepLabRecipe] = {
     # PASCAL VOC 2012 (CLIP-ES Table 4 and 7): crop 321, batch 5 x 2, 20k iterations.
@@ -86,8 +93,15 @@ RECIPES: dict[str, DeepLabRecipe] = {
         model=DeepLabConfig(n_classes=21),
         data=AugmentConfig(crop=321, scales=(0.5, 0.75, 1.0, 1.25, 1.5)),
         # DLP: BATCH_SIZE 5 x ITER_SIZE 2; lr S-E (DLP's voc12.yaml: 2.5e-4)
-        train=TrainConfig(**_SGD, optimizer="sgd", weight_decay=5e-4, iterations=20_000,
-                          batch_size=10, grad_accum=2, lr=2e-4),  # fmt: skip
+        train=TrainConfig(
+            **_SGD,
+            optimizer="sgd",
+            weight_decay=5e-4,
+            iterations=20_000,
+            batch_size=10,
+            grad_accum=2,
+            lr=2e-4,
+        ),
         tta=InferConfig(scales=(1.0,), flip=False),  # DLP main.py test: MSC inside the model
     ),
     # MS COCO 2014 (CLIP-ES Table 5): crop 481, batch 5, 100k iterations, balanced CE.
@@ -95,9 +109,14 @@ RECIPES: dict[str, DeepLabRecipe] = {
         name="coco14",
         model=DeepLabConfig(n_classes=81),
         data=AugmentConfig(crop=481, scales=(0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)),
-        train=TrainConfig(**{**_SGD, "checkpoint_interval": 5000}, optimizer="sgd",
-                          weight_decay=5e-4, iterations=100_000, batch_size=5,
-                          lr=2e-4),  # fmt: skip
+        train=TrainConfig(
+            **{**_SGD, "checkpoint_interval": 5000},
+            optimizer="sgd",
+            weight_decay=5e-4,
+            iterations=100_000,
+            batch_size=5,
+            lr=2e-4,
+        ),
         tta=InferConfig(scales=(1.0,), flip=False),
         loss=DeepLabLoss(kind="balanced_ce"),
     ),
@@ -107,14 +126,27 @@ RECIPES: dict[str, DeepLabRecipe] = {
     # shrunk to the logits (a trial run of ours; its numbers are not kept in the repo).
     "toy": DeepLabRecipe(
         name="toy",
-        model=DeepLabConfig(n_classes=11, backbone="resnet18", arch="torchvision",
-                            aspp_rates=(1, 2, 3, 4), init="random", freeze_bn=False,
-                            msc_scales=()),  # fmt: skip
-        data=AugmentConfig(crop=64, scales=(0.75, 1.0, 1.25), normalization="torchvision",
-                           resize="round"),  # fmt: skip
-        train=TrainConfig(**{**_SGD, "lr_every": 1, "checkpoint_interval": 100},
-                          optimizer="adamw", weight_decay=1e-4, iterations=300, batch_size=10,
-                          lr=1e-3, warmup_iters=30),  # fmt: skip
+        model=DeepLabConfig(
+            n_classes=11,
+            backbone="resnet18",
+            arch="torchvision",
+            aspp_rates=(1, 2, 3, 4),
+            init="random",
+            freeze_bn=False,
+            msc_scales=(),
+        ),
+        data=AugmentConfig(
+            crop=64, scales=(0.75, 1.0, 1.25), normalization="torchvision", resize="round"
+        ),
+        train=TrainConfig(
+            **{**_SGD, "lr_every": 1, "checkpoint_interval": 100},
+            optimizer="adamw",
+            weight_decay=1e-4,
+            iterations=300,
+            batch_size=10,
+            lr=1e-3,
+            warmup_iters=30,
+        ),
         tta=InferConfig(scales=(1.0,), flip=True, normalization="torchvision", crf_image="rgb"),
         loss=DeepLabLoss(head_lr_mult=1.0, resize="logits"),
     ),
@@ -140,8 +172,9 @@ def get_recipe(
     if profile not in RECIPES:
         raise KeyError(f"no DeepLab recipe for profile {profile!r}; known: {list(RECIPES)}")
     recipe = RECIPES[profile]
-    model = dataclasses.replace(recipe.model, weights=weights,
-                                **({} if init is None else {"init": init}))  # fmt: skip
+    model = dataclasses.replace(
+        recipe.model, weights=weights, **({} if init is None else {"init": init})
+    )
     recipe = dataclasses.replace(recipe, model=model)
     if init == "coco" and profile != "toy":
         train = dataclasses.replace(recipe.train, lr=COCO_INIT_LR)

@@ -43,8 +43,9 @@ def build_model(recipe: WeakClipRecipe, clip: ClipModel | None = None) -> WeakCL
     ``clip_fingerprint`` is the CLIP weights' (``load_run`` checks it against the run's)."""
     clip = clip or load_spec_clip(recipe.clip, keep_rng=True)
     d = recipe.data  # the input statistics travel with the model (model.preprocess)
-    model = build_weakclip(clip, class_names(recipe), recipe.model, pixel_mean=d.mean,
-                           pixel_std=d.std)  # fmt: skip
+    model = build_weakclip(
+        clip, class_names(recipe), recipe.model, pixel_mean=d.mean, pixel_std=d.std
+    )
     model.clip_fingerprint = clip.fingerprint
     return model
 
@@ -95,13 +96,22 @@ class WeakClipTask(RecipeTask):
     def frozen_keys(self, model: nn.Module) -> set[str]:
         """The frozen CLIP towers (about 690 MB at ViT-B/16): rebuilt from ``recipe.clip`` and
         checked against ``clip_fingerprint``, never copied into a checkpoint."""
-        return {k for k, p in model.named_parameters()
-                if not p.requires_grad and k.startswith(("visual.", "text_encoder."))}  # fmt: skip
+        return {
+            k
+            for k, p in model.named_parameters()
+            if not p.requires_grad and k.startswith(("visual.", "text_encoder."))
+        }
 
     def train_dataset(self) -> SeedDataset:
         d = self.recipe.data
-        return SeedDataset(self.dataset, self.seed_dir, crop_size=d.crop_size,
-                           scale_range=d.scale_range, mean=d.mean, std=d.std)  # fmt: skip
+        return SeedDataset(
+            self.dataset,
+            self.seed_dir,
+            crop_size=d.crop_size,
+            scale_range=d.scale_range,
+            mean=d.mean,
+            std=d.std,
+        )
 
     def loss(self, model: nn.Module, batch: Any, step: int, iterations: int):
         """Seed, boundary and auxiliary losses (WeakCLIP Sec. 3.6).

@@ -53,9 +53,17 @@ class WeakClipRecipe(Recipe):
 
 # tools/train.py and schedule_20k: AdamW 1e-4, weight decay 3e-5, cosine to min_lr 1e-6 with
 # 1500 linear warm-up steps from 1e-6 of the lr; seed 504; a checkpoint every 2000 steps.
-_OFFICIAL = dict(optimizer="adamw", schedule="cosine", lr=1e-4, weight_decay=3e-5,
-                 min_lr_ratio=1e-6 / 1e-4, warmup_iters=1500, warmup_ratio=1e-6, seed=504,
-                 checkpoint_interval=2000)  # fmt: skip
+_OFFICIAL = dict(
+    optimizer="adamw",
+    schedule="cosine",
+    lr=1e-4,
+    weight_decay=3e-5,
+    min_lr_ratio=1e-6 / 1e-4,
+    warmup_iters=1500,
+    warmup_ratio=1e-6,
+    seed=504,
+    checkpoint_interval=2000,
+)
 
 RECIPES: dict[str, WeakClipRecipe] = {
     "voc12": WeakClipRecipe(
@@ -81,9 +89,18 @@ RECIPES: dict[str, WeakClipRecipe] = {
             neck_channels=64,
             head_channels=64,
         ),
-        train=TrainConfig(**{**_OFFICIAL, "lr": 1e-3, "min_lr_ratio": 1e-6 / 1e-3,
-                             "warmup_iters": 20, "seed": 0, "checkpoint_interval": 50},
-                          iterations=300, batch_size=8),  # fmt: skip
+        train=TrainConfig(
+            **{
+                **_OFFICIAL,
+                "lr": 1e-3,
+                "min_lr_ratio": 1e-6 / 1e-3,
+                "warmup_iters": 20,
+                "seed": 0,
+                "checkpoint_interval": 50,
+            },
+            iterations=300,
+            batch_size=8,
+        ),
         data=WeakClipData(crop_size=96, scale_range=(0.75, 1.5), mean=CLIP_MEAN, std=CLIP_STD),
         # 3 scales x flip, whole images (no windows): 6 forwards per toy image on a CPU.
         tta=InferenceConfig(short_side=96, scales=(0.75, 1.0, 1.25), crop=128),

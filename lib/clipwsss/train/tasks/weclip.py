@@ -63,8 +63,17 @@ class WeClipRecipe(BaseRecipe):
 # PolyWarmupAdamW: the decoder's lr is config 2e-4 x 10 (its param group), i.e. 2e-3
 # effective; weight decay 0.01; poly power 1.0 after 50 warm-up steps from 1e-6; seed 1;
 # samples_per_gpu 4 on one GPU.
-_OFFICIAL = dict(optimizer="adamw", schedule="poly", lr=2e-3, weight_decay=0.01, power=1.0,
-                 warmup_iters=50, warmup_ratio=1e-6, seed=1, batch_size=4)  # fmt: skip
+_OFFICIAL = dict(
+    optimizer="adamw",
+    schedule="poly",
+    lr=2e-3,
+    weight_decay=0.01,
+    power=1.0,
+    warmup_iters=50,
+    warmup_ratio=1e-6,
+    seed=1,
+    batch_size=4,
+)
 
 RECIPES: dict[str, WeClipRecipe] = {
     "voc12": WeClipRecipe(name="voc12", train=TrainConfig(**_OFFICIAL, iterations=30000)),
@@ -107,9 +116,14 @@ class WeClipTask(RecipeTask):
 
     method = "weclip"
 
-    def __init__(self, recipe: WeClipRecipe, dataset: SegmentationDataset,
-                 model: nn.Module | None = None, *,
-                 eval_dataset: SegmentationDataset | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        recipe: WeClipRecipe,
+        dataset: SegmentationDataset,
+        model: nn.Module | None = None,
+        *,
+        eval_dataset: SegmentationDataset | None = None,
+    ) -> None:
         super().__init__(recipe, dataset, model)
         self.eval_dataset = eval_dataset
 
@@ -119,12 +133,16 @@ class WeClipTask(RecipeTask):
         return [ParamGroup(list(model.decoder.parameters()), name="decoder")]
 
     def train_dataset(self) -> Dataset:
-        return WeClipTrainSet(self.dataset, crop=self.recipe.data.crop,
-                              normalisation=self.recipe.model.normalisation,
-                              labels_from_gt=self.recipe.data.labels_from_gt)  # fmt: skip
+        return WeClipTrainSet(
+            self.dataset,
+            crop=self.recipe.data.crop,
+            normalisation=self.recipe.model.normalisation,
+            labels_from_gt=self.recipe.data.labels_from_gt,
+        )
 
-    def loss(self, model: nn.Module, batch: Any, step: int,
-             iterations: int) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
+    def loss(
+        self, model: nn.Module, batch: Any, step: int, iterations: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Segmentation + affinity loss on the online pseudo labels (``training_step``).
 
         Shapes:
