@@ -11,11 +11,9 @@ from clipwsss.data import load_label_png
 
 
 @pytest.fixture(scope="module")
-def voc(tmp_path_factory):
-    from conftest import write_rect_voc
-
+def voc(tmp_path_factory, make_rect_voc):
     root = tmp_path_factory.mktemp("seg")
-    ds = write_rect_voc(root / "voc", n=4)
+    ds = make_rect_voc(root / "voc", n=4)
     masks = root / "masks"
     masks.mkdir()
     for s in ds:
