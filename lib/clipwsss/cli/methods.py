@@ -108,21 +108,21 @@ def run_method(run_dir: Path) -> str:
 def load_predictor(run_dir: Path, device: str = "auto"):
     """A finished run of any registered method, ready for ``clipwsss predict``: its recipe's
     model with the run's weights (``load_run``), its recipe's test (``recipe.tta``: a
-    ``TtaConfig``, or a method's own inference config turned into one), the data it recorded.
+    ``TtaConfig``, or the method module's ``tta_config(recipe)``), the data it recorded.
 
     Returns:
         A :class:`~clipwsss.pipelines.predict.Predictor`.
     """
     from clipwsss.clip.loading import resolve_device
     from clipwsss.pipelines.predict import Predictor, trained_identity
-    from clipwsss.pipelines.tta import TtaConfig, deeplab_tta, weakclip_tta, weclip_tta
+    from clipwsss.train.registry import method_module
     from clipwsss.train.runs import load_run
 
     method = run_method(run_dir)
     trained = trained_identity(run_dir)  # before loading: the files predicted with
     recipe, model = load_run(run_dir)
-    as_tta = {"weclip": weclip_tta, "weakclip": weakclip_tta, "deeplab": deeplab_tta}
-    tta = recipe.tta if isinstance(recipe.tta, TtaConfig) else as_tta[method](recipe.tta)
+    to_tta = getattr(method_module(method), "tta_config", None)  # the registry's optional hook
+    tta = recipe.tta if to_tta is None else to_tta(recipe)
     record = json.loads((Path(run_dir) / "config.json").read_text())
     data, paths = record["task"].get("data", {}), record.get("paths", {})
     return Predictor(

@@ -6,6 +6,8 @@ A method module gives:
   ``train: TrainConfig`` field and its other configs (model, data, tta, loss);
 - ``RECIPES``: the named recipes (flat literals: "voc12", "coco14", "toy", ...);
 - ``build_model(recipe) -> nn.Module``: the model a recipe describes (untrained);
+- ``tta_config(recipe) -> TtaConfig`` (optional): the recipe's test for ``clipwsss predict``
+  when ``recipe.tta`` is a method's own inference config rather than a ``TtaConfig``;
 - ``Task``: its ``TrainTask`` (a ``clipwsss.train.runs.RecipeTask``), built as
   ``Task(recipe, dataset, model=None, **inputs)``; ``inputs`` are its keyword-only input
   folders (DeepLab's ``masks_dir``), recorded as paths, never compared on resume.

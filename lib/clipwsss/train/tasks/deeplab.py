@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from clipwsss.data import SegmentationDataset
 from clipwsss.pipelines.common import check_data_identity
 from clipwsss.pipelines.predict import evaluate_segmenter
-from clipwsss.pipelines.tta import deeplab_tta
+from clipwsss.pipelines.tta import TtaConfig, deeplab_tta
 from clipwsss.seg.data import PseudoMaskDataset
 from clipwsss.seg.deeplab import build_deeplab, deeplab_network
 from clipwsss.seg.infer import set_normalization
@@ -39,6 +39,11 @@ def build_model(recipe: DeepLabRecipe) -> nn.Module:
     """The untrained network of the recipe (no init weights read: a run's are loaded), with
     the recipe's input normalisation (``model.preprocess``)."""
     return _normalised(deeplab_network(recipe.model), recipe)
+
+
+def tta_config(recipe: DeepLabRecipe) -> TtaConfig:
+    """The recipe's recorded test as the shared :class:`TtaConfig` (``predict``'s default)."""
+    return deeplab_tta(recipe.tta)
 
 
 def _normalised(model: nn.Module, recipe: DeepLabRecipe) -> nn.Module:

@@ -19,6 +19,7 @@ from clipwsss.methods.weakclip.data import SeedDataset, load_seed
 from clipwsss.methods.weakclip.model import WeakCLIP, build_weakclip
 from clipwsss.methods.weakclip.train import param_groups, training_step
 from clipwsss.pipelines.common import check_data_identity
+from clipwsss.pipelines.tta import TtaConfig, weakclip_tta
 from clipwsss.train.runs import RecipeTask
 from clipwsss.train.task import ParamGroup
 from clipwsss.train.tasks.common import load_spec_clip, spec_vocabulary
@@ -48,6 +49,11 @@ def build_model(recipe: WeakClipRecipe, clip: ClipModel | None = None) -> WeakCL
     )
     model.clip_fingerprint = clip.fingerprint
     return model
+
+
+def tta_config(recipe: WeakClipRecipe) -> TtaConfig:
+    """The recipe's recorded test as the shared :class:`TtaConfig` (``predict``'s default)."""
+    return weakclip_tta(recipe.tta)
 
 
 class WeakClipTask(RecipeTask):

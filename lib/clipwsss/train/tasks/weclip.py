@@ -29,7 +29,7 @@ from clipwsss.methods.weclip.model import WeClip
 from clipwsss.methods.weclip.samples import WeClipTrainSet
 from clipwsss.methods.weclip.train import toy_config, training_step
 from clipwsss.metrics import confusion_matrix, mean_iou
-from clipwsss.pipelines.tta import predict_label, weclip_tta
+from clipwsss.pipelines.tta import TtaConfig, predict_label, weclip_tta
 from clipwsss.train.config import TrainConfig
 from clipwsss.train.recipe import ClipSpec
 from clipwsss.train.recipe import Recipe as BaseRecipe
@@ -101,6 +101,11 @@ def build_model(recipe: WeClipRecipe) -> WeClip:
     """The frozen CLIP of the recipe with a fresh decoder."""
     clip = load_clip(clip_name(recipe.clip), recipe.clip.pretrained)
     return WeClip(clip, spec_vocabulary(recipe.clip), recipe.model)
+
+
+def tta_config(recipe: WeClipRecipe) -> TtaConfig:
+    """The recipe's recorded test as the shared :class:`TtaConfig` (``predict``'s default)."""
+    return weclip_tta(recipe.tta)
 
 
 class WeClipTask(RecipeTask):
