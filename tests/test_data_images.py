@@ -16,6 +16,7 @@ from clipwsss.data import (
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,
+    finished_files,
     colorize,
     load_image,
     load_label_png,
@@ -218,6 +219,17 @@ def test_atomic_path_keeps_old_file_when_writer_raises(tmp_path):
             raise RuntimeError("crash midway")
     np.testing.assert_array_equal(np.load(target), np.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["cams.npy"]
+
+
+def test_finished_files_skip_the_temporary_of_a_killed_writer(tmp_path):
+    """A SIGKILL inside the ``with`` body leaves the hidden temporary; listings skip it."""
+    with atomic_path(tmp_path / "a.npy") as tmp:
+        np.save(tmp, np.arange(2))
+    gen = atomic_path(tmp_path / "b.npy")
+    killed = gen.__enter__()  # entered, never exited: as a process killed mid-write
+    killed.write_bytes(b"half")
+    assert killed.name.startswith(".b.") and killed.exists()
+    assert finished_files(tmp_path, ".npy") == [tmp_path / "a.npy"]
 
 
 def test_atomic_path_works_with_np_save(tmp_path):

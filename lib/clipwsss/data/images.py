@@ -26,6 +26,7 @@ from PIL import Image
 __all__ = [
     "CorruptImageError",
     "atomic_path",
+    "finished_files",
     "atomic_write_bytes",
     "atomic_write_text",
     "colorize",
@@ -65,7 +66,10 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     pick a format from the extension (``np.save``, ``cv2.imwrite``) still work. If the
     ``with`` body raises, the temporary file is removed and an existing ``path`` is left
     untouched, so a crashed or interrupted run never leaves a half-written output that a
-    resumed run would take for finished. Parent directories are created. No ``fsync``: the
+    resumed run would take for finished. A SIGKILL (or power loss) between creating and
+    renaming the temporary file leaves it behind as a hidden ``.STEM.XXXX.tmp.SUFFIX``: it is
+    never read as an output (list outputs with :func:`finished_files`) and is safe to delete.
+    Parent directories are created. No ``fsync``: the
     rename is atomic for other processes, not durable across a power loss. The file gets
     the mode a plain ``open(path, "w")`` would give (0o666 less the umask), not
     ``mkstemp``'s private 0o600.
@@ -94,6 +98,17 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def finished_files(folder: PathLike, suffix: str) -> list[Path]:
+    """The outputs ``folder/*SUFFIX``, sorted, without hidden files (an unfinished
+    :func:`atomic_path` temporary left by a killed process starts with a dot).
+
+    Example:
+        >>> finished_files("out/cams", ".npy")  # doctest: +SKIP
+        [PosixPath('out/cams/2007_000032.npy'), ...]
+    """
+    return sorted(p for p in Path(folder).glob(f"*{suffix}") if not p.name.startswith("."))
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:

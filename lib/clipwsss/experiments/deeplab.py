@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clipwsss.data import finished_files
 from clipwsss.experiments.intervals import bootstrap_table
 
 PAPER_MU = 0.95  # CLIP-ES supplementary D / E: the mu the paper uses (the CGL run)
@@ -40,7 +41,7 @@ def run_name(loss: str, seed: int, mu: float | None) -> str:
 
 def confidence_table(conf_dir: Path, mus: Sequence[float]) -> pd.DataFrame:
     """Share of the training pixels per confidence bin (Table S3's bins) and below each mu."""
-    conf = np.concatenate([np.load(f).ravel() for f in sorted(conf_dir.glob("*.npy"))])
+    conf = np.concatenate([np.load(f).ravel() for f in finished_files(conf_dir, ".npy")])
     bins = {
         "[0, 0.5)": (0.0, 0.5),
         "[0.5, 0.8)": (0.5, 0.8),

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from clipwsss.cams.labels import add_exponent_confusions
-from clipwsss.data import SegmentationDataset, load_label_png
+from clipwsss.data import SegmentationDataset, finished_files, load_label_png
 from clipwsss.io.camfiles import load_cams, read_run_record
 from clipwsss.metrics import SegScores, best_background_exponent, mask_confusion, seg_scores
 from clipwsss.pipelines.common import check_class_list, progress_bar, select_ids
@@ -110,8 +110,8 @@ def detect_kind(pred_dir: Path) -> str:
     Raises:
         ValueError: The folder holds both kinds, or neither.
     """
-    has_npy = next(pred_dir.glob("*.npy"), None) is not None
-    has_png = next(pred_dir.glob("*.png"), None) is not None
+    has_npy = bool(finished_files(pred_dir, ".npy"))
+    has_png = bool(finished_files(pred_dir, ".png"))
     if has_npy == has_png:
         what = "both .npy and .png files" if has_npy else "no .npy or .png file"
         raise ValueError(f"{pred_dir} holds {what}; say which with kind='cams' or 'masks'")
