@@ -14,6 +14,40 @@ from clipwsss.data import SegmentationDataset, colorize, load_image, load_label_
 from clipwsss.io.camfiles import load_cams
 
 
+def class_legend(
+    fig,
+    label_maps: Sequence[np.ndarray],
+    class_names: Sequence[str],
+    *,
+    ncol: int = 6,
+    fontsize: int = 7,
+):
+    """A legend of every class colour present in ``label_maps`` (the palette of
+    ``clipwsss.data.colorize``), drawn below the figure's panels.
+
+    Args:
+        fig: the matplotlib Figure.
+        label_maps: (H, W) label maps (0 background, c + 1 class c, 255 ignored).
+        class_names: the dataset's class names, background excluded (id c + 1 -> name c).
+        ncol: at most this many entries per legend row.
+
+    Returns:
+        The Legend.
+    """
+    from matplotlib.patches import Patch
+
+    shown = sorted(set().union(*(np.unique(m).tolist() for m in label_maps)))
+    names = {0: "background", 255: "ignored", **{c + 1: n for c, n in enumerate(class_names)}}
+    colours = colorize(np.asarray([shown], dtype=np.uint8))[0] / 255.0
+    handles = [
+        Patch(facecolor=tuple(col), edgecolor="black", label=names[v])
+        for v, col in zip(shown, colours, strict=True)
+    ]
+    return fig.legend(
+        handles=handles, loc="lower center", ncol=min(ncol, len(handles)), fontsize=fontsize
+    )
+
+
 def _heat(image: np.ndarray, cams: np.ndarray) -> np.ndarray:
     """Max over classes of the CAMs, as a jet heat map over the image. cams: (K, H, W)."""
     import matplotlib

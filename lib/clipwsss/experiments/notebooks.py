@@ -273,6 +273,47 @@ def reading(text: str):
     return Markdown(note + " ".join(text.split()))
 
 
+def takeaways(first: str, second: str, third: str):
+    """A notebook's ``## Takeaways``: three Markdown bullets (f-strings filled from the run's
+    values where they quote numbers). After stand-in weights they open with "Not results"."""
+    from IPython.display import Markdown
+
+    note = "**Not results** (stand-in weights).\n\n" if _WEIGHTS_NOTE else ""
+    bullets = [" ".join(b.split()) for b in (first, second, third)]
+    if not all(bullets):
+        raise ValueError("a takeaway is empty")
+    return Markdown(note + "\n".join(f"- {b}" for b in bullets))
+
+
+def exercise(answer: Any, expected: Any, *, atol: float = 1e-5) -> str:
+    """The verdict on an exercise's answer against the package's value.
+
+    Args:
+        answer: the reader's value (None: not attempted yet); a number, array, tensor, or any
+            value compared with ``==`` (a string, a set, a tuple of names).
+        expected: what the package computes for the same question.
+        atol: absolute tolerance for numbers and arrays.
+
+    Returns:
+        One line: "not attempted", "correct" or "not yet" with the largest difference.
+    """
+    if answer is None:
+        return "Not attempted: replace None with your answer and rerun this cell."
+    numeric = isinstance(expected, (int, float, np.ndarray, torch.Tensor, np.floating))
+    if numeric and not isinstance(expected, bool):
+        a = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer)
+        b = np.asarray(expected.detach().cpu() if isinstance(expected, torch.Tensor) else expected)
+        if a.shape != b.shape:
+            return f"Not yet: your answer has shape {a.shape}, the package's {b.shape}."
+        diff = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max(initial=0.0))
+        if diff <= atol:
+            return f"Correct: equal to the package's value (largest difference {diff:.1e})."
+        return f"Not yet: largest difference {diff:.3g} (tolerance {atol:g})."
+    if answer == expected:
+        return "Correct: equal to the package's value."
+    return f"Not yet: {answer!r} is not the package's value."
+
+
 def provenance(profile: str, seed: int, t0: float) -> dict[str, str]:
     """Versions, hardware and wall time for the last cell of a notebook."""
     import open_clip
