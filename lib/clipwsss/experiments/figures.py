@@ -21,6 +21,7 @@ def class_legend(
     *,
     ncol: int = 6,
     fontsize: int = 7,
+    loc: str = "lower center",
 ):
     """A legend of every class colour present in ``label_maps`` (the palette of
     ``clipwsss.data.colorize``), drawn below the figure's panels.
@@ -30,6 +31,7 @@ def class_legend(
         label_maps: (H, W) label maps (0 background, c + 1 class c, 255 ignored).
         class_names: the dataset's class names, background excluded (id c + 1 -> name c).
         ncol: at most this many entries per legend row.
+        loc: the legend's place ("outside lower center" under a constrained layout).
 
     Returns:
         The Legend.
@@ -43,9 +45,7 @@ def class_legend(
         Patch(facecolor=tuple(col), edgecolor="black", label=names[v])
         for v, col in zip(shown, colours, strict=True)
     ]
-    return fig.legend(
-        handles=handles, loc="lower center", ncol=min(ncol, len(handles)), fontsize=fontsize
-    )
+    return fig.legend(handles=handles, loc=loc, ncol=min(ncol, len(handles)), fontsize=fontsize)
 
 
 def _heat(image: np.ndarray, cams: np.ndarray) -> np.ndarray:

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from clipwsss.clip.dense import dense_forward, preprocess
 from clipwsss.clip.loading import PRETRAINED_ENV, ClipModel, WeightsNotFoundError, load_clip
 from clipwsss.clip.loading import resolve_device as _resolve_device
 from clipwsss.clip.text import class_text_features
 from clipwsss.data import colorize
+from clipwsss.experiments.figures import class_legend
 from clipwsss.vocab import CLIP_ES_TEMPLATE, ClassVocabulary
 
 # Notebooks that need real CLIP weights: no toy batch, no nbval re-execution in CI.
@@ -228,12 +228,7 @@ def mask_figure(
         ax.set_title(name, fontsize=8)
     for ax in axes:
         ax.set_axis_off()
-    shown = sorted(set().union(*(np.unique(m).tolist() for m in masks.values())))
-    names = {0: "background", 255: "ignored", **{c + 1: n for c, n in enumerate(class_names)}}
-    colours = colorize(np.asarray([shown], dtype=np.uint8))[0] / 255.0
-    handles = [
-        Patch(facecolor=tuple(col), edgecolor="black", label=names[v])
-        for v, col in zip(shown, colours, strict=True)
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    class_legend(
+        fig, list(masks.values()), class_names, ncol=99, fontsize=8, loc="outside lower center"
+    )
     return _finish(fig, title, warning)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from clipwsss.data import SegmentationDataset, colorize, load_image, load_label_png
+from clipwsss.experiments.figures import class_legend
 
 
 def caa_rfm_labels(
@@ -68,17 +69,16 @@ def rfm_label_figure(
         The matplotlib Figure.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
     cols = ["image", "ground truth", "CAA label", "RFM label", "RFM changed (green: to GT)"]
     fig, axes = plt.subplots(len(image_ids), 5, figsize=(11, 2.3 * len(image_ids)), squeeze=False)
-    present: set[int] = set()
+    shown: list[np.ndarray] = []
     for row, image_id in enumerate(image_ids):
         sample = dataset.sample(image_id)
         image = load_image(sample.image_path)
         gt = load_label_png(sample.gt_path)
         caa, rfm = caa_rfm_labels(model, image, sample.labels)
-        present |= {int(k) for k in np.unique(np.concatenate([caa.ravel(), rfm.ravel()]))}
+        shown += [caa, rfm]
         changed = np.zeros((*caa.shape, 3))
         moved = caa != rfm
         valid = gt != 255
@@ -95,14 +95,7 @@ def rfm_label_figure(
                 ax.set_title(cols[col], fontsize=8)
         names = ", ".join(dataset.class_names[k] for k in sample.labels)
         axes[row, 0].set_ylabel(f"{image_id}\n{names}", fontsize=7)
-    palette = {k: colorize(np.array([[k]], np.uint8))[0, 0] / 255.0 for k in sorted(present)}
-    names = ["background", *dataset.class_names]
-    fig.legend(
-        handles=[Patch(color=c, label=names[k]) for k, c in palette.items()],
-        loc="lower center",
-        ncol=min(6, len(palette)),
-        fontsize=7,
-    )
+    class_legend(fig, shown, dataset.class_names)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
