@@ -75,7 +75,7 @@ def _outputs_text(cell) -> str:
 @pytest.mark.parametrize("path", CLIP_ES_NOTEBOOKS, ids=[p.stem for p in CLIP_ES_NOTEBOOKS])
 def test_reading_is_rendered_from_the_notebook_values(path):
     """No number of a reading is typed by hand: the ``## Reading`` heading is followed by a
-    code cell that renders it (``nbk.reading(f"...")``), and no markdown after it has digits.
+    code cell that renders it (``nbk.reading(...)``), and no markdown of the section has digits.
     A hand-typed "2.4e-7" or "0.65 s" or "71 numbers" there fails this test."""
     cells = nbformat.read(path, as_version=4).cells
     heads = [
@@ -90,7 +90,9 @@ def test_reading_is_rendered_from_the_notebook_values(path):
     assert render.cell_type == "code" and "nbk.reading(" in render.source
     shown = [o for o in render.outputs if "text/markdown" in o.get("data", {})]
     assert shown, "committed without the rendered reading"
-    later = [c.source for c in cells[i + 1 :] if c.cell_type == "markdown"]
+    ends = [j for j, c in enumerate(cells) if j > i and c.source.lstrip().startswith("## ")]
+    section = cells[i + 1 : ends[0] if ends else len(cells)]
+    later = [c.source for c in section if c.cell_type == "markdown"]
     assert not any(re.search(r"\d", s) for s in later), later
 
 
