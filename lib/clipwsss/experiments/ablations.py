@@ -224,7 +224,8 @@ def cam_grid_figure(
     refined: bool = False,
     title: str = "",
 ):
-    """Rows: (image id, class name) cases; columns: the image, then that class's CAM per variant.
+    """Rows: (image id, class name) cases; columns: the image, then that class's CAM per variant
+    (each panel titled with the variant and "CAM: <class>").
 
     Returns:
         The matplotlib Figure (CAMs as jet heat maps over the image).
@@ -250,9 +251,8 @@ def cam_grid_figure(
             ax.imshow(panel)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(label, fontsize=8)
-        axes[r, 0].set_ylabel(f"{image_id}\nCAM of '{name}'", fontsize=8)
+            ax.set_title(label if c == 0 else f"{label}\nCAM: {name}", fontsize=8)
+        axes[r, 0].set_ylabel(image_id, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -64,7 +64,8 @@ def stage_figure(
     *,
     title: str = "",
 ):
-    """One row per image: image, initial CAM, refined CAM, pseudo-mask, ground truth.
+    """One row per image: image, initial CAM, refined CAM, pseudo-mask, ground truth; each
+    CAM panel names its classes, and a legend below names the mask colours.
 
     Args:
         dataset: the split the run covered.
@@ -79,28 +80,34 @@ def stage_figure(
     run = Path(run_dir)
     cols = ["image", "initial CAM", "refined CAM (CAA)", "pseudo-mask (255 white)", "ground truth"]
     fig, axes = plt.subplots(len(image_ids), 5, figsize=(12, 2.5 * len(image_ids)), squeeze=False)
+    shown = []
     for row, image_id in enumerate(image_ids):
         sample = dataset.sample(image_id)
         image = load_image(sample.image_path)
         cams = load_cams(run / "cams" / f"{image_id}.npy")
         names = ", ".join(dataset.class_names[k] for k in cams.keys)
         mask = load_label_png(run / "masks" / f"{image_id}.png")
+        gt = load_label_png(sample.gt_path) if sample.gt_path else None
+        shown += [mask] + ([gt] if gt is not None else [])
         panels = [
             image / 255.0,
             _heat(image, cams.get("highres").astype(np.float32)),
             _heat(image, cams.get("attn_highres").astype(np.float32)),
             colorize(mask),
-            colorize(load_label_png(sample.gt_path)) if sample.gt_path else np.zeros_like(image),
+            colorize(gt) if gt is not None else np.zeros_like(image),
         ]
         for col, panel in enumerate(panels):
             ax = axes[row, col]
             ax.imshow(panel)
             ax.set_xticks([])
             ax.set_yticks([])
-            if row == 0:
-                ax.set_title(cols[col], fontsize=9)
+            # every CAM panel names its classes (the heat map is their max)
+            label = f"{cols[col]}: {names}" if col in (1, 2) else cols[col]
+            if row == 0 or col in (1, 2):
+                ax.set_title(label, fontsize=8)
         axes[row, 0].set_ylabel(f"{image_id}\n{names}", fontsize=8)
+    class_legend(fig, shown, dataset.class_names)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
