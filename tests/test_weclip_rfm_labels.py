@@ -62,3 +62,6 @@ def test_figure_has_one_row_per_image(toy):
     fig = rfm_label_figure(model, data, data.ids[:1], title="t")
     assert len(fig.axes) == 5
     assert fig.axes[3].get_title() == "RFM label"
+    # the legend names every colour drawn, the ground truth's ignored border band included
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "ignored" in labels and "background" in labels

@@ -78,7 +78,7 @@ def rfm_label_figure(
         image = load_image(sample.image_path)
         gt = load_label_png(sample.gt_path)
         caa, rfm = caa_rfm_labels(model, image, sample.labels)
-        shown += [caa, rfm]
+        shown += [gt, caa, rfm]  # the ground truth brings its ignored border band
         changed = np.zeros((*caa.shape, 3))
         moved = caa != rfm
         valid = gt != 255
