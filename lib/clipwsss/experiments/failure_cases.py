@@ -90,8 +90,9 @@ def rank_correlation(
 
 
 def failure_figure(setup: Setup, ids: Sequence[str], mious: Sequence[float]):
-    """One row per image: the image, its GT, the max over classes of its refined CAM and the
-    pseudo-mask (arg-max with background (1 - max)), titled with the image's mIoU.
+    """One row per image: the image, its GT, the max over the image's classes of its refined
+    CAM (titled with those classes) and the pseudo-mask (arg-max with background (1 - max)),
+    labelled with the image's mIoU; a legend of every class colour shown.
 
     Returns:
         The matplotlib Figure.
@@ -99,28 +100,31 @@ def failure_figure(setup: Setup, ids: Sequence[str], mious: Sequence[float]):
     import matplotlib.pyplot as plt
 
     from clipwsss.cams.labels import cams_to_label
-    from clipwsss.data import load_image, load_label_png
-    from clipwsss.data.images import voc_palette
+    from clipwsss.data import colorize, load_image, load_label_png
+    from clipwsss.experiments.figures import class_legend
 
     es = setup.clip_es()
-    palette = np.asarray(voc_palette(), dtype=np.uint8).reshape(-1, 3)
-    fig, axes = plt.subplots(len(ids), 4, figsize=(8, 2.1 * len(ids)), squeeze=False)
+    names = list(setup.dataset.class_names)
+    fig, axes = plt.subplots(len(ids), 4, figsize=(8, 2.3 * len(ids) + 0.5), squeeze=False)
+    label_maps = []
     for r, (image_id, miou) in enumerate(zip(ids, mious, strict=True)):
         sample = setup.dataset.sample(image_id)
         image, gt = load_image(sample.image_path), load_label_png(sample.gt_path)
         out = es(image, sample.labels)
         cams = es.upsample(out.refined if out.refined is not None else out.cams, gt.shape)
         mask = cams_to_label(cams, out.keys).cpu().numpy()
-        panels = [image, palette[gt], cams.max(0).values.cpu().numpy(), palette[mask]]
-        for c, (panel, name) in enumerate(
-            zip(panels, ["image", "GT", "CAM", "pseudo-mask"], strict=True)
-        ):
+        label_maps += [gt, mask]
+        panels = [image, colorize(gt), cams.max(0).values.cpu().numpy(), colorize(mask)]
+        classes = ", ".join(names[c] for c in sample.labels)
+        titles = ["image", "GT", f"CAM: {classes}", "pseudo-mask"]
+        for c, (panel, name) in enumerate(zip(panels, titles, strict=True)):
             ax = axes[r, c]
             ax.imshow(panel, cmap="jet" if c == 2 else None, vmin=0, vmax=1 if c == 2 else None)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(name, fontsize=9)
+            if r == 0 or c == 2:  # the CAM panel names its classes in every row
+                ax.set_title(name if c != 2 else f"{name} (max)", fontsize=8)
         axes[r, 0].set_ylabel(f"{image_id}\nmIoU {miou:.0f}%", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.5 / (2.3 * len(ids) + 0.5), 1, 1))
+    class_legend(fig, label_maps, names)
     return fig
