@@ -9,6 +9,7 @@ def _flat(text: str) -> str:
     """The paragraph as nbk.reading renders it (lines joined)."""
     return " ".join(text.split())
 
+
 MIOU = {
     "initial": 45.5,
     "initial + dCRF": 42.8,
@@ -25,18 +26,20 @@ SHARE = {
 
 
 def _text(caa_init, mass_gap, **kw):
-    return _flat(caa_vs_mhsa.reading(
-        profile="toy",
-        miou=MIOU,
-        caa_mhsa=Interval(7.0, 5.2, 8.8),
-        caa_init=caa_init,
-        crf_pair=Interval(10.4, 6.9, 13.5),
-        crf_init=Interval(9.0, 4.1, 14.5),
-        n_two_class=82,
-        leak={**SHARE, "+ MHSA - + CAA": Interval(2.1, 0.3, 4.3)},
-        mass={**SHARE, "+ MHSA - + CAA": mass_gap},
-        **kw,
-    ))
+    return _flat(
+        caa_vs_mhsa.reading(
+            profile="toy",
+            miou=MIOU,
+            caa_mhsa=Interval(7.0, 5.2, 8.8),
+            caa_init=caa_init,
+            crf_pair=Interval(10.4, 6.9, 13.5),
+            crf_init=Interval(9.0, 4.1, 14.5),
+            n_two_class=82,
+            leak={**SHARE, "+ MHSA - + CAA": Interval(2.1, 0.3, 4.3)},
+            mass={**SHARE, "+ MHSA - + CAA": mass_gap},
+            **kw,
+        )
+    )
 
 
 def test_a_real_loss_and_a_loss_within_noise_are_worded_apart():
@@ -68,20 +71,22 @@ def test_multi_scale_rows_only_when_run():
 
 def test_attention_reading_names_each_seed():
     iv = Interval(1.0, 0.5, 1.5)
-    text = _flat(caa_vs_mhsa.attention_reading(
-        bg_obj=3.9,
-        within=2.0,
-        auc={"W_attn": 70, "A": 55, "A^t": 60, "A^t, last block": 66, "locality": 58},
-        vs_locality={"A^t": iv, "A^t, last block": iv},
-        other={"A^t": 52, "locality": 53},
-        at_within=1.1,
-        at_bg_obj=0.9,
-        fresh_official={1: iv, 2: Interval(-1.0, -2.0, 0.5)},
-        fresh_last1={1: iv},
-        gain={0: Interval(-3.6, -6.4, -0.4)},
-        model={"vision_layers": 4, "vision_width": 128, "steps": 4000, "pool_scenes": 20000},
-        candidate={"bg_obj": 2.5, "auc": 60.5},
-        candidate_gain=Interval(-2.0, -4.0, -0.1),
-    ))
+    text = _flat(
+        caa_vs_mhsa.attention_reading(
+            bg_obj=3.9,
+            within=2.0,
+            auc={"W_attn": 70, "A": 55, "A^t": 60, "A^t, last block": 66, "locality": 58},
+            vs_locality={"A^t": iv, "A^t, last block": iv},
+            other={"A^t": 52, "locality": 53},
+            at_within=1.1,
+            at_bg_obj=0.9,
+            fresh_official={1: iv, 2: Interval(-1.0, -2.0, 0.5)},
+            fresh_last1={1: iv},
+            gain={0: Interval(-3.6, -6.4, -0.4)},
+            model={"vision_layers": 4, "vision_width": 128, "steps": 4000, "pool_scenes": 20000},
+            candidate={"bg_obj": 2.5, "auc": 60.5},
+            candidate_gain=Interval(-2.0, -4.0, -0.1),
+        )
+    )
     assert "seed 1: +1.0" in text and "seed 2: -1.0 (95% interval -2.0 to +0.5, within" in text
     assert "seed 0: -3.6" in text and "20,000 captioned scenes" in text

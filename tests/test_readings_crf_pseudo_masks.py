@@ -21,20 +21,22 @@ def _text(net, ignored_paper):
     iv = Interval(50.0, 45.0, 55.0)
     changes = cp.CrfChanges(iv, iv, iv, Interval(68.6, 63.3, 73.4), net)
     masks = cp.MaskSide(iv, iv, "[0.99, 1]", 96.4, 91.8, 6, 7, "bus", 6.8)
-    return _flat(cp.reading(
-        model="m",
-        seed=Interval(41.9, 39.7, 44.6),
-        crf=Interval(51.8, 48.2, 56.8),
-        gain=Interval(10.0, 7.8, 13.1),
-        paper={"seed": 70.8, "dcrf": 75.0},
-        changes=changes,
-        masks=masks,
-        threshold=0.95,
-        ignored={"official": 1.3, "paper": ignored_paper},
-        miou_paper=75.3,
-        low_mu=0.7,
-        ignored_paper_low_mu=37.8,
-    ))
+    return _flat(
+        cp.reading(
+            model="m",
+            seed=Interval(41.9, 39.7, 44.6),
+            crf=Interval(51.8, 48.2, 56.8),
+            gain=Interval(10.0, 7.8, 13.1),
+            paper={"seed": 70.8, "dcrf": 75.0},
+            changes=changes,
+            masks=masks,
+            threshold=0.95,
+            ignored={"official": 1.3, "paper": ignored_paper},
+            miou_paper=75.3,
+            low_mu=0.7,
+            ignored_paper_low_mu=37.8,
+        )
+    )
 
 
 def test_balance_and_eq8_verdict():

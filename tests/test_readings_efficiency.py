@@ -10,24 +10,26 @@ def _flat(text: str) -> str:
 
 
 def _text(speedup, random_weights):
-    return _flat(efficiency.reading(
-        cpu="cpu",
-        threads=1,
-        record_name="ViT-B/16 (random weights)",
-        forward_s=1.72,
-        inference_h=5.6,
-        random_weights=random_weights,
-        n_images=3,
-        caa_share=0.9,
-        speedup=speedup,
-        batched_s=0.169,
-        loop_s=0.292,
-        mean_k=1.33,
-        crf_s=0.7,
-        paper_crf_s=1.36,
-        memory_gb=1.85,
-        memory_kind="process RSS",
-    ))
+    return _flat(
+        efficiency.reading(
+            cpu="cpu",
+            threads=1,
+            record_name="ViT-B/16 (random weights)",
+            forward_s=1.72,
+            inference_h=5.6,
+            random_weights=random_weights,
+            n_images=3,
+            caa_share=0.9,
+            speedup=speedup,
+            batched_s=0.169,
+            loop_s=0.292,
+            mean_k=1.33,
+            crf_s=0.7,
+            paper_crf_s=1.36,
+            memory_gb=1.85,
+            memory_kind="process RSS",
+        )
+    )
 
 
 def test_speed_words_and_weights():

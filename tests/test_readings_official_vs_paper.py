@@ -19,25 +19,29 @@ def test_eigen_text_follows_the_eigenvalues():
 
 def test_flipped_and_reading():
     assert ovp.flipped(Interval(-5.8, -6.9, -4.8)) == Interval(5.8, 4.8, 6.9)
-    assert ovp.flipped(Interval(0.0, 0.0, 0.0)).text() == "+0.0 (95% interval +0.0 to +0.0, " \
+    assert (
+        ovp.flipped(Interval(0.0, 0.0, 0.0)).text() == "+0.0 (95% interval +0.0 to +0.0, "
         "within the image noise)"
+    )
     iv = Interval(6.9, 4.2, 9.4)
-    text = _flat(ovp.reading(
-        profile="toy",
-        n_images=200,
-        powers={1: Interval(-15.4, -17.7, -13.1), 3: Interval(-14.1, -16.2, -11.9)},
-        eigen="E.",
-        boxes=iv,
-        boxes_miou=48.8,
-        initial_miou=45.5,
-        box_split={"output": iv, "draw, sources": iv, "draw, both": iv},
-        crf_image=Interval(-0.1, -0.2, 0.0),
-        loop_delta=0.0,
-        max_diff=3.6e-7,
-        exponent={"initial": Interval(-5.8, -6.9, -4.8), "refined": Interval(0.0, 0.0, 0.0)},
-        confidence=Interval(22.5, 14.8, 29.6),
-        ignored={"official": 1.3, "paper": 93.0},
-    ))
+    text = _flat(
+        ovp.reading(
+            profile="toy",
+            n_images=200,
+            powers={1: Interval(-15.4, -17.7, -13.1), 3: Interval(-14.1, -16.2, -11.9)},
+            eigen="E.",
+            boxes=iv,
+            boxes_miou=48.8,
+            initial_miou=45.5,
+            box_split={"output": iv, "draw, sources": iv, "draw, both": iv},
+            crf_image=Interval(-0.1, -0.2, 0.0),
+            loop_delta=0.0,
+            max_diff=3.6e-7,
+            exponent={"initial": Interval(-5.8, -6.9, -4.8), "refined": Interval(0.0, 0.0, 0.0)},
+            confidence=Interval(22.5, 14.8, 29.6),
+            ignored={"official": 1.3, "paper": 93.0},
+        )
+    )
     assert "with t = 1 or t = 3 instead" in text and "-15.4 (95% interval -17.7 to -13.1" in text
     assert "flatters the initial CAMs by +5.8 (95% interval +4.8 to +6.9, real)" in text
     assert "ignores 93 % of the pixels, against 1.3 %" in text

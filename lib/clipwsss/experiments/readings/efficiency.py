@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def speed_words(speedup: float) -> str:
-    """"1.73x as fast as" or "1.25x slower than" (``speedup`` = loop / batched seconds)."""
+    """The words for ``speedup`` (loop / batched seconds): "1.73x as fast as" or the like."""
     return f"{speedup:.2f}x as fast as" if speedup > 1 else f"{1 / speedup:.2f}x slower than"
 
 
