@@ -77,8 +77,8 @@ def reading(
     near += "" if zero_vs_mhsa.excludes_zero else " here"
     return f"""
 These are measurements of {model}; nothing below is a claim about micro-CLIPs or CLIP in
-general. On it the CAA mIoU peaks at λ = {best_lambda:g} ({best_miou:.1f} %); the profile's
-λ = {profile_lambda:g} (the paper's VOC value) gives {profile_miou:.1f} % (best − profile
+general. Of the λ swept, the CAA mIoU peaks at λ = {best_lambda:g} ({best_miou:.1f} %); the
+profile's λ = {profile_lambda:g} (the paper's VOC value) gives {profile_miou:.1f} % (best − profile
 {best_vs_profile.text()}), and λ = 0 gives {zero_miou:.1f} % (profile − λ 0:
 {profile_vs_zero.text()}). λ = 0 boxes every positive pixel, {near}: λ 0 − MHSA
 {zero_vs_mhsa.text()}. The confidence histogram of this model's CRF posteriors: {s3_text};
