@@ -148,7 +148,12 @@ def test_figures_render(es, voc):
         sweeps.confidence_figure(es, voc, voc.ids[:2]),
     ):
         assert len(fig.axes) >= 10
+        assert fig.legends, "a legend of the class colours"
         plt.close(fig)
+    fig = sweeps.refinement_figure(es, voc, voc.ids[:2])
+    cam_titles = [ax.get_title() for ax in fig.axes if "CAM: " in ax.get_title()]
+    assert len(cam_titles) == 3 * 2  # every CAM panel names its class
+    plt.close(fig)
 
 
 def test_score_cams_equals_the_file_pipeline_and_keeps_per_image_matrices(es, voc, tmp_path):

@@ -42,6 +42,7 @@ from clipwsss.cams.labels import (
 )
 from clipwsss.cams.sharpness import sharpness, sharpness_terms
 from clipwsss.data import SegmentationDataset, load_image, load_label_png
+from clipwsss.experiments.figures import class_legend
 from clipwsss.methods.clip_es import ClipES
 from clipwsss.metrics import (
     ConfusionMatrix,
@@ -609,15 +610,16 @@ def _panel_grid(
 def refinement_figure(es: ClipES, dataset: SegmentationDataset, ids: Sequence[str]):
     """Fig. 5 layout: image | initial CAM | + MHSA | + CAA | GT, one row per image.
 
-    Each row shows the CAM of the image's first class (named on the left), so a
-    refinement that spreads it onto another object is visible.
+    Each row shows the CAM of the image's first class (named on the left and on every CAM
+    panel), so a refinement that spreads it onto another object is visible; a legend names
+    the ground truth's class colours.
 
     Returns:
         The matplotlib Figure.
     """
     from clipwsss.data import colorize
 
-    cfg, rows, labels = es.config, [], []
+    cfg, rows, labels, cam_names, gts = es.config, [], [], [], []
     for rec in iter_records(es, dataset, ids):
         mhsa = refine_with_affinity(rec.cams, rec.affinity, mode="mhsa")
         caa = refine_with_affinity(
@@ -627,13 +629,21 @@ def refinement_figure(es: ClipES, dataset: SegmentationDataset, ids: Sequence[st
             _heat(rec.image, es.upsample(c, rec.gt.shape)[0].numpy()) for c in (rec.cams, mhsa, caa)
         ]
         rows.append([rec.image, *heats, colorize(rec.gt)])
+        gts.append(rec.gt)
+        cam_names.append(dataset.class_names[int(rec.keys[0])])
         names = ", ".join(dataset.class_names[int(k)] for k in rec.keys)
         labels.append(
             f"{rec.image_id}\nCAM of {dataset.class_names[int(rec.keys[0])]}\nlabels: {names}"
         )
     cols = ["image", "initial CAM", "+ MHSA", f"+ CAA (λ={cfg.box_threshold:g})", "ground truth"]
     fig = _panel_grid(rows, cols, labels)
-    fig.tight_layout()
+    axes = np.asarray(fig.axes).reshape(len(rows), len(cols))
+    for r, name in enumerate(cam_names):  # the CAM panels (columns 1-3) name their class
+        for c in (1, 2, 3):
+            head = f"{cols[c]}\n" if r == 0 else ""
+            axes[r, c].set_title(f"{head}CAM: {name}", fontsize=9)
+    class_legend(fig, gts, dataset.class_names)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -642,19 +652,20 @@ def confidence_figure(
 ):
     """Image | CRF label | max-posterior confidence | Eq. 8 confidence | pseudo-mask | GT.
 
-    The pseudo-mask uses the official confidence (max CRF posterior) at ``threshold``;
-    ignored pixels (255) are drawn in the palette's ignore colour. Confidence maps are
-    shown on [0.5, 1].
+    A legend names every class colour of the label panels. The pseudo-mask uses the
+    official confidence (max CRF posterior) at ``threshold``; ignored pixels (255) are drawn
+    in the palette's ignore colour. Confidence maps are shown on [0.5, 1].
 
     Returns:
         The matplotlib Figure.
     """
     from clipwsss.data import colorize
 
-    rows, labels = [], []
+    rows, labels, maps = [], [], []
     for rec in iter_records(es, dataset, ids):
         hr = es.upsample(refined_cams(es, rec), rec.gt.shape).half()  # float16 as the files
         pm = crf_pseudo_mask(rec.image, rec.keys, hr, MaskOptions(threshold=threshold))
+        maps += [pm.label.numpy(), pm.mask.numpy(), rec.gt]
         rows.append(
             [
                 rec.image,
@@ -676,4 +687,7 @@ def confidence_figure(
         f"pseudo-mask (μ={threshold:g})",
         "ground truth",
     ]
-    return _panel_grid(rows, cols, labels, cmaps=[None, None, "viridis", "viridis"])
+    fig = _panel_grid(rows, cols, labels, cmaps=[None, None, "viridis", "viridis"])
+    class_legend(fig, maps, dataset.class_names, loc="upper center")
+    fig.subplots_adjust(top=1 - 0.9 / fig.get_figheight())
+    return fig
