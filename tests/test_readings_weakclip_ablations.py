@@ -75,3 +75,16 @@ def test_full_recipe_and_labels_sentences():
                      full_iterations=300, full_old=True)  # fmt: skip
     assert "in 1 of its 2 training seeds (below in 1)" in mixed and "other CLIP-ES" in mixed
     assert "No toy ablation table for profile voc12" in wa.no_table("voc12")
+
+
+def test_component_rows_are_read_with_their_side_and_the_untrained_adapter():
+    assert wa.components(NOISE, 0.0) == ""
+    rows = {**NOISE, "no adapter": Interval(-3.0, -5.0, -1.0), "no co-attention": Interval(
+        0.2, -0.5, 0.9)}  # fmt: skip
+    text = wa.components(rows, 0.0)
+    assert "without the adapter the model is worse than the default, -3.0 (-5.0 to -1.0)" in text
+    assert "without the co-attention the model is not distinguishable from the default" in text
+    assert "never trains its adapter" in text
+    assert "never trains" not in wa.components(rows, 1.0)
+    assert "Switching one component off" in _reading(rows, adapter_lr_mult=0.0)
+    assert "Switching one component off" not in _reading(NOISE)

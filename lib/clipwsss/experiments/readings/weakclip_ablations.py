@@ -1,6 +1,7 @@
 """Reading of ``16_weakclip_ablations``: the toy ablation of WeakCLIP (prompts, gamma/beta init,
-faithful vs corrected) against its default, how finely the toy intervals resolve the paper's
-differences, and where the variants stand against the CLIP-ES labels they learn from."""
+faithful vs corrected, components off) against its default, how finely the toy intervals
+resolve the paper's differences, and where the variants stand against the CLIP-ES labels they
+learn from."""
 
 from __future__ import annotations
 
@@ -70,12 +71,42 @@ def _full_text(full_train: Sequence[Interval], iterations: int, same: bool, belo
     )
 
 
+COMPONENTS = {"no adapter": "the adapter", "no co-attention": "the co-attention"}
+
+
+def components(variants: Mapping[str, Interval], adapter_lr_mult: float) -> str:
+    """The component rows ("no adapter", "no co-attention") against the default; "" when the
+    table has none.
+
+    Args:
+        variants: variant -> ours minus the default, with its paired 95% interval.
+        adapter_lr_mult: the default's adapter learning-rate multiplier (0: never trained).
+    """
+    found = [(row, what) for row, what in COMPONENTS.items() if row in variants]
+    if not found:
+        return ""
+    parts = [
+        f"without {what} the model is {_versus(variants[row])} the default, "
+        f"{span(variants[row])} points"
+        for row, what in found
+    ]
+    text = f"Switching one component off: {'; '.join(parts)}."
+    if "no adapter" in variants and adapter_lr_mult == 0:
+        text += (
+            " The faithful default never trains its adapter (lr multiplier 0), so the adapter "
+            "row compares the adapter's random initial layers with a plain resize of the "
+            "frozen maps, not a trained adapter with none."
+        )
+    return text
+
+
 def no_table(profile: str) -> str:
     """The reading of a profile without a toy ablation table."""
     return (
         f"No toy ablation table for profile {profile}: only the parameter counts above are "
         "computed here. Train the variants with the CLI (`--n-prompts`, `--residual-init`, "
-        "`--corrected`) to compare them with the paper's numbers."
+        "`--corrected`, `--no-adapter`, `--no-coattention`) to compare them with the paper's "
+        "numbers."
     )
 
 
@@ -95,6 +126,7 @@ def reading(
     full_train: Sequence[Interval] | None = None,
     full_iterations: int = 0,
     full_old: bool = False,
+    adapter_lr_mult: float = 0.0,
 ) -> str:
     """The notebook's reading of its ablation table.
 
@@ -110,6 +142,8 @@ def reading(
         full_train: the stored full recipe's WeakCLIP minus CLIP-ES on its train images, one
             per training seed; None when there is no such table.
         full_iterations, full_old: its steps per seed and whether its numerics are old.
+        adapter_lr_mult: the default's adapter learning-rate multiplier (for the component
+            rows, :func:`components`).
     """
     found = [
         f"{name} {'above' if iv.low > 0 else 'below'} it, {span(iv)}"
@@ -157,6 +191,8 @@ def reading(
         if full_train is not None
         else ""
     )
+    comp = components(variants, adapter_lr_mult)
+    parts_text = f"{comp} " if comp else ""
     numerics = (
         "made with the previous CLIP-ES numerics (the note printed at the top, first line of "
         "ablations/summary.md), so its seeds differ slightly from the current code's"
@@ -169,6 +205,7 @@ def reading(
         f"{resolve}. The gamma/beta init barely matters here ({init_text}), and the corrected "
         "model (live co-attention layers, trained adapter, single class embedding) is "
         f"{_versus(corr)} the faithful default after {iterations} steps: {span(corr)}. "
-        f"{under}{full_text} This is a comparison of early training with one training seed per "
-        "variant; a training-seed difference is not covered by these image-bootstrap intervals."
+        f"{parts_text}{under}{full_text} This is a comparison of early training with one "
+        "training seed per variant; a training-seed difference is not covered by these "
+        "image-bootstrap intervals."
     )
