@@ -1,6 +1,6 @@
 """WeakCLIP ablations on the toy world: N learnable prompts, gamma/beta init, faithful vs
-corrected, the adapter and the co-attention off; each variant trained once and scored on the
-same train images.
+corrected, the adapter, the co-attention and the boundary loss off; each variant trained once
+and scored on the same train images.
 
     OMP_NUM_THREADS=1 nice -n 10 python scripts/weakclip_ablations.py
     python scripts/weakclip_ablations.py --variants "no adapter" "no co-attention"

@@ -84,7 +84,10 @@ def test_component_rows_are_read_with_their_side_and_the_untrained_adapter():
     text = wa.components(rows, 0.0)
     assert "without the adapter the model is worse than the default, -3.0 (-5.0 to -1.0)" in text
     assert "without the co-attention the model is not distinguishable from the default" in text
-    assert "never trains its adapter" in text
+    assert "never trains its adapter" in text and "boundary" not in text
+    gain = wa.components({"no boundary loss": Interval(-2.0, -3.0, -1.0)}, 0.0)
+    assert "without the boundary loss the model is worse than the default" in gain
+    assert "adapter" not in gain
     assert "never trains" not in wa.components(rows, 1.0)
     assert "Switching one component off" in _reading(rows, adapter_lr_mult=0.0)
     assert "Switching one component off" not in _reading(NOISE)

@@ -132,3 +132,29 @@ def test_cli_flags_switch_the_components_off():
     )
     args = build_parser().parse_args(["train", "weakclip"])
     assert getattr(args, "model.use_adapter") is None  # unset: the recipe's (on)
+
+
+def test_ablation_script_puts_added_rows_into_the_kept_table():
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "weakclip_ablations.py"
+    spec = importlib.util.spec_from_file_location("weakclip_ablations", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    cols = ["run", "mIoU", "minus default"]
+    default, labels = "default (N 8, init 0.1, faithful)", "CLIP-ES dCRF (the seeds' labels)"
+    old = pd.DataFrame(
+        [[default, 68.5, 0.0], ["N 2", 65.5, -2.9], [labels, 52.8, -15.6]], columns=cols
+    )
+    new = pd.DataFrame(
+        [[default, 68.5, 0.0], ["no adapter", 66.2, -2.2], [labels, 52.8, -15.6]], columns=cols
+    )
+    merged = script.merge(old, new)
+    assert list(merged.run) == [default, "N 2", "no adapter", labels]
+    changed = new.copy()
+    changed.loc[0, "mIoU"] = 68.6  # the rerun default differs: the kept rows are not paired
+    with pytest.raises(ValueError, match="changed rows"):
+        script.merge(old, changed)

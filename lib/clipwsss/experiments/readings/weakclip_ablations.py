@@ -71,12 +71,16 @@ def _full_text(full_train: Sequence[Interval], iterations: int, same: bool, belo
     )
 
 
-COMPONENTS = {"no adapter": "the adapter", "no co-attention": "the co-attention"}
+COMPONENTS = {
+    "no adapter": "the adapter",
+    "no co-attention": "the co-attention",
+    "no boundary loss": "the boundary loss",
+}
 
 
 def components(variants: Mapping[str, Interval], adapter_lr_mult: float) -> str:
-    """The component rows ("no adapter", "no co-attention") against the default; "" when the
-    table has none.
+    """The component rows (:data:`COMPONENTS`) against the default; "" when the table has
+    none.
 
     Args:
         variants: variant -> ours minus the default, with its paired 95% interval.
@@ -105,8 +109,8 @@ def no_table(profile: str) -> str:
     return (
         f"No toy ablation table for profile {profile}: only the parameter counts above are "
         "computed here. Train the variants with the CLI (`--n-prompts`, `--residual-init`, "
-        "`--corrected`, `--no-adapter`, `--no-coattention`) to compare them with the paper's "
-        "numbers."
+        "`--corrected`, `--no-adapter`, `--no-coattention`, `--no-boundary-loss`) to compare "
+        "them with the paper's numbers."
     )
 
 
