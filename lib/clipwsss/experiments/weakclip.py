@@ -1,9 +1,9 @@
 """WeakCLIP on the toy world: the tables of ``results/toy/weakclip`` (notebooks 15-17).
 
 ``scripts/weakclip_toy.py`` (WeakCLIP beside CLIP-ES) and ``scripts/weakclip_ablations.py``
-(prompts, residual init, faithful vs corrected) train and predict through the CLI; the tables
-are made here from the prediction folders, with the paired image bootstrap of
-:func:`clipwsss.experiments.intervals.bootstrap_table`.
+(prompts, residual init, faithful vs corrected, adapter, co-attention, boundary loss off) train and
+predict through the CLI; the tables are made here from the prediction folders, with the
+paired image bootstrap of :func:`clipwsss.experiments.intervals.bootstrap_table`.
 
 Experiment layer: pandas over :func:`clipwsss.pipelines.evaluate.evaluate`.
 """
@@ -29,6 +29,9 @@ VARIANTS = {  # name -> extra CLI flags (the default is the toy recipe: N = 8, i
     "init 0.01": ["--residual-init", "0.01"],
     "init 0.001": ["--residual-init", "0.001"],
     "corrected": ["--corrected"],
+    "no adapter": ["--no-adapter"],  # the frozen block maps only resized (WeakClipConfig)
+    "no co-attention": ["--no-coattention"],  # lambda' = cos(f_p, t_p), no Eq. 3 update
+    "no boundary loss": ["--no-boundary-loss"],  # the seed and auxiliary losses only
 }
 
 

@@ -14,12 +14,13 @@ github.com/hustvl/WeakCLIP @b72d559
 * ``double_class_embedding``: the DenseCLIP vision tower adds ``class_embedding`` to the class
   token twice (official: True).
 
-:func:`corrected` flips all three.
+:func:`corrected` flips all three. ``use_adapter`` and ``use_coattention`` switch a component
+off for the component ablation (both on in the official model).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from clipwsss.validate import check_range
 
@@ -63,6 +64,13 @@ class WeakClipConfig:
             with zero bias). Official False: ``tools/train.py`` never calls
             ``init_weights()``, so the neck and head keep their construction-time init
             (mmcv ``ConvModule`` Kaiming fan-out, PyTorch's default classifier with a bias).
+        use_adapter: the pyramid adapter (official True). False builds no adapter: the four
+            frozen block maps go to the neck only resized to the pyramid's strides, without
+            learned layers (bilinear x4 and x2, as they are, 2 x 2 max pool;
+            :func:`~clipwsss.methods.weakclip.vision.resize_pyramid`).
+        use_coattention: co-attention matching (official True). False builds no co-attention
+            layers and no gamma/beta: the text features t_p and the pixel embeddings f_p go
+            into the score map unchanged, lambda' = cos(f_p, t_p) (Eq. 3 skipped, Eq. 4 kept).
     """
 
     n_prompts: int = 8  # N ablation; weakclip_vitb.py context_length=8
@@ -84,6 +92,8 @@ class WeakClipConfig:
     drop_path: float = 0.1  # weakclip_vitb.py backbone drop_path_rate=0.1
     drop_path_per_token: bool = True  # timm drop_path on an (L, B, D) tensor
     init_weights: bool = False  # tools/train.py never calls model.init_weights()
+    use_adapter: bool = field(default=True, metadata={"flag": "adapter"})  # --no-adapter: off
+    use_coattention: bool = field(default=True, metadata={"flag": "coattention"})
 
     def __post_init__(self) -> None:
         if len(self.feature_blocks) != 4:

@@ -12,6 +12,10 @@ Forward (one batch of normalised images, B x 3 x H x W, K classes incl. backgrou
 4. score map lambda' = cos(f_p*, t_p*) (B, K, H/p, W/p) (Eq. 4);
 5. pyramid adapter (1/4 ... 1/32 for p = 16), each level concatenated with lambda' resized,
    FPN neck, Semantic-FPN head -> P (B, K, 4H/p, 4W/p) (Eq. 5).
+
+Component ablation (``WeakClipConfig``): ``use_coattention=False`` skips step 3 (lambda' =
+cos(f_p, t_p)); ``use_adapter=False`` replaces step 5's adapter by a parameter-free resize of
+the block maps (:func:`~clipwsss.methods.weakclip.vision.resize_pyramid`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .coattention import CoAttention
 from .config import WeakClipConfig
 from .decoder import FPNNeck, SemanticFPNHead, resize_scores
 from .prompts import LearnablePrompts, tokenize_names
-from .vision import DenseClipVisual, PyramidAdapter, visual_features
+from .vision import DenseClipVisual, PyramidAdapter, resize_pyramid, visual_features
 
 
 @dataclass(frozen=True)
@@ -87,17 +91,19 @@ class WeakCLIP(PixelStats, nn.Module):
         for name in ("token_embedding", "transformer", "ln_final", "text_projection"):
             getattr(self.text_encoder, name).requires_grad_(False)
         width, embed, k = self.visual.width, model.text_projection.shape[1], len(class_names)
-        self.adapter = PyramidAdapter(width)
-        self.coattention = CoAttention(
-            embed,
-            width=config.coattn_width,
-            heads=config.coattn_heads,
-            layers=config.coattn_layers,
-            dropout=config.coattn_dropout,
-            chain=config.chain_coattention,
-        )
-        self.gamma = nn.Parameter(torch.full((embed,), config.residual_init))
-        self.beta = nn.Parameter(torch.full((embed,), config.residual_init))
+        self.adapter = PyramidAdapter(width) if config.use_adapter else None
+        self.coattention, self.gamma, self.beta = None, None, None
+        if config.use_coattention:
+            self.coattention = CoAttention(
+                embed,
+                width=config.coattn_width,
+                heads=config.coattn_heads,
+                layers=config.coattn_layers,
+                dropout=config.coattn_dropout,
+                chain=config.chain_coattention,
+            )
+            self.gamma = nn.Parameter(torch.full((embed,), config.residual_init))
+            self.beta = nn.Parameter(torch.full((embed,), config.residual_init))
         self.neck = FPNNeck(width + k, config.neck_channels, mmseg_init=config.init_weights)
         self.head = SemanticFPNHead(
             config.neck_channels,
@@ -118,7 +124,8 @@ class WeakCLIP(PixelStats, nn.Module):
         return self
 
     def match(self, feats, text: Tensor) -> Tensor:
-        """Co-attention matching (Eq. 3-4): the score map lambda'.
+        """Co-attention matching (Eq. 3-4): the score map lambda' (Eq. 4 only when
+        ``use_coattention`` is off).
 
         Shapes:
             text: (K, E) t_p; returns (B, K, h, w).
@@ -128,16 +135,18 @@ class WeakCLIP(PixelStats, nn.Module):
             [feats.global_embedding[:, None], feats.pixel_embedding.flatten(2).transpose(1, 2)], 1
         )  # (B, 1 + hw, E): [class token; patches]
         text = text[None].expand(b, -1, -1)
-        text_diff, visual_diff = self.coattention(text, visual)
-        text = text + self.gamma * text_diff  # Eq. 3: t_p* = t_p + alpha * CrossAttn(t_p, f_p)
-        visual = visual + self.beta * visual_diff  # f_p* = f_p + beta * CrossAttn(f_p, t_p)
+        if self.coattention is not None:  # use_coattention False: t_p and f_p unchanged
+            text_diff, visual_diff = self.coattention(text, visual)
+            text = text + self.gamma * text_diff  # Eq. 3: t_p* = t_p + alpha * CrossAttn(t_p, f_p)
+            visual = visual + self.beta * visual_diff  # f_p* = f_p + beta * CrossAttn(f_p, t_p)
         pixels = F.normalize(visual[:, 1:], dim=-1)
         return torch.einsum("bnc,bkc->bkn", pixels, F.normalize(text, dim=-1)).reshape(b, -1, h, w)
 
     def forward(self, pixels: Tensor) -> WeakClipOutput:
         feats = visual_features(self.visual, pixels, self.config.feature_blocks)
         scores = self.match(feats, self.text_encoder())
-        pyramid = self.adapter(feats.maps)
+        maps = feats.maps
+        pyramid = self.adapter(maps) if self.adapter is not None else resize_pyramid(maps)
         sized = resize_scores(scores, [p.shape[-2:] for p in pyramid])
         fused = tuple(torch.cat([p, s], dim=1) for p, s in zip(pyramid, sized, strict=True))
         return WeakClipOutput(logits=self.head(self.neck(fused)), scores=scores)

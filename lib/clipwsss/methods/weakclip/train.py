@@ -37,15 +37,18 @@ class GroupSpec:
 
 
 def param_groups(model: WeakCLIP) -> list[GroupSpec]:
-    """The adapter at ``config.adapter_lr_mult`` (official 0), everything else trainable at 1.
+    """The adapter at ``config.adapter_lr_mult`` (official 0), everything else trainable at 1
+    (no adapter group when ``use_adapter`` is off).
 
     The frozen CLIP towers are not in any group (``requires_grad`` False).
     """
-    adapter = {id(p) for p in model.adapter.parameters()}
+    adapter_params = [] if model.adapter is None else list(model.adapter.parameters())
+    adapter = {id(p) for p in adapter_params}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in adapter]
     groups = [GroupSpec("decoder", rest, 1.0)]
-    adapter_params = [p for p in model.adapter.parameters() if p.requires_grad]
-    groups.append(GroupSpec("adapter", adapter_params, model.config.adapter_lr_mult))
+    if model.adapter is not None:  # use_adapter False: no adapter group
+        adapter_params = [p for p in adapter_params if p.requires_grad]
+        groups.append(GroupSpec("adapter", adapter_params, model.config.adapter_lr_mult))
     return groups
 
 

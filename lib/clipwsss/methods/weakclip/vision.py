@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clipwsss.clip.dense import interpolate_pos_embed, vit_dense_forward
@@ -226,3 +227,22 @@ class PyramidAdapter(nn.Module):
     def forward(self, maps: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         layers = (self.fpn1, self.fpn2, self.fpn3, self.fpn4)
         return tuple(layer(x) for layer, x in zip(layers, maps, strict=True))
+
+
+def resize_pyramid(maps: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """The adapter switched off (``WeakClipConfig.use_adapter`` False): the four block maps
+    at the strides of :class:`PyramidAdapter`'s outputs, without learned layers.
+
+    Bilinear x4 and x2 (``align_corners=False``) stand for fpn1 and fpn2's transposed
+    convolutions, the third map stays as it is, the fourth is max-pooled 2 x 2 as in fpn4.
+
+    Shapes:
+        maps: four (B, D, h, w) -> (B, D, 4h, 4w), (B, D, 2h, 2w), (B, D, h, w), (B, D, h/2, w/2).
+    """
+    first, second, third, fourth = maps
+    return (
+        F.interpolate(first, scale_factor=4, mode="bilinear", align_corners=False),
+        F.interpolate(second, scale_factor=2, mode="bilinear", align_corners=False),
+        third,
+        F.max_pool2d(fourth, kernel_size=2, stride=2),
+    )
