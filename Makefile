@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo demo-photos test fidelity-deviations perturb toy toy-train toy-ablations run notebooks lint bench toy-clip clean
+.PHONY: setup demo demo-photos test fidelity-deviations perturb toy toy-train toy-ablations run notebooks exercises lint bench toy-clip clean
 
 # torch/torchvision are pinned to the CPU-usable builds this project is tested with.
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +88,9 @@ run: setup
 # Re-execute the committed notebooks in place (their stored outputs are what nbval checks).
 notebooks: setup
 	$(PY) scripts/execute_notebooks.py
+
+exercises: setup  # every exercise run with its folded answer pasted in (about 10 CPU min)
+	HF_HUB_OFFLINE=1 $(PY) scripts/check_exercises.py
 
 lint: setup
 	$(PY) -m ruff check lib tests scripts benchmarks

@@ -96,3 +96,29 @@ def test_takeaways_are_three_bullets():
     assert text.splitlines()[-3:] == ["- one two", "- b", "- c"]
     with pytest.raises(ValueError):
         nbk.takeaways("a", " ", "c")
+
+
+def _check_exercises_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "check_exercises", ROOT / "scripts" / "check_exercises.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_folded_answer_sets_the_answer_its_cell_checks(path):
+    """`make exercises` pastes each folded answer over its cell's `answer = None`; here the
+    paste itself: every exercise cell gets its answer's code and keeps its verdict line."""
+    nb = nbformat.read(path, as_version=4)
+    before = [c.source for c in nb.cells]
+    cells = _check_exercises_script().solved_copy(nb)
+    assert len(cells) == sum("nbk.exercise(" in s for s in before)
+    for i in cells:
+        source = nb.cells[i].source
+        assert "answer = None" not in source and "answer" in source.split("nbk.exercise(")[0]
+        assert source.rstrip().endswith(before[i].rstrip().splitlines()[-1])
+        compile(source, f"{path.stem} cell {i}", "exec")
