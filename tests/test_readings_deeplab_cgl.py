@@ -57,3 +57,24 @@ def test_curve_text_runs_the_comparison_only_near_the_masks():
     assert "still far below (by 22.4-23.1 points)" in far and "was not run" in far
     near = deeplab_cgl.curve_text(last={"ce": 48.0, "cgl": 49.5}, masks=50.8, **kw)
     assert "was not run" not in near and "long enough" in near
+
+
+def test_curve_text_names_a_plateau_and_words_the_long_comparison():
+    kw = dict(step=1500, run_iterations=1500, finished=True, recipe_iterations=300, paper_diff=0.5)
+    flat = deeplab_cgl.curve_text(
+        last={"ce": 37.6, "cgl": 38.0}, masks=50.8, late_gain=0.9, late_from=1000, **kw
+    )
+    assert "no longer learning" in flat and "gained at most 0.9 points" in flat
+    rising = deeplab_cgl.curve_text(
+        last={"ce": 37.6, "cgl": 38.0}, masks=50.8, late_gain=6.0, late_from=1000, **kw
+    )
+    assert "no longer learning" not in rising and "was not run" in rising
+    diff = Interval(0.4, -0.8, 1.6)
+    one = deeplab_cgl.curve_text(
+        last={"ce": 37.6, "cgl": 38.0}, masks=50.8, long_diff=diff, seeds=1, **kw
+    )
+    assert "+0.4 (95% interval -0.8 to +1.6, within" in one and "not the seeds" in one
+    two = deeplab_cgl.curve_text(
+        last={"ce": 37.6, "cgl": 38.0}, masks=50.8, long_diff=diff, seeds=2, **kw
+    )
+    assert "2 training seeds" in two and "not the seeds" not in two
