@@ -1,8 +1,8 @@
 """Toy DeepLab trained longer: learning curves, and CE vs CGL at a longer schedule.
 
-    OMP_NUM_THREADS=1 nice -n 10 python scripts/toy_deeplab_longer.py train \
-        --lr 0.001 --iterations 1200 --eval-every 200 --seeds 0 --losses ce cgl
-    python scripts/toy_deeplab_longer.py report
+    OMP_NUM_THREADS=2 python scripts/toy_deeplab_longer.py train \
+        --lr 0.001 --iterations 1500 --eval-every 250 --seeds 0 --losses ce cgl
+    python scripts/toy_deeplab_longer.py report [--seeds 0]
 
 The toy recipe (ResNet-18 DeepLabV2 from random weights, AdamW, batch 10, crop 64, 300
 iterations at lr 1e-3) reaches about 26 val mIoU from pseudo-masks of about 51 (train) /
@@ -89,7 +89,7 @@ def cmd_train(args, dirs) -> None:
     names = get_profile("toy").class_names()
     val = VOCDataset(args.data, "val", class_names=names)
     for lr in args.lr:
-        for seed in args.seeds:
+        for seed in args.seeds or [0]:
             for loss in args.losses:
                 t0 = time.time()
                 result, recipe = train_run(
@@ -125,7 +125,7 @@ def run_curve(run: Path) -> list[dict]:
     if not log.is_file() or not config.is_file():
         return []
     train = json.loads(config.read_text())["train"]
-    loss = json.loads(config.read_text())["task"]["recipe"]["loss"]
+    loss = json.loads(config.read_text())["task"]["recipe"]["loss"]["kind"]  # the Recipe's loss
     finished = (run / "val_hists.npy").is_file()
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     return [
@@ -151,6 +151,8 @@ def cmd_report(args) -> None:
 
     runs, infos, curves = {}, [], []
     for run in sorted((args.data / "runs" / "deeplab_longer").glob("*_seed*")):
+        if args.seeds and int(run.name.rsplit("_seed", 1)[1]) not in args.seeds:
+            continue  # report --seeds 0: only those seeds' runs (another may still be training)
         curves += run_curve(run)
         if not (run / "val_hists.npy").is_file():
             continue
@@ -232,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, nargs="+", default=[1e-3])
     p.add_argument("--iterations", type=int, default=1200)
     p.add_argument("--eval-every", type=int, default=200)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument(
+        "--seeds", type=int, nargs="+", help="train: these seeds (default 0); report: only these"
+    )
     p.add_argument("--losses", nargs="+", choices=("ce", "cgl"), default=["ce", "cgl"])
     p.add_argument("--n-boot", type=int, default=1000)
     args = p.parse_args(argv)
