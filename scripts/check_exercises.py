@@ -5,10 +5,10 @@
 For each notebook with exercises (``clipwsss.experiments.layout.METHOD_NOTEBOOKS``, or the
 names given), a copy is made in which the ``answer = None`` line of every exercise cell is
 replaced by the code of the answer folded under it (the ```` ```python ```` block inside
-``<details>``), the copy is executed with papermill on the toy profile in a scratch folder, and
-the printed verdict of every exercise cell is read back. The committed notebooks are not
-touched. Exit status 1 if any verdict is not "Correct" (each is listed). About 10 CPU minutes
-for all of them.
+``<details>``), the copy is executed by ``nbk.run_notebook`` (papermill) on the toy profile
+in a scratch folder, and the printed verdict of every exercise cell is read back. The
+committed notebooks are not touched. Exit status 1 if any verdict is not "Correct" (each is
+listed). About 10 CPU minutes for all of them.
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ def verdicts(nb, cells: list[int]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import papermill
-
     from clipwsss.experiments.layout import METHOD_NOTEBOOKS
+    from clipwsss.experiments.notebooks import run_notebook
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", default=list(METHOD_NOTEBOOKS))
@@ -67,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             cells = solved_copy(nb)
             src, dst = Path(tmp) / f"{name}.ipynb", Path(tmp) / f"{name}.out.ipynb"
             nbformat.write(nb, src)
-            papermill.execute_notebook(
-                str(src), str(dst), cwd=str(ROOT / "notebooks"), progress_bar=False
-            )
+            run_notebook(src, dst)
             for n, verdict in enumerate(verdicts(nbformat.read(dst, as_version=4), cells), 1):
                 ok = verdict.startswith("Correct")
                 failed += not ok
